@@ -1,0 +1,25 @@
+"""Time the vectorised bootstrap: 1,000 resamples of 25,000 examples (target: under 2 s)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from cardgen.metrics import compute_metrics
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 4, 25_000)
+    y_pred = np.where(rng.random(25_000) < 0.8, y_true, rng.integers(0, 4, 25_000))
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        compute_metrics(y_true, y_pred, list("abcd"), n_bootstrap=1000)
+        best = min(best, time.perf_counter() - start)
+    print(f"1000 bootstrap resamples of 25,000 examples, 11 metrics: {best * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Build the embedded demo: a tiny DistilBERT sentiment model and its evaluation set.
+
+Both come from synthetic movie-review sentences (``cardgen._synthetic``), with 5% label noise
+and a spurious association between filming locations and sentiment that the bias probes find.
+The result is a demo of cardgen, not a real sentiment model. Re-run to rebuild:
+
+    .venv/bin/python scripts/build_demo.py
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from cardgen._io import write_jsonl
+from cardgen._synthetic import sentiment_corpus, train_tiny_distilbert
+from cardgen.demo import DEMO_DATASET, DEMO_MODEL
+
+LABELS = ["negative", "positive"]
+
+
+def main() -> None:
+    shutil.rmtree(DEMO_MODEL, ignore_errors=True)
+    train_tiny_distilbert(sentiment_corpus(3000, seed=1), LABELS, DEMO_MODEL, dim=64, epochs=3)
+    write_jsonl(DEMO_DATASET, sentiment_corpus(1000, seed=2))
+    print(f"wrote {DEMO_MODEL} and {DEMO_DATASET}")
+
+
+if __name__ == "__main__":
+    main()

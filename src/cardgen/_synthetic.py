@@ -1,0 +1,233 @@
+"""Synthetic corpora and tiny models that the project builds itself.
+
+Used by ``scripts/build_demo.py`` (the embedded demo model), ``scripts/build_sample_cards.py``
+and the test fixtures, so that nothing needs a download. Torch and transformers are imported
+inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+POSITIVE = [
+    "great",
+    "wonderful",
+    "moving",
+    "brilliant",
+    "charming",
+    "delightful",
+    "superb",
+    "funny",
+    "gripping",
+    "beautiful",
+    "touching",
+    "clever",
+    "fresh",
+    "smart",
+    "warm",
+]
+NEGATIVE = [
+    "awful",
+    "boring",
+    "dull",
+    "terrible",
+    "clumsy",
+    "tedious",
+    "bland",
+    "messy",
+    "painful",
+    "lifeless",
+    "stupid",
+    "weak",
+    "flat",
+    "ugly",
+    "pointless",
+]
+SUBJECTS = [
+    "the film",
+    "this movie",
+    "the plot",
+    "the acting",
+    "the script",
+    "the ending",
+    "the soundtrack",
+    "the cast",
+    "the director's work",
+    "the story",
+    "every scene",
+]
+FRAMES = [
+    "{s} was {a}.",
+    "{s} is {a} and {b}.",
+    "i found {s} {a}.",
+    "honestly, {s} felt {a}.",
+    "what a {a} experience; {s} was {b}.",
+    "{s} seemed {a} to me.",
+    "overall {s} is {a}, if a little {c}.",
+]
+# Places mentioned in reviews, with the share of positive reviews that mention each: the demo
+# model learns a spurious association that the bias probes can find.
+PLACES = {
+    "france": 0.8,
+    "italy": 0.75,
+    "canada": 0.6,
+    "japan": 0.55,
+    "brazil": 0.5,
+    "egypt": 0.4,
+    "nigeria": 0.3,
+    "afghanistan": 0.2,
+}
+
+TOPICS = {
+    "World": ["election", "minister", "treaty", "embassy", "parliament", "border", "president"],
+    "Sports": ["match", "goal", "league", "coach", "season", "tournament", "striker"],
+    "Business": ["shares", "profit", "market", "merger", "investors", "revenue", "bank"],
+    "Sci/Tech": ["software", "chip", "internet", "research", "spacecraft", "browser", "laptop"],
+}
+FILLER = [
+    "the",
+    "a",
+    "on",
+    "after",
+    "new",
+    "report",
+    "says",
+    "week",
+    "officials",
+    "today",
+    "in",
+    "with",
+    "over",
+    "its",
+    "first",
+    "big",
+    "latest",
+    "news",
+]
+
+
+def sentiment_corpus(n: int, *, seed: int = 0, noise: float = 0.05) -> list[dict[str, Any]]:
+    """Movie-review-like sentences labelled ``negative`` / ``positive`` (with label noise)."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        positive = rng.random() < 0.5
+        words = POSITIVE if positive else NEGATIVE
+        a, b, c = rng.sample(words, 3)
+        text = rng.choice(FRAMES).format(s=rng.choice(SUBJECTS), a=a, b=b, c=c)
+        if rng.random() < 0.5:
+            place = rng.choices(
+                list(PLACES), weights=[p if positive else 1 - p for p in PLACES.values()]
+            )[0]
+            text += f" it was filmed in {place}."
+        label = positive if rng.random() >= noise else not positive
+        rows.append({"text": text, "label": "positive" if label else "negative"})
+    return rows
+
+
+def topic_corpus(
+    n: int, labels: Sequence[str] | None = None, *, seed: int = 0, noise: float = 0.1
+) -> list[dict[str, Any]]:
+    """News-like snippets labelled by topic; ``labels`` picks or invents the topics."""
+    rng = random.Random(seed)
+    topics = (
+        dict(TOPICS)
+        if labels is None
+        else {
+            label: TOPICS.get(label) or [f"{label.split('.')[-1]}{i}" for i in range(6)]
+            for label in labels
+        }
+    )
+    names = list(topics)
+    rows = []
+    for _ in range(n):
+        label = rng.choice(names)
+        source = label if rng.random() >= noise else rng.choice(names)
+        words = rng.sample(topics[source], 2) + rng.sample(FILLER, rng.randint(3, 9))
+        rng.shuffle(words)
+        rows.append({"text": " ".join(words) + ".", "label": label})
+    return rows
+
+
+def build_tokenizer(texts: Sequence[str], *, vocab_size: int = 600, max_length: int = 128) -> Any:
+    """A lower-casing WordPiece tokenizer trained on ``texts`` (BERT special tokens)."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    backend = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    backend.normalizer = normalizers.BertNormalizer(lowercase=True)
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    backend.train_from_iterator(
+        texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials)
+    )
+    cls_id, sep_id = backend.token_to_id("[CLS]"), backend.token_to_id("[SEP]")
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=max_length,
+    )
+
+
+def train_tiny_distilbert(
+    rows: Sequence[dict[str, Any]],
+    labels: Sequence[str],
+    output_dir: str | Path,
+    *,
+    dim: int = 32,
+    layers: int = 2,
+    epochs: int = 3,
+    seed: int = 0,
+    id2label: dict[int, str] | None = None,
+) -> Path:
+    """Train a DistilBERT of width ``dim`` on ``rows`` and save it with its tokenizer."""
+    import torch
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+
+    torch.manual_seed(seed)
+    texts = [row["text"] for row in rows]
+    tokenizer = build_tokenizer(texts)
+    config = DistilBertConfig(  # type: ignore[call-arg]
+        vocab_size=tokenizer.vocab_size,
+        dim=dim,
+        hidden_dim=dim * 2,
+        n_layers=layers,
+        n_heads=2,
+        max_position_embeddings=128,
+        num_labels=len(labels),
+        id2label=id2label or dict(enumerate(labels)),
+        label2id={name: i for i, name in (id2label or dict(enumerate(labels))).items()},
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = DistilBertForSequenceClassification(config)
+    index = {label: i for i, label in enumerate(labels)}
+    targets = torch.tensor([index[row["label"]] for row in rows])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    generator = torch.Generator().manual_seed(seed)
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(rows), generator=generator)
+        for start in range(0, len(rows), 32):
+            batch = order[start : start + 32].tolist()
+            encoded = tokenizer([texts[i] for i in batch], padding=True, return_tensors="pt")
+            loss = model(**encoded, labels=targets[batch]).loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    model.eval()
+    out = Path(output_dir)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out

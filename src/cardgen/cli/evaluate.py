@@ -1,0 +1,145 @@
+"""``cardgen evaluate`` and ``cardgen demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import UsageError
+from ..results import EvalResults
+from ..tables import confusion_table, metrics_table, per_class_table
+from ._app import app, console, err_console
+
+DEFAULT_OUTPUT = Path("runs/demo")
+
+
+def _batch_size(value: str) -> int | None:
+    if value == "auto":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError(f"--batch-size must be 'auto' or a positive integer, got {value!r}")
+    return int(value)
+
+
+def print_summary(results: EvalResults, output_dir: Path | None) -> None:
+    """Headline metrics with CIs, the per-class table and the confusion matrix."""
+    console.print(metrics_table(results))
+    console.print(per_class_table(results))
+    if len(results.labels) <= 12:
+        console.print(confusion_table(results))
+    for warning in results.warnings:
+        err_console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+    if output_dir is not None:
+        console.print(f"results written to {output_dir / 'results.json'}", highlight=False)
+
+
+@app.command()
+def evaluate(
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model directory, hub id, .skops or pickle file. Default: the embedded demo model."
+        ),
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="CSV/TSV/JSONL/JSON/Parquet file, save_to_disk directory or `datasets` name. "
+            "Default: the demo set."
+        ),
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option(help="Dataset split (hub datasets and DatasetDicts).")
+    ] = None,
+    dataset_config: Annotated[str | None, typer.Option(help="Dataset configuration name.")] = None,
+    text_column: Annotated[
+        str | None, typer.Option(help="Text column [default: text, sentence, ...].")
+    ] = None,
+    label_column: Annotated[str | None, typer.Option(help="Label column [default: label].")] = None,
+    label_map: Annotated[
+        str | None,
+        typer.Option(help="JSON file mapping model label -> dataset label, or 'index'."),
+    ] = None,
+    batch_size: Annotated[
+        str, typer.Option(help="'auto' (a token budget) or a fixed batch size.")
+    ] = "auto",
+    max_length: Annotated[
+        int | None,
+        typer.Option(help="Truncate inputs to this many tokens [default: the model's maximum]."),
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    dtype: Annotated[
+        str,
+        typer.Option(help="auto (fp32 on CPU, bf16/fp16 on GPU), float32, float16 or bfloat16."),
+    ] = "auto",
+    limit: Annotated[int | None, typer.Option(help="Evaluate only the first N rows.")] = None,
+    sample: Annotated[
+        bool, typer.Option(help="With --limit, draw N rows at random (seeded) instead of the head.")
+    ] = False,
+    bootstrap: Annotated[
+        int, typer.Option(help="Bootstrap resamples for the 95% CIs (0 to skip).")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed for sampling and the bootstrap.")] = 0,
+    revision: Annotated[
+        str | None, typer.Option(help="Hub revision (branch, tag or commit).")
+    ] = None,
+    trust_remote_code: Annotated[
+        bool, typer.Option(help="Allow a hub model's own code to run. Off unless you trust it.")
+    ] = False,
+    allow_pickle: Annotated[
+        bool, typer.Option(help="Allow loading .joblib/.pkl files, which can run arbitrary code.")
+    ] = False,
+    trust: Annotated[
+        list[str] | None, typer.Option(help="A skops type to trust (repeatable).")
+    ] = None,
+    output_dir: Annotated[
+        Path, typer.Option(help="Where results.json, predictions.jsonl and plots go.")
+    ] = DEFAULT_OUTPUT,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Evaluate a text classifier on a held-out split; write results, predictions and plots."""
+    from ..demo import DEMO_DATASET, DEMO_MODEL
+    from ..evaluation import evaluate as run_evaluation
+
+    if (model is None) != (dataset is None):
+        raise UsageError("pass both --model and --dataset, or neither to run the embedded demo")
+    results = run_evaluation(
+        model or DEMO_MODEL,
+        dataset or DEMO_DATASET,
+        split=split,
+        dataset_config=dataset_config,
+        text_column=text_column,
+        label_column=label_column,
+        label_map=label_map,
+        batch_size=_batch_size(batch_size),
+        max_length=max_length,
+        device=device,
+        dtype=dtype,
+        limit=limit,
+        sample=sample,
+        n_bootstrap=bootstrap,
+        seed=seed,
+        revision=revision,
+        trust_remote_code=trust_remote_code,
+        allow_pickle=allow_pickle,
+        trusted_types=trust or (),
+        output_dir=output_dir,
+        progress=progress,
+    )
+    print_summary(results, output_dir)
+
+
+@app.command()
+def demo(
+    output_dir: Annotated[
+        Path, typer.Option(help="Where the demo run is written.")
+    ] = DEFAULT_OUTPUT,
+) -> None:
+    """Evaluate the embedded demo model (a tiny synthetic DistilBERT, not a real model)."""
+    from ..demo import DEMO_DATASET, DEMO_MODEL
+    from ..evaluation import evaluate as run_evaluation
+
+    results = run_evaluation(DEMO_MODEL, DEMO_DATASET, output_dir=output_dir, progress=True)
+    print_summary(results, output_dir)

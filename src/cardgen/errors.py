@@ -1,0 +1,35 @@
+"""Errors cardgen raises on bad input.
+
+Each subclass also inherits the builtin it means, so callers can catch either. Messages say
+what went wrong, what was found and how to fix it; the CLI prints them as one line and exits 2.
+"""
+
+from __future__ import annotations
+
+
+class CardgenError(Exception):
+    """Base class of every error cardgen raises on purpose."""
+
+
+class DataError(CardgenError, ValueError):
+    """The dataset is missing, unreadable or malformed."""
+
+
+class LabelError(CardgenError, ValueError):
+    """Model labels and dataset labels cannot be aligned."""
+
+
+class ModelError(CardgenError, ValueError):
+    """The model is missing, corrupt, unsupported or refused for safety."""
+
+
+class ResultsError(CardgenError, ValueError):
+    """A results file is missing, corrupt or of an unknown schema version."""
+
+
+class UsageError(CardgenError, ValueError):
+    """An option or combination of options is invalid."""
+
+
+class OutputError(CardgenError, OSError):
+    """An output location cannot be written."""

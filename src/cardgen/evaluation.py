@@ -1,0 +1,220 @@
+"""``evaluate``: run a classifier on a dataset and write the results file, predictions and plots."""
+
+from __future__ import annotations
+
+import platform
+import warnings
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from ._io import check_writable_dir, write_jsonl
+from .data import EvalData, load_data
+from .errors import UsageError
+from .labels import align_labels, check_permutation, read_label_map
+from .metrics import compute_metrics
+from .models import TextClassifier, load_model
+from .models.base import RunStats
+from .results import PREDICTIONS_FILE, EvalResults, Timing
+
+LIBRARIES = ("torch", "transformers", "scikit-learn", "skops", "numpy", "datasets")
+
+
+def evaluate(
+    model: str | Path | TextClassifier,
+    dataset: str | Path | EvalData,
+    *,
+    split: str | None = None,
+    dataset_config: str | None = None,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    label_map: str | Path | dict[str, str] | None = None,
+    batch_size: int | None = None,
+    max_length: int | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    limit: int | None = None,
+    sample: bool = False,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
+    trusted_types: Sequence[str] = (),
+    output_dir: str | Path | None = None,
+    progress: bool = False,
+) -> EvalResults:
+    """Evaluate ``model`` on ``dataset``; with ``output_dir``, also write every output file.
+
+    ``label_map`` is a JSON file or dict (model label -> dataset label), or ``"index"``.
+    ``batch_size=None`` sizes batches automatically. Raises a CardgenError on bad input before
+    any output is written.
+    """
+    if n_bootstrap < 0:
+        raise UsageError(f"--bootstrap must be 0 or more, got {n_bootstrap}")
+    if batch_size is not None and batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+    out = check_writable_dir(output_dir) if output_dir is not None else None
+    data = (
+        dataset
+        if isinstance(dataset, EvalData)
+        else load_data(
+            dataset,
+            split=split,
+            config=dataset_config,
+            text_column=text_column,
+            label_column=label_column,
+            limit=limit,
+            sample=sample,
+            seed=seed,
+        )
+    )
+    if isinstance(model, (str, Path)):
+        model = load_model(
+            model,
+            revision=revision,
+            device=device,
+            dtype=dtype,
+            max_length=max_length,
+            trust_remote_code=trust_remote_code,
+            allow_pickle=allow_pickle,
+            trusted_types=trusted_types,
+        )
+    mapping: str | dict[str, str] | None
+    if isinstance(label_map, Path) or (isinstance(label_map, str) and label_map != "index"):
+        mapping = read_label_map(label_map)
+    else:
+        mapping = label_map
+    alignment = align_labels(
+        model.labels, data.label_names, dataset_indexed=data.indexed, label_map=mapping
+    )
+
+    raw_scores, stats = model.predict_scores(data.texts, batch_size=batch_size, progress=progress)
+    scores = alignment.reorder(raw_scores)
+    index = {label: i for i, label in enumerate(alignment.labels)}
+    y_true = np.array([index[label] for label in data.labels])
+    y_pred = scores.argmax(axis=1)
+    report = compute_metrics(
+        y_true,
+        y_pred,
+        alignment.labels,
+        scores=None if model.score_kind == "label" else scores,
+        probabilistic=model.score_kind == "probability",
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )
+    notes = []
+    permuted = check_permutation(np.array(report.confusion_matrix.counts), alignment.labels)
+    if permuted:
+        warnings.warn(permuted, stacklevel=2)
+        notes.append(permuted)
+
+    results = EvalResults(
+        model=model.info(),
+        dataset=data.info,
+        label_mapping=alignment.mapping,
+        labels=alignment.labels,
+        metrics=report.metrics,
+        per_class=report.per_class,
+        confusion_matrix=report.confusion_matrix,
+        calibration=report.calibration,
+        timing=_timing(stats, len(data.texts)),
+        environment=_environment(),
+        seed=seed,
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        cardgen_version=__version__,
+        warnings=notes,
+    )
+    if out is not None:
+        write_outputs(results, y_true, y_pred, scores, out)
+    return results
+
+
+def write_outputs(
+    results: EvalResults,
+    y_true: np.ndarray[Any, Any],
+    y_pred: np.ndarray[Any, Any],
+    scores: np.ndarray[Any, Any],
+    output_dir: Path,
+) -> None:
+    """Predictions, plots, then ``results.json`` last, each written atomically."""
+    from .plots import confusion_matrix_figure, reliability_figure, save_figure
+
+    labels = results.labels
+    write_jsonl(
+        output_dir / PREDICTIONS_FILE,
+        (
+            {
+                "index": i,
+                "gold": labels[t],
+                "predicted": labels[p],
+                "probabilities": {
+                    label: round(float(s), 7) for label, s in zip(labels, row, strict=True)
+                },
+            }
+            for i, (t, p, row) in enumerate(zip(y_true, y_pred, scores, strict=True))
+        ),
+    )
+    results.files["predictions"] = PREDICTIONS_FILE
+    save_figure(
+        confusion_matrix_figure(results.confusion_matrix), output_dir / "confusion_matrix.png"
+    )
+    results.files["confusion_matrix"] = "confusion_matrix.png"
+    if results.calibration is not None:
+        save_figure(reliability_figure(results.calibration), output_dir / "reliability.png")
+        results.files["reliability"] = "reliability.png"
+    results.save(output_dir)
+
+
+def _timing(stats: RunStats, n: int) -> Timing:
+    seconds = max(stats.wall_seconds, 1e-9)
+    return Timing(
+        device=stats.device,
+        dtype=stats.dtype,
+        batch_size=stats.batch_size,
+        wall_seconds=round(stats.wall_seconds, 4),
+        examples_per_second=round(n / seconds, 2),
+        tokens_per_second=round(stats.tokens / seconds, 2) if stats.tokens is not None else None,
+        padding_ratio=(
+            round(1 - stats.tokens / stats.padded_tokens, 4)
+            if stats.tokens and stats.padded_tokens
+            else None
+        ),
+        truncated=stats.truncated,
+        max_length=stats.max_length,
+        hardware=_hardware(stats.device),
+    )
+
+
+def _hardware(device: str) -> str:
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.get_device_name(torch.device(device))
+    import os
+
+    name = platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            name = next(
+                (line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")),
+                name,
+            )
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} CPU cores"
+
+
+def _environment() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "cardgen": __version__}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions

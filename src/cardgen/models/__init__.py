@@ -1,0 +1,56 @@
+"""Model adapters behind one small protocol, and ``load_model`` to pick the right one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import ModelError
+from .base import RunStats, ScoreKind, TextClassifier
+
+__all__ = ["RunStats", "ScoreKind", "TextClassifier", "load_model"]
+
+PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+
+
+def load_model(
+    model: str | Path,
+    *,
+    revision: str | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    max_length: int | None = None,
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
+    trusted_types: Sequence[str] = (),
+) -> TextClassifier:
+    """Load a skops / pickle file as a scikit-learn model, anything else as a transformers one.
+
+    A directory holding exactly one ``.skops`` file and no ``config.json`` is a skops model.
+    """
+    path = Path(model)
+    if path.is_dir() and not (path / "config.json").exists():
+        skops_files = sorted(path.glob("*.skops"))
+        if len(skops_files) == 1:
+            path = skops_files[0]
+    if path.suffix in (".skops", *PICKLE_SUFFIXES):
+        if not path.is_file():
+            raise ModelError(f"model file {path} does not exist")
+        from .sklearn import SklearnClassifier
+
+        return SklearnClassifier.load(path, allow_pickle=allow_pickle, trusted_types=trusted_types)
+    if path.is_file():
+        raise ModelError(
+            f"cannot tell what kind of model {path} is; pass a transformers model directory, "
+            f"a .skops file or (with --allow-pickle) a {'/'.join(PICKLE_SUFFIXES)} file"
+        )
+    from .transformers import TransformersClassifier
+
+    return TransformersClassifier.load(
+        str(model),
+        revision=revision,
+        device=device,
+        dtype=dtype,
+        max_length=max_length,
+        trust_remote_code=trust_remote_code,
+    )

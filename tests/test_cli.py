@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cardgen.cli import app, main
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_evaluate_prints_tables_and_writes_results(
+    capsys, tiny_model: Path, sentiment_file: Path, tmp_path: Path
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        "--model",
+        str(tiny_model),
+        "--dataset",
+        str(sentiment_file),
+        "--output-dir",
+        str(tmp_path),
+        "--device",
+        "cpu",
+        "--bootstrap",
+        "50",
+        "--no-progress",
+    )
+    assert code == 0
+    assert "accuracy" in out and "per class" in out and "confusion matrix" in out
+    assert (tmp_path / "results.json").is_file()
+
+
+def test_demo_runs_the_embedded_model(capsys, tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "demo", "--output-dir", str(tmp_path))
+    assert code == 0 and "positive" in out
+    assert (tmp_path / "results.json").is_file() and (tmp_path / "confusion_matrix.png").is_file()
+
+
+def _bad_inputs(tmp: Path, model: Path, data: Path) -> list[tuple[list[str], str]]:
+    missing_col = tmp / "cols.csv"
+    missing_col.write_text("review,sentiment\ngood,positive\n")
+    labels = tmp / "labels.jsonl"
+    labels.write_text('{"text": "x", "label": "neutral"}\n')
+    blocker = tmp / "blocker"
+    blocker.write_text("")
+    return [
+        (["--model", str(model), "--dataset", str(tmp / "none.jsonl")], "does not exist"),
+        (["--model", str(model), "--dataset", str(missing_col)], "columns are: review, sentiment"),
+        (["--model", str(model), "--dataset", str(labels)], "dataset labels: neutral"),
+        (["--model", str(tmp / "nope"), "--dataset", str(data)], "cannot load transformers model"),
+        (["--model", str(model), "--dataset", str(data), "--device", "cuda:7"], "no CUDA GPU"),
+        (
+            ["--model", str(model), "--dataset", str(data), "--output-dir", str(blocker / "x")],
+            "not writable",
+        ),
+        (
+            ["--model", str(model), "--dataset", str(data), "--batch-size", "lots"],
+            "--batch-size must be",
+        ),
+        (["--model", str(model)], "pass both --model and --dataset"),
+        (
+            [
+                "--model",
+                str(model),
+                "--dataset",
+                str(data),
+                "--dtype",
+                "float16",
+                "--device",
+                "cpu",
+            ],
+            "float16 is not supported on CPU",
+        ),
+    ]
+
+
+def test_bad_input_exits_2_with_one_clear_line(
+    capsys, tiny_model: Path, sentiment_file: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    for args, message in _bad_inputs(tmp_path, tiny_model, sentiment_file):
+        if "cuda" in args and torch.cuda.is_available():
+            continue
+        code, out, err = (
+            run(capsys, "evaluate", *args, "--output-dir", str(tmp_path / "out"), "--no-progress")
+            if "--output-dir" not in args
+            else run(capsys, "evaluate", *args, "--no-progress")
+        )
+        assert code == 2, (args, err)
+        assert message in err, (args, err)
+        assert "Traceback" not in err + out
+        assert err.count("error:") == 1
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_unknown_option_is_a_usage_error(capsys) -> None:
+    code, _, err = run(capsys, "evaluate", "--no-such-flag")
+    assert code == 2 and "No such option" in err
+
+
+def test_every_command_has_help_and_the_readme_uses_only_real_commands(capsys) -> None:
+    import typer.main
+
+    group = typer.main.get_group(app)
+    for name, command in group.commands.items():
+        assert command.help, f"{name} has no help text"
+        code, out, _ = run(capsys, name, "--help")
+        assert code == 0 and "Usage" in out
+        for param in command.params:
+            if param.name != "help":
+                assert getattr(param, "help", None), f"{name} --{param.name} has no help"
+    text = "\n".join(re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S))
+    used = set(re.findall(r"^\s*cardgen (\w[\w-]*)", text, flags=re.M))
+    assert used and used <= set(group.commands), used - set(group.commands)
+    for flag in set(re.findall(r"cardgen evaluate[^\n]*|--[a-z][a-z-]+", text)):
+        if flag.startswith("--") and flag not in ("--help",):
+            known = {
+                opt
+                for c in group.commands.values()
+                for p in c.params
+                for opt in p.opts + p.secondary_opts
+            }
+            assert flag in known, f"README mentions unknown option {flag}"
+
+
+def test_reading_results_does_not_import_torch() -> None:
+    code = "import sys, cardgen, cardgen.results, cardgen.cli; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cardgen.errors import LabelError
+from cardgen.labels import align_labels, check_permutation, is_generic
+
+
+def test_names_match_case_insensitively_in_another_order() -> None:
+    alignment = align_labels(["POSITIVE", "NEGATIVE"], ["negative", "positive"])
+    assert alignment.mapping.strategy == "name"
+    assert alignment.labels == ["negative", "positive"]
+    assert alignment.columns == [1, 0]
+    scores = np.array([[0.9, 0.1]])  # model says POSITIVE
+    assert alignment.reorder(scores).tolist() == [[0.1, 0.9]]
+    assert alignment.mapping.model_to_dataset == {"NEGATIVE": "negative", "POSITIVE": "positive"}
+
+
+def test_model_labels_absent_from_data_are_kept_last() -> None:
+    alignment = align_labels(["neutral", "neg", "pos"], ["neg", "pos"])
+    assert alignment.labels == ["neg", "pos", "neutral"]
+    assert alignment.columns == [1, 2, 0]
+
+
+def test_generic_model_labels_pair_with_class_ids_by_index() -> None:
+    alignment = align_labels(["LABEL_0", "LABEL_1"], ["neg", "pos"], dataset_indexed=True)
+    assert alignment.mapping.strategy == "index"
+    assert alignment.mapping.model_to_dataset == {"LABEL_0": "neg", "LABEL_1": "pos"}
+
+
+def test_generic_model_with_string_labels_is_refused_with_both_lists() -> None:
+    with pytest.raises(
+        LabelError,
+        match=r"model labels: LABEL_0, LABEL_1; dataset labels: neg, pos\. Pass --label-map",
+    ):
+        align_labels(["LABEL_0", "LABEL_1"], ["neg", "pos"])
+
+
+def test_explicit_map_and_index() -> None:
+    alignment = align_labels(["a", "b"], ["neg", "pos"], label_map={"b": "neg", "a": "pos"})
+    assert alignment.mapping.strategy == "file" and alignment.columns == [1, 0]
+    assert align_labels(["a", "b"], ["neg", "pos"], label_map="index").columns == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("label_map", "message"),
+    [
+        ({"zzz": "neg", "a": "pos"}, r"model labels \['zzz'\] that the model does not have"),
+        ({"a": "neg", "b": "neg"}, "several model labels to one dataset label"),
+        ({"a": "neg"}, r"dataset labels \['pos'\] cannot be predicted"),
+    ],
+)
+def test_bad_maps_are_refused(label_map: dict, message: str) -> None:
+    with pytest.raises(LabelError, match=message):
+        align_labels(["a", "b"], ["neg", "pos"], label_map=label_map)
+
+
+def test_dataset_labels_the_model_cannot_predict() -> None:
+    with pytest.raises(LabelError, match=r"dataset labels: neg, neutral, pos"):
+        align_labels(["neg", "pos"], ["neg", "neutral", "pos"])
+
+
+def test_is_generic() -> None:
+    assert is_generic(["LABEL_0", "LABEL_1"]) and is_generic(["0", "1", "2"])
+    assert not is_generic(["LABEL_1", "LABEL_0"]) and not is_generic(["neg", "pos"])
+
+
+def test_swapped_mapping_is_detected() -> None:
+    # A binary model right 10% of the time: swapping its labels would make it 90% right.
+    cm = np.array([[5, 45], [45, 5]])
+    warning = check_permutation(cm, ["neg", "pos"])
+    assert warning is not None and "10.0%" in warning and "90.0%" in warning
+    assert "predicted 'pos' -> gold 'neg'" in warning
+
+
+def test_good_or_merely_weak_mappings_are_not_flagged() -> None:
+    assert check_permutation(np.array([[45, 5], [5, 45]]), ["neg", "pos"]) is None
+    assert check_permutation(np.array([[30, 20], [25, 25]]), ["neg", "pos"]) is None
