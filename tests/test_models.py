@@ -185,3 +185,54 @@ def test_cuda_without_a_gpu_is_a_usage_error(tiny_model: Path) -> None:
         pytest.skip("this machine has a GPU")
     with pytest.raises(UsageError, match="no CUDA GPU is available; use --device cpu"):
         load_model(tiny_model, device="cuda")
+
+
+def test_bfloat16_on_cpu_is_an_opt_in_that_is_recorded(
+    tiny_model: Path, sentiment_rows: list[dict]
+) -> None:
+    texts = [r["text"] for r in sentiment_rows]
+    exact, _ = load_model(tiny_model, device="cpu").predict_scores(texts)
+    fast, stats = load_model(tiny_model, device="cpu", dtype="bfloat16").predict_scores(texts)
+    assert stats.dtype == "bfloat16"
+    np.testing.assert_allclose(fast, exact, atol=0.05)
+    assert (fast.argmax(1) == exact.argmax(1)).mean() > 0.95
+
+
+def test_out_of_memory_halves_the_batch_and_retries(
+    tiny_model: Path, sentiment_rows: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from cardgen import runner
+
+    texts = [r["text"] for r in sentiment_rows]
+    classifier = load_model(tiny_model, device="cpu")
+    expected, _ = classifier.predict_scores(texts, batch_size=16)
+    forward = runner._forward
+    sizes = []
+
+    def small_memory(model, tokenizer, encoded, index, *args):
+        sizes.append(len(index))
+        if len(index) > 4:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return forward(model, tokenizer, encoded, index, *args)
+
+    monkeypatch.setattr(runner, "_forward", small_memory)
+    probs, stats = classifier.predict_scores(texts, batch_size=16)
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
+    assert sizes[:3] == [16, 8, 4] and stats.batch_size == 4
+
+
+def test_half_precision_checkpoint_runs_in_float32_on_cpu(tiny_model: Path, tmp_path: Path) -> None:
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    half = tmp_path / "half"
+    AutoModelForSequenceClassification.from_pretrained(
+        tiny_model, dtype=torch.float16
+    ).save_pretrained(half)
+    AutoTokenizer.from_pretrained(tiny_model).save_pretrained(half)
+    classifier = load_model(half, device="cpu")
+    assert next(classifier.model.parameters()).dtype == torch.float32
+    _, stats = classifier.predict_scores(["the film was great."])
+    assert stats.dtype == "float32"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,14 @@ def _batch_size(value: str) -> int | None:
     if not value.isdigit() or int(value) < 1:
         raise UsageError(f"--batch-size must be 'auto' or a positive integer, got {value!r}")
     return int(value)
+
+
+def run_name(model: str) -> str:
+    """A directory name for a model: ``org/name`` -> ``name``, ``pipe.skops`` -> ``pipe``."""
+    path = Path(model.rstrip("/"))
+    return re.sub(
+        r"[^\w.-]+", "-", path.stem if path.suffix in (".skops", ".pkl", ".joblib") else path.name
+    )
 
 
 def print_summary(results: EvalResults, output_dir: Path | None) -> None:
@@ -95,8 +104,12 @@ def evaluate(
         list[str] | None, typer.Option(help="A skops type to trust (repeatable).")
     ] = None,
     output_dir: Annotated[
-        Path, typer.Option(help="Where results.json, predictions.jsonl and plots go.")
-    ] = DEFAULT_OUTPUT,
+        Path | None,
+        typer.Option(
+            help="Where results.json, predictions.jsonl and plots go "
+            "[default: runs/<model name>, runs/demo for the demo]."
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Evaluate a text classifier on a held-out split; write results, predictions and plots."""
@@ -105,6 +118,8 @@ def evaluate(
 
     if (model is None) != (dataset is None):
         raise UsageError("pass both --model and --dataset, or neither to run the embedded demo")
+    if output_dir is None:
+        output_dir = DEFAULT_OUTPUT if model is None else Path("runs") / run_name(model)
     results = run_evaluation(
         model or DEMO_MODEL,
         dataset or DEMO_DATASET,

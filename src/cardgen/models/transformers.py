@@ -70,6 +70,9 @@ class TransformersClassifier:
         trust_remote_code: bool = False,
     ) -> TransformersClassifier:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # cardgen shows its own progress bar
 
         target = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, target)
