@@ -677,6 +677,34 @@ def test_cli_usage_errors_exit_2(
     assert not (tmp_path / "gate.xml").exists()
 
 
+def test_the_ci_workflow_in_the_docs_parses_and_uses_real_options() -> None:
+    import typer.main
+    import yaml
+
+    from cardgen.cli import app
+
+    text = (Path(__file__).parents[1] / "docs" / "ci.md").read_text()
+    (block,) = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+    workflow = yaml.safe_load(block)
+    steps = workflow["jobs"]["evaluate"]["steps"]
+    scripts = [s["run"].replace("\\\n", " ") for s in steps if "run" in s]
+    calls = [line.strip() for script in scripts for line in script.splitlines()]
+    calls = [line for line in calls if line.startswith("cardgen ")]
+    commands = typer.main.get_group(app).commands
+    used = {call.split()[1] for call in calls}
+    # `render` is registered by the card renderer (developed alongside); drop this at merge.
+    assert {"evaluate", "gate", "push"} <= used and used - set(commands) <= {"render"}
+    for call in calls:
+        name = call.split()[1]
+        if name not in commands:
+            continue
+        options = {opt for p in commands[name].params for opt in p.opts + p.secondary_opts}
+        flags = set(re.findall(r"(?<!\S)--[a-z][a-z-]*", call))
+        assert flags <= options, (call, flags - options)
+    gate_step = next(s for s in steps if s.get("name") == "Gate")
+    assert "--junit" in gate_step["run"] and "--baseline runs/main" in gate_step["run"]
+
+
 def test_a_malformed_predictions_row_is_a_results_error() -> None:
     rows = predictions(GOLD, GOLD)
     del rows[3]["predicted"]
