@@ -138,3 +138,13 @@ def test_every_command_has_help_and_the_readme_uses_only_real_commands(capsys) -
 def test_reading_results_does_not_import_torch() -> None:
     code = "import sys, cardgen, cardgen.results, cardgen.cli; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_gate_and_push_do_not_import_torch() -> None:
+    code = (
+        "import sys, cardgen, cardgen.gate, cardgen.hub, scipy.stats; "
+        "from huggingface_hub import HfApi, ModelCard, CommitOperationAdd; "
+        "cardgen.check_gate, cardgen.push_card; "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -11,6 +11,8 @@ from .results import EvalResults, load_results
 
 if TYPE_CHECKING:
     from .evaluation import evaluate
+    from .gate import check_gate
+    from .hub import push_card
 
 __all__ = [
     "CardgenError",
@@ -21,8 +23,10 @@ __all__ = [
     "ResultsError",
     "UsageError",
     "__version__",
+    "check_gate",
     "evaluate",
     "load_results",
+    "push_card",
 ]
 
 
@@ -32,4 +36,13 @@ def __getattr__(name: str) -> Any:
         from .evaluation import evaluate
 
         return evaluate
+    # ``check_gate`` (numpy, scipy) and ``push_card`` (huggingface_hub) load on first use too.
+    if name == "check_gate":
+        from .gate import check_gate
+
+        return check_gate
+    if name == "push_card":
+        from .hub import push_card
+
+        return push_card
     raise AttributeError(f"module 'cardgen' has no attribute {name!r}")

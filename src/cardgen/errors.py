@@ -33,3 +33,11 @@ class UsageError(CardgenError, ValueError):
 
 class OutputError(CardgenError, OSError):
     """An output location cannot be written."""
+
+
+class CardError(CardgenError, ValueError):
+    """A model card is missing, unreadable or has metadata the Hub would refuse."""
+
+
+class HubError(CardgenError, ConnectionError):
+    """The Hugging Face Hub cannot be reached or refused a request."""

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from .results import EvalResults, Metric
+
+if TYPE_CHECKING:
+    from .gate import GateReport
 
 HEADLINE = (
     "accuracy",
@@ -57,4 +64,33 @@ def confusion_table(results: EvalResults) -> Table:
         table.add_column(label, justify="right")
     for label, row in zip(cm.labels, cm.counts, strict=True):
         table.add_row(label, *(str(c) for c in row))
+    return table
+
+
+_VERDICT_STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+
+
+def gate_table(report: GateReport) -> Table:
+    """One row per rule: verdict, value, baseline, delta, 95% CI and p-value.
+
+    Compact enough for 80 columns; only the rule column wraps.
+    """
+    from .gate import COLUMNS
+
+    table = Table(
+        title=f"gate rules: {report.comparison}",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0),
+        show_edge=False,
+    )
+    for name in COLUMNS:
+        left = name in ("rule", "verdict")
+        table.add_column(
+            name, justify="left" if left else "right", no_wrap=name != "rule", overflow="fold"
+        )
+    for outcome in report.outcomes:
+        verdict, *cells = outcome.cells()
+        table.add_row(
+            Text(verdict, style=_VERDICT_STYLES[outcome.verdict]), *(Text(cell) for cell in cells)
+        )
     return table

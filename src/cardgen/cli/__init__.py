@@ -9,9 +9,12 @@ import sys
 import warnings
 
 import typer
+from rich.markup import escape
 
 from ..errors import CardgenError
 from . import evaluate as _evaluate  # noqa: F401  (registers commands)
+from . import gate as _gate  # noqa: F401
+from . import push as _push  # noqa: F401
 from ._app import app, err_console
 
 __all__ = ["app", "main"]
@@ -23,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = app(args=argv, standalone_mode=False)
     except CardgenError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         return 2
     except SystemExit as exc:
         return int(exc.code or 0)

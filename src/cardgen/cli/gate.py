@@ -1,0 +1,101 @@
+"""``cardgen gate``: fail a build when a model regresses."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from ._app import app, console, err_console
+
+
+@app.command()
+def gate(
+    run: Annotated[Path, typer.Argument(help="Run directory (or its results.json) to check.")],
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            help="Baseline run directory, results.json, or model card whose model-index holds "
+            "the baseline values [default: baseline in the config table]."
+        ),
+    ] = None,
+    min_: Annotated[
+        list[str] | None,
+        typer.Option("--min", help="NAME=VALUE: fail when the metric is below VALUE (repeatable)."),
+    ] = None,
+    max_: Annotated[
+        list[str] | None,
+        typer.Option("--max", help="NAME=VALUE: fail when the metric is above VALUE (repeatable)."),
+    ] = None,
+    max_drop: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--max-drop",
+            help="NAME=TOLERANCE: fail when the metric is worse than the baseline's by more "
+            "than TOLERANCE, e.g. accuracy=0.01 for one point (repeatable).",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="TOML file with a [tool.cardgen.gate] table [default: cardgen.toml or "
+            "pyproject.toml in the current directory, if they have one]."
+        ),
+    ] = None,
+    junit: Annotated[
+        Path | None, typer.Option(help="Write a JUnit XML report here (one test case per rule).")
+    ] = None,
+    alpha: Annotated[
+        float | None,
+        typer.Option(help="Significance level of the paired tests [default: 0.05]."),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(help="Fail on any drop beyond its tolerance, significant or not."),
+    ] = False,
+    bootstrap: Annotated[int, typer.Option(help="Resamples of the paired bootstrap.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the paired bootstrap.")] = 0,
+) -> None:
+    """Check gate rules on a run; exit 1 when one fails (JUnit XML and step summary optional)."""
+    from ..gate import (
+        Rule,
+        append_step_summary,
+        check_gate,
+        load_gate_config,
+        merge_rules,
+        write_junit,
+    )
+    from ..tables import gate_table
+
+    settings = load_gate_config(config)
+    flags = [
+        Rule.parse(kind, text)
+        for kind, texts in (("min", min_), ("max", max_), ("max-drop", max_drop))
+        for text in texts or ()
+    ]
+    report = check_gate(
+        run,
+        baseline or settings.baseline,
+        merge_rules(settings.rules, flags),
+        alpha=next(a for a in (alpha, settings.alpha, 0.05) if a is not None),
+        strict=strict or settings.strict,
+        n_bootstrap=bootstrap,
+        seed=seed,
+    )
+    console.print(gate_table(report))
+    for outcome in report.outcomes:
+        if outcome.verdict != "pass":
+            console.print(f"{outcome.verdict}: {outcome.rule}: {outcome.message}", markup=False)
+    for warning in report.warnings:
+        err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)
+    if junit is not None:
+        console.print(f"JUnit XML written to {write_junit(report, junit)}", highlight=False)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        append_step_summary(report, summary)
+    console.print(report.headline, style="green" if report.passed else "bold red")
+    if not report.passed:
+        raise typer.Exit(1)

@@ -1,0 +1,34 @@
+"""``cardgen push``: publish a model card to the Hugging Face Hub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._app import app, console
+
+
+@app.command()
+def push(
+    card: Annotated[
+        Path, typer.Argument(help="The model card to publish; it becomes the repo's README.md.")
+    ],
+    repo_id: Annotated[str, typer.Option(help="Hub model repository, ORG/NAME.")],
+    create_pr: Annotated[
+        bool, typer.Option(help="Open a pull request instead of committing to the branch.")
+    ] = False,
+    revision: Annotated[
+        str | None, typer.Option(help="Branch to commit to [default: main].")
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(help="Validate the card and print what would be committed; send nothing."),
+    ] = False,
+) -> None:
+    """Upload a card and the images it links in one commit (token: HF_TOKEN or `hf auth login`)."""
+    from ..hub import push_card
+
+    result = push_card(card, repo_id, create_pr=create_pr, revision=revision, dry_run=dry_run)
+    console.print(result.describe(), markup=False, highlight=False)
