@@ -138,10 +138,11 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
-    from cardgen.evaluation import _hardware
+    from cardgen.evaluation import hardware_name
 
     features = cpu_bf16_features() or "none"
-    print(f"CPU: {_hardware('cpu')}; torch threads: {torch.get_num_threads()}; bf16: {features}")
+    threads = torch.get_num_threads()
+    print(f"CPU: {hardware_name('cpu')}; torch threads: {threads}; bf16 features: {features}")
     peaks = {"float32": matmul_peak(torch.float32), "bfloat16": matmul_peak(torch.bfloat16)}
     print(f"matmul peak: fp32 {peaks['float32']:.1f} GFLOP/s, bf16 {peaks['bfloat16']:.1f} GFLOP/s")
     for name in args.sets:

@@ -187,11 +187,11 @@ def _timing(stats: RunStats, n: int) -> Timing:
         ),
         truncated=stats.truncated,
         max_length=stats.max_length,
-        hardware=_hardware(stats.device),
+        hardware=hardware_name(stats.device),
     )
 
 
-def _hardware(device: str) -> str:
+def hardware_name(device: str) -> str:
     if device.startswith("cuda"):
         import torch
 
