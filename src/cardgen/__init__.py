@@ -11,6 +11,7 @@ from .results import EvalResults, load_results
 
 if TYPE_CHECKING:
     from .evaluation import evaluate
+    from .probes import run_probes
 
 __all__ = [
     "CardgenError",
@@ -23,6 +24,7 @@ __all__ = [
     "__version__",
     "evaluate",
     "load_results",
+    "run_probes",
 ]
 
 
@@ -32,4 +34,8 @@ def __getattr__(name: str) -> Any:
         from .evaluation import evaluate
 
         return evaluate
+    if name == "run_probes":
+        from .probes import run_probes
+
+        return run_probes
     raise AttributeError(f"module 'cardgen' has no attribute {name!r}")

@@ -12,6 +12,7 @@ import typer
 
 from ..errors import CardgenError
 from . import evaluate as _evaluate  # noqa: F401  (registers commands)
+from . import probe as _probe  # noqa: F401
 from ._app import app, err_console
 
 __all__ = ["app", "main"]
