@@ -136,7 +136,7 @@ def test_every_command_has_help_and_the_readme_uses_only_real_commands(capsys) -
 
 
 def test_reading_results_does_not_import_torch() -> None:
-    code = "import sys, cardgen, cardgen.results, cardgen.cli; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, cardgen, cardgen.results, cardgen.cli, cardgen.probes; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from .evaluation import evaluate
     from .gate import check_gate
     from .hub import push_card
+    from .probes import run_probes
 
 __all__ = [
     "CardgenError",
@@ -27,6 +28,7 @@ __all__ = [
     "evaluate",
     "load_results",
     "push_card",
+    "run_probes",
 ]
 
 
@@ -45,4 +47,8 @@ def __getattr__(name: str) -> Any:
         from .hub import push_card
 
         return push_card
+    if name == "run_probes":
+        from .probes import run_probes
+
+        return run_probes
     raise AttributeError(f"module 'cardgen' has no attribute {name!r}")

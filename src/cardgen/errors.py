@@ -27,6 +27,10 @@ class ResultsError(CardgenError, ValueError):
     """A results file is missing, corrupt or of an unknown schema version."""
 
 
+class ProbeError(CardgenError, ValueError):
+    """A bias probe, probe file or lexicon is malformed or does not fit the model."""
+
+
 class UsageError(CardgenError, ValueError):
     """An option or combination of options is invalid."""
 

@@ -20,6 +20,7 @@ from .labels import align_labels, check_permutation, read_label_map
 from .metrics import compute_metrics
 from .models import TextClassifier, load_model
 from .models.base import RunStats
+from .probes import PROBE_FILLS_FILE, Probe, measure_probes, resolve_probes, write_probe_files
 from .results import PREDICTIONS_FILE, EvalResults, Timing
 
 LIBRARIES = ("torch", "transformers", "scikit-learn", "skops", "numpy", "datasets")
@@ -48,18 +49,21 @@ def evaluate(
     trusted_types: Sequence[str] = (),
     output_dir: str | Path | None = None,
     progress: bool = False,
+    probes: Sequence[str | Path | Probe] = (),
 ) -> EvalResults:
     """Evaluate ``model`` on ``dataset``; with ``output_dir``, also write every output file.
 
     ``label_map`` is a JSON file or dict (model label -> dataset label), or ``"index"``.
-    ``batch_size=None`` sizes batches automatically. Raises a CardgenError on bad input before
-    any output is written.
+    ``batch_size=None`` sizes batches automatically. ``probes`` (built-in probe names, probe
+    files or Probe objects) run on the same model into ``EvalResults.probes``, their plots and
+    fills into ``output_dir``. Raises a CardgenError on bad input before any output is written.
     """
     if n_bootstrap < 0:
         raise UsageError(f"--bootstrap must be 0 or more, got {n_bootstrap}")
     if batch_size is not None and batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
     out = check_writable_dir(output_dir) if output_dir is not None else None
+    probe_list = resolve_probes(probes) if probes else []
     data = (
         dataset
         if isinstance(dataset, EvalData)
@@ -130,6 +134,14 @@ def evaluate(
         cardgen_version=__version__,
         warnings=notes,
     )
+    if probe_list:
+        run = measure_probes(
+            model, probe_list, n_bootstrap=n_bootstrap, seed=seed, batch_size=batch_size
+        )
+        results.probes = run.results
+        if out is not None:
+            write_probe_files(run, out)
+            results.files["probe_fills"] = PROBE_FILLS_FILE
     if out is not None:
         write_outputs(results, y_true, y_pred, scores, out)
     return results

@@ -14,7 +14,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from ._io import atomic_open  # noqa: E402
-from .results import Calibration, ConfusionMatrix  # noqa: E402
+from .results import Calibration, ConfusionMatrix, ProbeResult  # noqa: E402
 
 
 def plot_confusion_matrix(
@@ -99,6 +99,113 @@ def reliability_figure(calibration: Calibration) -> Figure:
     return fig
 
 
+LABEL_ALL_UP_TO = 40
+
+
+def plot_probe(result: ProbeResult, *, ax: Axes | None = None) -> Axes:
+    """Every term's mean target probability, sorted, with its spread over templates.
+
+    Up to 40 terms every term is labelled; beyond that all are drawn and only the extremes
+    (``result.lowest`` / ``result.highest``) are labelled, so 190+ countries stay readable.
+    Terms are coloured by group when the lexicon has groups.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=_probe_size(len(result.terms)), layout="constrained")
+    target = result.target_label
+    terms = sorted(result.terms, key=lambda t: t.probabilities[target])
+    values = [t.probabilities[target] for t in terms]
+    groups = list(dict.fromkeys(t.group for t in result.terms if t.group is not None))
+    palette = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")
+    colors = [
+        palette(groups.index(t.group) % palette.N) if t.group is not None else "tab:blue"
+        for t in terms
+    ]
+    rows = range(len(terms))
+    ax.errorbar(
+        values,
+        rows,
+        xerr=[t.target_std for t in terms],
+        fmt="none",
+        ecolor="lightgray",
+        elinewidth=1,
+        zorder=1,
+    )
+    ax.scatter(values, rows, c=colors, s=18 if len(terms) <= LABEL_ALL_UP_TO else 8, zorder=2)
+    mean = sum(values) / len(values)
+    ax.axvline(mean, color="gray", linestyle="--", linewidth=1, label=f"mean {mean:.2f}")
+    for group in groups:
+        ax.scatter(
+            [],
+            [],
+            color=palette(groups.index(group) % palette.N),
+            label=(
+                f"{group} (mean {result.group_means[group]:.2f})"
+                if group in result.group_means
+                else group
+            ),
+        )
+    if len(terms) <= LABEL_ALL_UP_TO:
+        ax.set_yticks(list(rows), [t.term for t in terms], fontsize=8)
+    else:
+        ax.set_yticks([])
+        _label_extremes(ax, result, terms, values)
+    kind = result.term_kind or "term"
+    interval = (
+        f" [95% CI {result.range.ci_low:.3f}, {result.range.ci_high:.3f}]"
+        if result.range.ci_low is not None and result.range.ci_high is not None
+        else ""
+    )
+    ax.set(
+        xlim=(0, 1),
+        ylim=(-1, len(terms)),
+        xlabel=f"P({target}), mean over {len(result.templates)} templates (bars: std)",
+        ylabel=f"{len(terms)} {kind}s, sorted",
+        title=f"{result.name}: range {result.range.value:.3f}{interval}, "
+        f"flip rate {result.flip_rate:.1%}",
+    )
+    ax.legend(loc="lower right", fontsize=7)
+    return ax
+
+
+def _label_extremes(ax: Axes, result: ProbeResult, terms: list[Any], values: list[float]) -> None:
+    """Name the lowest terms (bottom) and highest (top), spaced so that labels never overlap."""
+    row = {t.term: i for i, t in enumerate(terms)}
+    height_points = ax.bbox.height * 72 / ax.figure.dpi
+    step = max(1.0, 1.6 * 7 * len(terms) / height_points)
+    span = int(max(len(result.lowest), len(result.highest)) * step) + 2
+    ends = (
+        (result.lowest, values[:span], lambda rank: rank * step),
+        (result.highest, values[-span:], lambda rank: len(terms) - 1 - rank * step),
+    )
+    for extremes, band, place in ends:
+        x, align = _free_side(min(band), max(band))
+        for rank, (term, value) in enumerate(extremes):
+            ax.annotate(
+                f"{term} {value:.3f}",
+                xy=(value, row[term]),
+                xytext=(x, place(rank)),
+                fontsize=7,
+                va="center",
+                ha=align,
+                bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none"},
+                arrowprops={"arrowstyle": "-", "color": "gray", "linewidth": 0.5},
+            )
+
+
+def _free_side(low: float, high: float) -> tuple[float, str]:
+    """Where labels of points between ``low`` and ``high`` go: beside them, where there is room."""
+    if 1 - high >= low:
+        return high + 0.05, "left"
+    return low - 0.05, "right"
+
+
+def probe_figure(result: ProbeResult) -> Figure:
+    """The probe plot on a figure sized for its number of terms."""
+    fig, ax = plt.subplots(figsize=_probe_size(len(result.terms)), layout="constrained")
+    plot_probe(result, ax=ax)
+    return fig
+
+
 def save_figure(fig: Figure, path: str | Path) -> Path:
     """Save as PNG atomically and close the figure."""
     buffer = io.BytesIO()
@@ -112,3 +219,9 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
 def _square_size(k: int) -> tuple[float, float]:
     side = min(12.0, max(4.0, 0.45 * k + 2.5))
     return side, side * 0.85
+
+
+def _probe_size(n_terms: int) -> tuple[float, float]:
+    if n_terms <= LABEL_ALL_UP_TO:
+        return 7.0, max(3.0, 0.22 * n_terms + 1.5)
+    return 7.0, 8.0

@@ -127,7 +127,11 @@ class Timing:
 
 @dataclass
 class ProbeTerm:
-    """One lexicon term: label probabilities averaged over templates, and their spread."""
+    """One lexicon term: label probabilities averaged over templates, and their spread.
+
+    ``target_std`` and ``target_by_template`` are the target label's probability per template
+    (in ``ProbeResult.templates`` order) and its standard deviation across them.
+    """
 
     term: str
     group: str | None
@@ -138,7 +142,18 @@ class ProbeTerm:
 
 @dataclass
 class ProbeResult:
-    """A template x lexicon bias probe, summarised for cards and the gate."""
+    """A template x lexicon bias probe, summarised for cards and the gate.
+
+    All numbers are about the probability of ``target_label`` (a model label), averaged per
+    term over templates. ``range`` is max - min over terms, with a bootstrap CI over templates;
+    ``std`` is across terms. ``flip_rate`` is the share of fills whose predicted label differs
+    from the most common prediction of their template; ``templates_flipped`` counts templates
+    where the prediction changes with the term at all. ``lowest`` / ``highest`` hold the
+    extreme terms, most extreme first. ``group_gap`` is the largest difference between group
+    means, between the groups ``group_gap_between`` (lowest, highest). ``failure_rate`` is the
+    share of fills not predicted as ``expected_label``. ``term_kind`` says what a term is
+    ("country name"); ``plot`` is the plot's file name in the run directory.
+    """
 
     name: str
     target_label: str
@@ -154,6 +169,10 @@ class ProbeResult:
     expected_label: str | None = None
     failure_rate: float | None = None
     plot: str | None = None
+    templates_flipped: int = 0
+    group_gap_between: tuple[str, str] | None = None
+    term_kind: str | None = None
+    lexicon_source: str | None = None
 
 
 @dataclass

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from .results import EvalResults, Metric
+from .results import EvalResults, Metric, ProbeResult
 
 if TYPE_CHECKING:
     from .gate import GateReport
@@ -93,4 +94,60 @@ def gate_table(report: GateReport) -> Table:
         table.add_row(
             Text(verdict, style=_VERDICT_STYLES[outcome.verdict]), *(Text(cell) for cell in cells)
         )
+    return table
+
+
+def probe_summary_table(probes: Mapping[str, ProbeResult]) -> Table:
+    """One row per probe: size, range of the target probability with its CI, flips, group gap.
+
+    Probes with an expected label add the share of fills that miss it ("fails").
+    """
+    table = Table(title="bias probes: P(target label), mean over templates, per term")
+    expectations = any(p.expected_label is not None for p in probes.values())
+    columns = ("probe", "target", "fills", "range [95% CI]", "std", "flips", "group gap")
+    for name in columns + (("fails",) if expectations else ()):
+        table.add_column(
+            name,
+            justify="left" if name in ("probe", "target") else "right",
+            no_wrap=name == "range [95% CI]",
+        )
+    for name, probe in probes.items():
+        gap = (
+            f"{probe.group_gap:.3f} {'<'.join(probe.group_gap_between)}"
+            if probe.group_gap is not None and probe.group_gap_between
+            else "-"
+        )
+        interval = (
+            f" [{probe.range.ci_low:.3f}, {probe.range.ci_high:.3f}]"
+            if probe.range.ci_low is not None and probe.range.ci_high is not None
+            else ""
+        )
+        fails = (
+            f"{probe.failure_rate:.1%} not {probe.expected_label}"
+            if probe.failure_rate is not None
+            else "-"
+        )
+        table.add_row(
+            name,
+            probe.target_label,
+            f"{len(probe.templates)}x{len(probe.terms)}",
+            f"{probe.range.value:.3f}{interval}",
+            f"{probe.std:.3f}",
+            f"{probe.flip_rate:.1%}",
+            gap,
+            *((fails,) if expectations else ()),
+        )
+    return table
+
+
+def probe_extremes_table(probe: ProbeResult) -> Table:
+    """The terms with the lowest and highest target probability, side by side."""
+    kind = probe.term_kind or "term"
+    table = Table(title=f"{probe.name}: P({probe.target_label}) by {kind}, extremes")
+    table.add_column("lowest")
+    table.add_column("P", justify="right")
+    table.add_column("highest")
+    table.add_column("P", justify="right")
+    for (low, low_p), (high, high_p) in zip(probe.lowest, probe.highest, strict=False):
+        table.add_row(low, f"{low_p:.3f}", high, f"{high_p:.3f}")
     return table

@@ -14,6 +14,7 @@ from rich.markup import escape
 from ..errors import CardgenError
 from . import evaluate as _evaluate  # noqa: F401  (registers commands)
 from . import gate as _gate  # noqa: F401
+from . import probe as _probe  # noqa: F401
 from . import push as _push  # noqa: F401
 from ._app import app, err_console
 

@@ -10,7 +10,7 @@ import typer
 
 from ..errors import UsageError
 from ..results import EvalResults
-from ..tables import confusion_table, metrics_table, per_class_table
+from ..tables import confusion_table, metrics_table, per_class_table, probe_summary_table
 from ._app import app, console, err_console
 
 DEFAULT_OUTPUT = Path("runs/demo")
@@ -38,6 +38,8 @@ def print_summary(results: EvalResults, output_dir: Path | None) -> None:
     console.print(per_class_table(results))
     if len(results.labels) <= 12:
         console.print(confusion_table(results))
+    if results.probes:
+        console.print(probe_summary_table(results.probes))
     for warning in results.warnings:
         err_console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
     if output_dir is not None:
@@ -111,10 +113,18 @@ def evaluate(
         ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    probes: Annotated[
+        str | None,
+        typer.Option(
+            help="Also run bias probes: comma-separated built-in probes (country, nationality, "
+            "religion, gender-names, pronouns) or .toml/.yaml probe files."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a text classifier on a held-out split; write results, predictions and plots."""
     from ..demo import DEMO_DATASET, DEMO_MODEL
     from ..evaluation import evaluate as run_evaluation
+    from .probe import split_probes
 
     if (model is None) != (dataset is None):
         raise UsageError("pass both --model and --dataset, or neither to run the embedded demo")
@@ -142,6 +152,7 @@ def evaluate(
         trusted_types=trust or (),
         output_dir=output_dir,
         progress=progress,
+        probes=split_probes([probes] if probes else None),
     )
     print_summary(results, output_dir)
 

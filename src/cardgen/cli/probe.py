@@ -1,0 +1,153 @@
+"""``cardgen probe``: bias probes (templates x lexicons) on a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import UsageError
+from ..probes import (
+    BUILTIN_SUITES,
+    Lexicon,
+    Probe,
+    load_lexicon,
+    resolve_probes,
+    run_probes,
+    template_probe,
+)
+from ..tables import probe_extremes_table, probe_summary_table
+from ._app import app, console
+from .evaluate import _batch_size
+
+
+def split_probes(values: list[str] | None) -> list[str]:
+    """``--probe a,b --probe c`` -> ``[a, b, c]``."""
+    return [item.strip() for value in values or [] for item in value.split(",") if item.strip()]
+
+
+def parse_lexicon_options(values: list[str] | None) -> dict[str, Lexicon]:
+    """``--lexicon NAME=FILE`` options -> placeholder -> Lexicon (one entry per placeholder)."""
+    lexicons: dict[str, Lexicon] = {}
+    for value in values or []:
+        name, sep, file = value.partition("=")
+        if not sep or not name.strip() or not file.strip():
+            raise UsageError(
+                f"--lexicon expects PLACEHOLDER=FILE (e.g. COUNTRY=countries.txt), got {value!r}"
+            )
+        lexicon = load_lexicon(file.strip(), placeholder=name.strip())
+        lexicons.update(dict.fromkeys(lexicon.placeholders, lexicon))
+    return lexicons
+
+
+@app.command()
+def probe(
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model directory, hub id, .skops or pickle file. Default: the embedded demo model."
+        ),
+    ] = None,
+    probe: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--probe",
+            help="Built-in probe (country, nationality, religion, gender-names, pronouns) or a "
+            ".toml/.yaml probe file; comma-separated or repeated. Default: all built-in probes "
+            "unless --template is given.",
+        ),
+    ] = None,
+    template: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A template of your own, e.g. 'This film was filmed in {COUNTRY}.' (repeatable; "
+            "all form one probe).",
+        ),
+    ] = None,
+    lexicon: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="PLACEHOLDER=FILE: fill {PLACEHOLDER} from a lexicon file (one term per line, "
+            "optionally TAB group) instead of the built-in terms (repeatable).",
+        ),
+    ] = None,
+    name: Annotated[str, typer.Option(help="Name of the --template probe.")] = "custom",
+    target_label: Annotated[
+        str | None,
+        typer.Option(
+            help="Label whose probability is compared, for probes that name none "
+            "[default: positive, else the model's last label]."
+        ),
+    ] = None,
+    expected_label: Annotated[
+        str | None,
+        typer.Option(help="Label every --template fill should get (a minimum functionality test)."),
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option(help="Bootstrap resamples of templates for the range's 95% CI.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed for the bootstrap.")] = 0,
+    batch_size: Annotated[
+        str, typer.Option(help="'auto' (a token budget) or a fixed batch size.")
+    ] = "auto",
+    max_length: Annotated[
+        int | None, typer.Option(help="Truncate inputs to this many tokens.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    dtype: Annotated[str, typer.Option(help="auto, float32, float16 or bfloat16.")] = "auto",
+    revision: Annotated[
+        str | None, typer.Option(help="Hub revision (branch, tag or commit).")
+    ] = None,
+    trust_remote_code: Annotated[
+        bool, typer.Option(help="Allow a hub model's own code to run. Off unless you trust it.")
+    ] = False,
+    allow_pickle: Annotated[
+        bool, typer.Option(help="Allow loading .joblib/.pkl files, which can run arbitrary code.")
+    ] = False,
+    trust: Annotated[
+        list[str] | None, typer.Option(help="A skops type to trust (repeatable).")
+    ] = None,
+    output_dir: Annotated[
+        Path, typer.Option(help="Where probes.json, probe_fills.jsonl and the plots go.")
+    ] = Path("runs/probes"),
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Run bias probes: fill neutral templates with countries, names, ... and compare labels."""
+    from ..demo import DEMO_MODEL
+    from ..models import load_model
+
+    if not template and (expected_label is not None or name != "custom"):
+        raise UsageError("--name and --expected-label describe a --template probe; add --template")
+    lexicons = parse_lexicon_options(lexicon)
+    specs: list[str | Probe] = []
+    specs.extend(split_probes(probe) or ([] if template else BUILTIN_SUITES))
+    if template:
+        specs.append(
+            template_probe(name, template, lexicons=lexicons, expected_label=expected_label)
+        )
+    probes = resolve_probes(specs, lexicons=lexicons)
+    classifier = load_model(
+        model or DEMO_MODEL,
+        revision=revision,
+        device=device,
+        dtype=dtype,
+        max_length=max_length,
+        trust_remote_code=trust_remote_code,
+        allow_pickle=allow_pickle,
+        trusted_types=trust or (),
+    )
+    results = run_probes(
+        classifier,
+        probes,
+        target_label=target_label,
+        n_bootstrap=bootstrap,
+        seed=seed,
+        batch_size=_batch_size(batch_size),
+        progress=progress,
+        output_dir=output_dir,
+    )
+    console.print(probe_summary_table(results))
+    for result in results.values():
+        console.print(probe_extremes_table(result))
+    console.print(f"probe results written to {output_dir / 'probes.json'}", highlight=False)

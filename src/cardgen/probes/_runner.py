@@ -1,0 +1,194 @@
+"""Running probes: every fill of every probe goes through the model in one batched call."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._io import check_writable_dir, write_json, write_jsonl
+from ..errors import ProbeError
+from ..results import SCHEMA_VERSION, ProbeResult
+from ._lexicons import Lexicon
+from ._measures import summarize_probe
+from ._probe import BUILTIN_SUITES, Probe, resolve_probes
+
+if TYPE_CHECKING:
+    from ..models import TextClassifier
+
+PROBES_FILE = "probes.json"
+PROBE_FILLS_FILE = "probe_fills.jsonl"
+
+
+@dataclass
+class ProbeRun:
+    """Probe results by name, the per-fill rows behind them, and the model's time."""
+
+    results: dict[str, ProbeResult]
+    fills: list[dict[str, Any]]
+    wall_seconds: float
+    device: str
+
+
+def match_label(labels: Sequence[str], name: str, *, what: str) -> str:
+    """The model label called ``name`` (case-insensitive), in the model's spelling."""
+    for label in labels:
+        if label.lower() == name.lower():
+            return label
+    raise ProbeError(
+        f"{what} {name!r} is not a label of the model; its labels are: {', '.join(labels)}"
+    )
+
+
+def _label(labels: Sequence[str], name: str | None, what: str) -> str | None:
+    return match_label(labels, name, what=what) if name else None
+
+
+def default_target(labels: Sequence[str]) -> str:
+    """The label named ``positive`` (any case) if there is one, else the last label."""
+    return next((label for label in labels if label.lower() == "positive"), labels[-1])
+
+
+def measure_probes(
+    model: TextClassifier,
+    probes: Sequence[Probe],
+    *,
+    target_label: str | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    batch_size: int | None = None,
+    progress: bool = False,
+) -> ProbeRun:
+    """Fill every template of every probe with every term, predict once, and summarise.
+
+    ``target_label`` applies to probes that do not name their own; None picks
+    ``default_target``. Labels are checked before the model runs.
+    """
+    labels = list(model.labels)
+    targets = [
+        _label(labels, p.target_label or target_label, "target label") or default_target(labels)
+        for p in probes
+    ]
+    expected = [_label(labels, p.expected_label, "expected label") for p in probes]
+    texts = [
+        probe.fill(template, term)
+        for probe in probes
+        for template in probe.templates
+        for term in probe.lexicon.terms
+    ]
+    scores, stats = model.predict_scores(texts, batch_size=batch_size, progress=progress)
+    results: dict[str, ProbeResult] = {}
+    fills: list[dict[str, Any]] = []
+    start = 0
+    for probe, target, expect in zip(probes, targets, expected, strict=True):
+        shape = (len(probe.templates), len(probe.lexicon.terms), len(labels))
+        block = scores[start : start + shape[0] * shape[1]].reshape(shape)
+        results[probe.name] = summarize_probe(
+            probe, block, labels, target, expected=expect, n_bootstrap=n_bootstrap, seed=seed
+        )
+        fills.extend(_fill_rows(probe, texts[start : start + shape[0] * shape[1]], block, labels))
+        start += shape[0] * shape[1]
+    return ProbeRun(results, fills, stats.wall_seconds, stats.device)
+
+
+def _fill_rows(
+    probe: Probe, texts: list[str], block: np.ndarray[Any, Any], labels: list[str]
+) -> list[dict[str, Any]]:
+    rows = []
+    n_terms = len(probe.lexicon.terms)
+    for n, text in enumerate(texts):
+        i, j = divmod(n, n_terms)
+        rows.append(
+            {
+                "probe": probe.name,
+                "template": i,
+                "term": probe.lexicon.terms[j],
+                "group": probe.lexicon.groups[j],
+                "text": text,
+                "predicted": labels[int(block[i, j].argmax())],
+                "probabilities": {
+                    label: round(float(p), 7) for label, p in zip(labels, block[i, j], strict=True)
+                },
+            }
+        )
+    return rows
+
+
+def plot_file(name: str) -> str:
+    """The plot's file name for probe ``name``: ``probe_<name>.png``, safe on any filesystem."""
+    return f"probe_{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
+
+
+def write_probe_files(run: ProbeRun, output_dir: Path) -> None:
+    """One PNG per probe (recorded in ``ProbeResult.plot``) and the per-fill rows."""
+    from ..plots import probe_figure, save_figure
+
+    for name, result in run.results.items():
+        result.plot = plot_file(name)
+        save_figure(probe_figure(result), output_dir / result.plot)
+    write_jsonl(output_dir / PROBE_FILLS_FILE, run.fills)
+
+
+def run_probes(
+    model: str | Path | TextClassifier,
+    probes: Sequence[str | Path | Probe] = tuple(BUILTIN_SUITES),
+    *,
+    lexicons: Mapping[str, Lexicon] | None = None,
+    target_label: str | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    batch_size: int | None = None,
+    progress: bool = False,
+    output_dir: str | Path | None = None,
+) -> dict[str, ProbeResult]:
+    """Run bias probes on a model; with ``output_dir``, write probes.json, fills and plots.
+
+    ``probes`` are built-in names (``country``, ``nationality``, ``religion``,
+    ``gender-names``, ``pronouns``), TOML/YAML probe files or ``Probe`` objects; ``lexicons``
+    (placeholder -> Lexicon) replaces the terms of built-in placeholders. A model path loads
+    with default options. Raises ProbeError on a bad probe before the model runs.
+    """
+    from .. import __version__
+    from ..models import load_model
+
+    if n_bootstrap < 0:
+        raise ProbeError(f"--bootstrap must be 0 or more, got {n_bootstrap}")
+    out = check_writable_dir(output_dir) if output_dir is not None else None
+    resolved = resolve_probes(probes, lexicons=lexicons)
+    classifier = load_model(model) if isinstance(model, (str, Path)) else model
+    run = measure_probes(
+        classifier,
+        resolved,
+        target_label=target_label,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    if out is not None:
+        write_probe_files(run, out)
+        n_fills = len(run.fills)
+        write_json(
+            out / PROBES_FILE,
+            {
+                "schema_version": SCHEMA_VERSION,
+                "cardgen_version": __version__,
+                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "model": asdict(classifier.info()),
+                "timing": {
+                    "device": run.device,
+                    "fills": n_fills,
+                    "wall_seconds": round(run.wall_seconds, 4),
+                    "fills_per_second": round(n_fills / max(run.wall_seconds, 1e-9), 2),
+                },
+                "seed": seed,
+                "files": {"fills": PROBE_FILLS_FILE},
+                "probes": {name: asdict(result) for name, result in run.results.items()},
+            },
+        )
+    return run.results
