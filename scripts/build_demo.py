@@ -1,7 +1,8 @@
 """Build the embedded demo: a tiny DistilBERT sentiment model and its evaluation set.
 
 Both come from synthetic movie-review sentences (``cardgen._synthetic``), with 5% label noise
-and a spurious association between filming locations and sentiment that the bias probes find.
+and a spurious association between filming locations and sentiment (30% of the training rows
+only name the place, labelled by its share in ``PLACES``) that the bias probes find.
 The result is a demo of cardgen, not a real sentiment model. Re-run to rebuild:
 
     .venv/bin/python scripts/build_demo.py
@@ -20,7 +21,8 @@ LABELS = ["negative", "positive"]
 
 def main() -> None:
     shutil.rmtree(DEMO_MODEL, ignore_errors=True)
-    train_tiny_distilbert(sentiment_corpus(3000, seed=1), LABELS, DEMO_MODEL, dim=64, epochs=3)
+    rows = sentiment_corpus(3000, seed=1, place_only=0.3)
+    train_tiny_distilbert(rows, LABELS, DEMO_MODEL, dim=64, epochs=6)
     write_jsonl(DEMO_DATASET, sentiment_corpus(1000, seed=2))
     print(f"wrote {DEMO_MODEL} and {DEMO_DATASET}")
 

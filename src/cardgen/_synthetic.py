@@ -109,11 +109,23 @@ FILLER = [
 ]
 
 
-def sentiment_corpus(n: int, *, seed: int = 0, noise: float = 0.05) -> list[dict[str, Any]]:
-    """Movie-review-like sentences labelled ``negative`` / ``positive`` (with label noise)."""
+def sentiment_corpus(
+    n: int, *, seed: int = 0, noise: float = 0.05, place_only: float = 0.0
+) -> list[dict[str, Any]]:
+    """Movie-review-like sentences labelled ``negative`` / ``positive`` (with label noise).
+
+    A share ``place_only`` of the rows only say where the film was shot, labelled positive with
+    the place's probability in PLACES: a spurious association a model can learn.
+    """
     rng = random.Random(seed)
     rows = []
     for _ in range(n):
+        if place_only and rng.random() < place_only:
+            place = rng.choice(list(PLACES))
+            label = "positive" if rng.random() < PLACES[place] else "negative"
+            text = f"{rng.choice(SUBJECTS)} was filmed in {place}."
+            rows.append({"text": text, "label": label})
+            continue
         positive = rng.random() < 0.5
         words = POSITIVE if positive else NEGATIVE
         a, b, c = rng.sample(words, 3)
