@@ -27,6 +27,10 @@ class ResultsError(CardgenError, ValueError):
     """A results file is missing, corrupt or of an unknown schema version."""
 
 
+class CardError(CardgenError, ValueError):
+    """A card template fails to render, or an existing card cannot be refreshed."""
+
+
 class UsageError(CardgenError, ValueError):
     """An option or combination of options is invalid."""
 

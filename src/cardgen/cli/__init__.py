@@ -11,7 +11,8 @@ import warnings
 import typer
 
 from ..errors import CardgenError
-from . import evaluate as _evaluate  # noqa: F401  (registers commands)
+from . import card as _card  # noqa: F401  (registers commands)
+from . import evaluate as _evaluate  # noqa: F401
 from ._app import app, err_console
 
 __all__ = ["app", "main"]

@@ -11,6 +11,7 @@ from ..errors import UsageError
 from ..results import EvalResults
 from ..tables import confusion_table, metrics_table, per_class_table
 from ._app import app, console, err_console
+from .card import write_card
 
 DEFAULT_OUTPUT = Path("runs/demo")
 
@@ -98,6 +99,12 @@ def evaluate(
         Path, typer.Option(help="Where results.json, predictions.jsonl and plots go.")
     ] = DEFAULT_OUTPUT,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    card: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write (or refresh) the model card here; `cardgen card` has more options."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a text classifier on a held-out split; write results, predictions and plots."""
     from ..demo import DEMO_DATASET, DEMO_MODEL
@@ -129,6 +136,8 @@ def evaluate(
         progress=progress,
     )
     print_summary(results, output_dir)
+    if card is not None:
+        write_card(output_dir, card)
 
 
 @app.command()
