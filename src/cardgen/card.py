@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ._io import atomic_open, write_text
 from .errors import CardError, ModelError, UsageError
 from .results import EvalResults, Metric, ProbeResult, load_results
-from .sections import refresh_card, split_front_matter
+from .sections import parse_metadata, refresh_card, split_front_matter
 from .tables import format_metric
 from .training import TrainingHistory, load_hyperparameters, load_training_history
 
@@ -67,7 +67,7 @@ _HUB_ID = re.compile(r"[\w.-]+(/[\w.-]+)?")
 
 @dataclass
 class RenderedCard:
-    """A rendered card and the run files (PNGs) it links, relative to the card."""
+    """A rendered card, and the run files it links: path relative to the card -> source."""
 
     text: str
     images: dict[str, Path]
@@ -211,13 +211,11 @@ def card_metadata(
 
 
 def check_metadata(text: str, expected: Mapping[str, Any]) -> None:
-    """Parse the card's front matter back with ``ModelCardData`` and compare the eval results.
+    """Parse the card's front matter back with ``ModelCardData`` and compare it with ``expected``.
 
     Catches templates that drop or mangle the metadata (e.g. a CI in a metric value).
     """
     from huggingface_hub.repocard_data import ModelCardData
-
-    from .sections import _parse_metadata
 
     front, _ = split_front_matter(text)
     if front is None:
@@ -226,7 +224,7 @@ def check_metadata(text: str, expected: Mapping[str, Any]) -> None:
             "`---`, `{{ card_data }}`, `---` so that the Hub reads the metadata"
         )
     try:
-        parsed = ModelCardData(**_parse_metadata(front, source="the rendered card")).to_dict()
+        parsed = ModelCardData(**parse_metadata(front, source="the rendered card")).to_dict()
     except ValueError as exc:
         raise CardError(f"the rendered card's metadata is invalid: {exc}") from exc
     for key in ("model-index", "pipeline_tag", "library_name"):
@@ -257,9 +255,10 @@ def card_context(
     base = base_model or model.base_model
     metadata = card_metadata(results, model_name=name, base_model=base, license=license)
     images = dict(images or {})
-    probes = [probe_view(probe) for probe in results.probes.values()]
-    for probe in probes:
-        probe["plot"] = images.get(f"probe:{probe['name']}")
+    probes = [
+        _probe_view(probe, plot=images.get(f"probe:{name}"))
+        for name, probe in results.probes.items()
+    ]
     return {
         "results": results.to_dict(),  # plain data: a template cannot call EvalResults.save
         "metadata": metadata.to_dict(),
@@ -315,8 +314,8 @@ def card_context(
     }
 
 
-def probe_view(probe: ProbeResult) -> dict[str, Any]:
-    """A probe result in plain words, plus its numbers, for the risks section."""
+def _probe_view(probe: ProbeResult, *, plot: str | None) -> dict[str, Any]:
+    """A probe result in plain words, plus its numbers and plot, for the risks section."""
     topic = probe.name.replace("_", " ")
     summary = None
     if probe.lowest and probe.highest:
@@ -342,7 +341,7 @@ def probe_view(probe: ProbeResult) -> dict[str, Any]:
         "group_gap": probe.group_gap,
         "expected_label": probe.expected_label,
         "failure_rate": probe.failure_rate,
-        "plot": probe.plot,
+        "plot": plot,
     }
 
 

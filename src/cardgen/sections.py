@@ -99,8 +99,8 @@ def refresh_card(existing: str, rendered: str, *, source: str) -> tuple[str, lis
     if new_yaml is None:
         front = "" if old_yaml is None else f"---\n{old_yaml}---\n"
         return front + body, missing
-    old_metadata = _parse_metadata(old_yaml or "", source=source)
-    metadata = merge_metadata(old_metadata, _parse_metadata(new_yaml, source="the rendered card"))
+    old_metadata = parse_metadata(old_yaml or "", source=source)
+    metadata = merge_metadata(old_metadata, parse_metadata(new_yaml, source="the rendered card"))
     if old_yaml is not None and metadata == old_metadata:
         return f"---\n{old_yaml}---\n{body}", missing
     return f"---\n{dump_metadata(metadata)}\n---\n{body}", missing
@@ -132,7 +132,8 @@ def dump_metadata(metadata: dict[str, Any]) -> str:
     return yaml_dump(metadata, sort_keys=False).strip()
 
 
-def _parse_metadata(text: str, *, source: str) -> dict[str, Any]:
+def parse_metadata(text: str, *, source: str) -> dict[str, Any]:
+    """The YAML front matter of ``source`` as a dict; CardError when it is not one."""
     try:
         data = yaml.safe_load(text) if text.strip() else {}
     except yaml.YAMLError as exc:
