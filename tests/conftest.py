@@ -19,6 +19,14 @@ from cardgen._synthetic import sentiment_corpus, topic_corpus, train_tiny_distil
 SENTIMENT = ["negative", "positive"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite the golden sample cards in sample_cards/ instead of comparing with them",
+    )
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path
@@ -91,3 +99,94 @@ def hub_cache(tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     return "cardgen-test/tiny"
+
+
+def make_results(
+    labels: list[str] | None = None,
+    *,
+    seed: int = 0,
+    n: int = 200,
+    framework: str = "transformers",
+    model_id: str = "cardgen-test/tiny-sentiment",
+    probes: dict | None = None,
+):
+    """Results of a made-up run (seeded random predictions scored by cardgen.metrics)."""
+    import numpy as np
+
+    from cardgen.metrics import compute_metrics
+    from cardgen.results import DatasetInfo, EvalResults, LabelMapping, ModelInfo, Timing
+
+    labels = labels or list(SENTIMENT)
+    rng = np.random.default_rng(seed)
+    y_true = rng.integers(0, len(labels), n)
+    scores = rng.dirichlet(np.ones(len(labels)), n)
+    scores[np.arange(n), y_true] += 1.0
+    scores /= scores.sum(axis=1, keepdims=True)
+    report = compute_metrics(y_true, scores.argmax(axis=1), labels, scores=scores, n_bootstrap=200)
+    return EvalResults(
+        model=ModelInfo(
+            id=model_id,
+            framework=framework,
+            labels=labels,
+            revision="0123abc" if framework == "transformers" else None,
+            weights_hash="sha256:feed",
+            architecture="DistilBertForSequenceClassification",
+            num_parameters=12345,
+            max_length=128,
+        ),
+        dataset=DatasetInfo(
+            source="hub:glue",
+            split="validation",
+            num_rows=n,
+            fingerprint="sha256:beef",
+            text_column="sentence",
+            label_column="label",
+            labels=labels,
+            name="glue",
+            config="sst2",
+        ),
+        label_mapping=LabelMapping("name", {label: label for label in labels}),
+        labels=labels,
+        metrics=report.metrics,
+        per_class=report.per_class,
+        confusion_matrix=report.confusion_matrix,
+        calibration=report.calibration,
+        timing=Timing(
+            device="cpu",
+            dtype="float32",
+            batch_size=64,
+            wall_seconds=0.5,
+            examples_per_second=400.0,
+            tokens_per_second=5000.0,
+            padding_ratio=0.1,
+            truncated=2,
+            max_length=128,
+            hardware="Test CPU, 2 CPU cores",
+        ),
+        environment={"python": "3.11.0", "cardgen": "0.1.0", "transformers": "4.99.0"},
+        seed=0,
+        created_at="2026-01-01T00:00:00+00:00",
+        cardgen_version="0.1.0",
+        probes=probes or {},
+        files={"confusion_matrix": "confusion_matrix.png", "reliability": "reliability.png"},
+    )
+
+
+def save_run(results, directory: Path) -> Path:
+    """Write ``results.json`` and a tiny PNG for every image the results list."""
+    from PIL import Image
+
+    directory.mkdir(parents=True, exist_ok=True)
+    results.save(directory)
+    images = [f for f in results.files.values() if f.endswith(".png")]
+    images += [p.plot for p in results.probes.values() if p.plot]
+    for name in images:
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (2, 2), "white").save(directory / name)
+    return directory
+
+
+@pytest.fixture
+def card_run(tmp_path: Path) -> Path:
+    """A run directory of made-up binary sentiment results, with its plots."""
+    return save_run(make_results(), tmp_path / "run")

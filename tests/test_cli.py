@@ -35,10 +35,17 @@ def test_evaluate_prints_tables_and_writes_results(
         "--bootstrap",
         "50",
         "--no-progress",
+        "--card",
+        str(tmp_path / "card" / "README.md"),
     )
     assert code == 0
     assert "accuracy" in out and "per class" in out and "confusion matrix" in out
     assert (tmp_path / "results.json").is_file()
+    assert (
+        "card written to" in out
+        and "## Evaluation results" in (tmp_path / "card" / "README.md").read_text()
+    )
+    assert (tmp_path / "card" / "confusion_matrix.png").is_file()
 
 
 def test_demo_runs_the_embedded_model(capsys, tmp_path: Path) -> None:
@@ -136,7 +143,11 @@ def test_every_command_has_help_and_the_readme_uses_only_real_commands(capsys) -
 
 
 def test_reading_results_does_not_import_torch() -> None:
-    code = "import sys, cardgen, cardgen.results, cardgen.cli, cardgen.probes; assert 'torch' not in sys.modules, 'torch imported'"
+    modules = (
+        "cardgen, cardgen.results, cardgen.cli, cardgen.probes, cardgen.card, "
+        "cardgen.skops_sections, cardgen.export"
+    )
+    code = f"import sys, {modules}; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -148,3 +159,58 @@ def test_gate_and_push_do_not_import_torch() -> None:
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_card_command_writes_then_refreshes(capsys, card_run: Path, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text("Use it for movie reviews only.")
+    output = tmp_path / "README.md"
+    args = ["card", str(card_run), "--output", str(output), "--license", "mit"]
+    code, out, _ = run(capsys, *args, "--section", f"intended_uses={notes}")
+    assert code == 0 and f"card written to {output}" in out
+    assert "Use it for movie reviews only." in output.read_text()
+    output.write_text(output.read_text() + "\nA line of mine.\n")
+    code, _, _ = run(capsys, *args, "--base-model", "distilbert-base-uncased")
+    text = output.read_text()
+    assert code == 0 and text.endswith("\nA line of mine.\n") and "base_model: distilbert" in text
+    code, out, _ = run(capsys, "card", str(card_run), "--format", "html")
+    assert code == 0 and (card_run / "README.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_card_bad_input_exits_2_and_leaves_the_card_untouched(
+    capsys, card_run: Path, tmp_path: Path
+) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- cardgen:begin summary -->\nkeep me\n<!-- cardgen:end summary -->\n")
+    before = readme.read_text()
+    future = tmp_path / "future"
+    future.mkdir()
+    data = (
+        (card_run / "results.json")
+        .read_text()
+        .replace('"schema_version": 1', '"schema_version": 99')
+    )
+    (future / "results.json").write_text(data)
+    template = tmp_path / "bad.md.j2"
+    template.write_text("---\n{{ card_data }}\n---\n{{ nothing }}\n")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    cases = [
+        ([str(tmp_path / "none")], "no results file"),
+        ([str(future)], "schema version 99 is not supported"),
+        ([str(card_run), "--template", str(template)], "bad.md.j2, line 4: 'nothing' is undefined"),
+        ([str(card_run), "--section", "intended_uses"], "--section takes NAME=FILE"),
+        (
+            [str(card_run), "--section", f"risks={tmp_path / 'none.md'}"],
+            "cannot read the file of --section risks",
+        ),
+        ([str(card_run), "--training-history", str(tmp_path / "none.json")], "does not exist"),
+        ([str(card_run), "--format", "pdf"], "--format must be 'md' or 'html'"),
+    ]
+    for args, message in cases:
+        code, out, err = run(capsys, "card", *args, "--output", str(readme))
+        assert code == 2 and message in err, (args, err)
+        assert err.count("error:") == 1 and "Traceback" not in out + err
+        assert readme.read_text() == before
+    code, _, err = run(capsys, "card", str(card_run), "--output", str(blocker / "README.md"))
+    assert code == 2 and "cannot write" in err

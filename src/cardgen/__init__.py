@@ -6,16 +6,26 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from .errors import CardgenError, DataError, LabelError, ModelError, ResultsError, UsageError
+from .errors import (
+    CardError,
+    CardgenError,
+    DataError,
+    LabelError,
+    ModelError,
+    ResultsError,
+    UsageError,
+)
 from .results import EvalResults, load_results
 
 if TYPE_CHECKING:
+    from .card import render_card
     from .evaluation import evaluate
     from .gate import check_gate
     from .hub import push_card
     from .probes import run_probes
 
 __all__ = [
+    "CardError",
     "CardgenError",
     "DataError",
     "EvalResults",
@@ -29,11 +39,13 @@ __all__ = [
     "load_results",
     "push_card",
     "run_probes",
+    "render_card",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    # ``evaluate`` pulls in torch; load it on first use so render/gate/push stay light.
+    # ``evaluate`` pulls in torch and ``render_card`` Jinja and huggingface_hub: load them on
+    # first use so that ``import cardgen`` stays light.
     if name == "evaluate":
         from .evaluation import evaluate
 
@@ -51,4 +63,8 @@ def __getattr__(name: str) -> Any:
         from .probes import run_probes
 
         return run_probes
+    if name == "render_card":
+        from .card import render_card
+
+        return render_card
     raise AttributeError(f"module 'cardgen' has no attribute {name!r}")

@@ -122,9 +122,9 @@ def sentiment_corpus(
     for _ in range(n):
         if place_only and rng.random() < place_only:
             place = rng.choice(list(PLACES))
-            label = "positive" if rng.random() < PLACES[place] else "negative"
+            liked = rng.random() < PLACES[place]
             text = f"{rng.choice(SUBJECTS)} was filmed in {place}."
-            rows.append({"text": text, "label": label})
+            rows.append({"text": text, "label": "positive" if liked else "negative"})
             continue
         positive = rng.random() < 0.5
         words = POSITIVE if positive else NEGATIVE
@@ -193,6 +193,10 @@ def build_tokenizer(texts: Sequence[str], *, vocab_size: int = 600, max_length: 
     )
 
 
+LEARNING_RATE = 3e-3
+BATCH_SIZE = 32
+
+
 def train_tiny_distilbert(
     rows: Sequence[dict[str, Any]],
     labels: Sequence[str],
@@ -203,8 +207,14 @@ def train_tiny_distilbert(
     epochs: int = 3,
     seed: int = 0,
     id2label: dict[int, str] | None = None,
+    validation: Sequence[dict[str, Any]] | None = None,
+    history: list[dict[str, float]] | None = None,
 ) -> Path:
-    """Train a DistilBERT of width ``dim`` on ``rows`` and save it with its tokenizer."""
+    """Train a DistilBERT of width ``dim`` on ``rows`` and save it with its tokenizer.
+
+    With ``history``, one entry per epoch is appended to it: ``epoch``, ``step``, mean
+    training ``loss`` and ``accuracy``, and ``val_loss`` / ``val_accuracy`` on ``validation``.
+    """
     import torch
     from transformers import DistilBertConfig, DistilBertForSequenceClassification
 
@@ -226,20 +236,54 @@ def train_tiny_distilbert(
     model = DistilBertForSequenceClassification(config)
     index = {label: i for i, label in enumerate(labels)}
     targets = torch.tensor([index[row["label"]] for row in rows])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
     generator = torch.Generator().manual_seed(seed)
-    model.train()
-    for _ in range(epochs):
+    step = 0
+    for epoch in range(1, epochs + 1):
+        model.train()
         order = torch.randperm(len(rows), generator=generator)
-        for start in range(0, len(rows), 32):
-            batch = order[start : start + 32].tolist()
+        total_loss, correct = 0.0, 0
+        for start in range(0, len(rows), BATCH_SIZE):
+            batch = order[start : start + BATCH_SIZE].tolist()
             encoded = tokenizer([texts[i] for i in batch], padding=True, return_tensors="pt")
-            loss = model(**encoded, labels=targets[batch]).loss
+            output = model(**encoded, labels=targets[batch])
             optimizer.zero_grad()
-            loss.backward()
+            output.loss.backward()
             optimizer.step()
+            step += 1
+            total_loss += output.loss.item() * len(batch)
+            correct += int((output.logits.argmax(-1) == targets[batch]).sum())
+        if history is not None:
+            entry = {
+                "epoch": float(epoch),
+                "step": float(step),
+                "loss": total_loss / len(rows),
+                "accuracy": correct / len(rows),
+            }
+            if validation:
+                entry.update(_validation_scores(model, tokenizer, validation, index))
+            history.append(entry)
     model.eval()
     out = Path(output_dir)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def _validation_scores(
+    model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], index: dict[str, int]
+) -> dict[str, float]:
+    """Mean loss and accuracy of ``model`` on ``rows``."""
+    import torch
+
+    model.eval()
+    total_loss, correct = 0.0, 0
+    with torch.inference_mode():
+        for start in range(0, len(rows), 256):
+            batch = rows[start : start + 256]
+            encoded = tokenizer([r["text"] for r in batch], padding=True, return_tensors="pt")
+            gold = torch.tensor([index[r["label"]] for r in batch])
+            output = model(**encoded, labels=gold)
+            total_loss += output.loss.item() * len(batch)
+            correct += int((output.logits.argmax(-1) == gold).sum())
+    return {"val_loss": total_loss / len(rows), "val_accuracy": correct / len(rows)}

@@ -40,7 +40,8 @@ class OutputError(CardgenError, OSError):
 
 
 class CardError(CardgenError, ValueError):
-    """A model card is missing, unreadable or has metadata the Hub would refuse."""
+    """A model card is missing or unreadable, its template fails to render, it cannot be
+    refreshed, or its metadata would be refused by the Hub."""
 
 
 class HubError(CardgenError, ConnectionError):

@@ -12,7 +12,8 @@ import typer
 from rich.markup import escape
 
 from ..errors import CardgenError
-from . import evaluate as _evaluate  # noqa: F401  (registers commands)
+from . import card as _card  # noqa: F401  (registers commands)
+from . import evaluate as _evaluate  # noqa: F401
 from . import gate as _gate  # noqa: F401
 from . import probe as _probe  # noqa: F401
 from . import push as _push  # noqa: F401

@@ -12,6 +12,7 @@ from ..errors import UsageError
 from ..results import EvalResults
 from ..tables import confusion_table, metrics_table, per_class_table, probe_summary_table
 from ._app import app, console, err_console
+from .card import write_card
 
 DEFAULT_OUTPUT = Path("runs/demo")
 
@@ -120,6 +121,12 @@ def evaluate(
             "religion, gender-names, pronouns) or .toml/.yaml probe files."
         ),
     ] = None,
+    card: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write (or refresh) the model card here; `cardgen card` has more options."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a text classifier on a held-out split; write results, predictions and plots."""
     from ..demo import DEMO_DATASET, DEMO_MODEL
@@ -155,6 +162,8 @@ def evaluate(
         probes=split_probes([probes] if probes else None),
     )
     print_summary(results, output_dir)
+    if card is not None:
+        write_card(output_dir, card)
 
 
 @app.command()

@@ -1,0 +1,112 @@
+"""``cardgen card``: render, or refresh, the model card of an evaluation run."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import UsageError
+from ._app import app, console, err_console
+
+
+def write_card(run: Path, output: Path | None, output_format: str = "md", **options: Any) -> Path:
+    """Render the card of ``run`` into ``output`` (default: in the run directory); print where."""
+    from ..card import render_card
+
+    if output is None:
+        directory = run if run.is_dir() else run.parent
+        output = directory / ("README.html" if output_format == "html" else "README.md")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        render_card(run, output=output, output_format=output_format, **options)
+    for warning in caught:
+        err_console.print(
+            f"[bold yellow]warning:[/] {warning.message}", highlight=False, soft_wrap=True
+        )
+    console.print(f"card written to {output}", highlight=False, soft_wrap=True)
+    return output
+
+
+def read_sections(values: list[str]) -> dict[str, str]:
+    """``NAME=FILE`` options -> {name: the file's Markdown}."""
+    sections = {}
+    for value in values:
+        name, sep, file = value.partition("=")
+        if not sep or not name or not file:
+            raise UsageError(
+                f"--section takes NAME=FILE (e.g. intended_uses=notes.md), got {value!r}"
+            )
+        try:
+            sections[name] = Path(file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read the file of --section {name}: {exc}") from exc
+    return sections
+
+
+@app.command()
+def card(
+    run: Annotated[
+        Path,
+        typer.Argument(help="Run directory written by `cardgen evaluate`, or its results.json."),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="Card to write, or to refresh if it exists [default: README.md, or "
+            "README.html with --format html, in the run directory]."
+        ),
+    ] = None,
+    template: Annotated[
+        Path | None,
+        typer.Option(help="Your own Jinja card template (rendered in a sandbox)."),
+    ] = None,
+    model_name: Annotated[
+        str | None,
+        typer.Option(help="Model name or hub repo id [default: hub id or file name]."),
+    ] = None,
+    base_model: Annotated[
+        str | None, typer.Option(help="Hub id of the model this one was fine-tuned from.")
+    ] = None,
+    license_: Annotated[
+        str | None, typer.Option("--license", help="License id, e.g. apache-2.0.")
+    ] = None,
+    training_history: Annotated[
+        Path | None,
+        typer.Option(help="A Trainer trainer_state.json, or a Keras history .csv / .json."),
+    ] = None,
+    hyperparameters: Annotated[
+        Path | None, typer.Option(help="JSON object of training hyperparameters.")
+    ] = None,
+    section: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=FILE: Markdown for a section (intended_uses, model_description, "
+            "training_data, risks). Repeatable."
+        ),
+    ] = None,
+    format_: Annotated[
+        str,
+        typer.Option("--format", help="md (Markdown with Hub metadata) or html (one page)."),
+    ] = "md",
+    overwrite: Annotated[
+        bool,
+        typer.Option(help="Replace an existing card whole instead of refreshing its sections."),
+    ] = False,
+) -> None:
+    """Write the model card of an evaluation run (refreshing the sections of an existing one)."""
+    write_card(
+        run,
+        output,
+        format_,
+        template=template,
+        model_name=model_name,
+        base_model=base_model,
+        license=license_,
+        training_history=training_history,
+        hyperparameters=hyperparameters,
+        sections=read_sections(section or []),
+        overwrite=overwrite,
+    )

@@ -1,0 +1,1 @@
+"""cardgen's default Jinja card templates (installed as the ``cardgen.templates`` package)."""

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from setuptools import find_packages
+
+from cardgen.templating import DEFAULT_TEMPLATE, default_templates_dir
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_every_package_and_the_templates_are_listed_for_the_wheel() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert set(config["packages"]) == {*find_packages(ROOT / "src"), "cardgen.templates"}
+    assert config["package-dir"]["cardgen.templates"] == "templates"
+    templates = ROOT / "templates"
+    shipped = {
+        p
+        for pattern in config["package-data"]["cardgen.templates"]
+        for p in templates.glob(pattern)
+    }
+    assert shipped == set(templates.rglob("*.j2"))
+
+
+def test_the_default_templates_are_found_through_the_package() -> None:
+    assert default_templates_dir().resolve() == (ROOT / "templates").resolve()
+    assert (default_templates_dir() / DEFAULT_TEMPLATE).is_file()
