@@ -76,6 +76,8 @@ class Shape:
     sklearn: bool = False
     generic_labels: bool = False
     base_model: str | None = "distilbert-base-uncased"
+    probes: str | None = None  # run with `cardgen evaluate --probes`
+    place_only: float = 0.0  # share of training rows that only name a filming place
 
     @property
     def directory(self) -> Path:
@@ -100,6 +102,9 @@ SHAPES = {
             "validation",
             n_train=2000,
             n_eval=872,
+            epochs=4,
+            probes="country,gender-names",
+            place_only=0.3,
         ),
         Shape(
             "ag-news-like",
@@ -184,11 +189,13 @@ def card_args(shape: Shape, notes_file: Path, output: Path) -> list[str]:
     return args
 
 
-def _rows(shape: Shape, n: int, seed: int) -> tuple[list[dict[str, Any]], list[str]]:
+def _rows(
+    shape: Shape, n: int, seed: int, *, place_only: float = 0.0
+) -> tuple[list[dict[str, Any]], list[str]]:
     from cardgen._synthetic import sentiment_corpus, topic_corpus
 
     if shape.corpus == "sentiment":
-        rows = sentiment_corpus(n, seed=seed)
+        rows = sentiment_corpus(n, seed=seed, place_only=place_only)
         if shape.generic_labels:  # IMDb's own label names
             names = {"negative": "neg", "positive": "pos"}
             return [{**r, "label": names[r["label"]]} for r in rows], ["neg", "pos"]
@@ -307,7 +314,7 @@ def build(shape: Shape) -> None:
 
     shape.directory.mkdir(parents=True, exist_ok=True)
     seed = 10 * (list(SHAPES).index(shape.name) + 1)  # different sentences for each sample
-    train_rows, labels = _rows(shape, shape.n_train, seed=seed)
+    train_rows, labels = _rows(shape, shape.n_train, seed=seed, place_only=shape.place_only)
     eval_rows, _ = _rows(shape, shape.n_eval, seed=seed + 1)
     data_dir = BUILD / shape.name / shape.dataset
     _save_dataset(eval_rows, labels, shape.split, data_dir)
@@ -316,9 +323,12 @@ def build(shape: Shape) -> None:
         _write_history(shape, history, len(train_rows))
     evaluate = ["evaluate", "--model", model, "--dataset", str(data_dir), "--split", shape.split]
     evaluate += ["--output-dir", str(shape.directory.relative_to(ROOT)), "--device", "cpu"]
+    if shape.probes:
+        evaluate += ["--probes", shape.probes]
     if main([*evaluate, "--no-progress"]) != 0:
         raise SystemExit(f"evaluating {shape.name} failed")
     (shape.directory / "predictions.jsonl").unlink()
+    (shape.directory / "probe_fills.jsonl").unlink(missing_ok=True)
     _shrink_images(shape.directory)
     notes_file = BUILD / shape.name / "intended_uses.md"
     notes_file.write_text(notes(shape), encoding="utf-8")

@@ -316,18 +316,18 @@ def card_context(
 
 def _probe_view(probe: ProbeResult, *, plot: str | None) -> dict[str, Any]:
     """A probe result in plain words, plus its numbers and plot, for the risks section."""
-    topic = probe.name.replace("_", " ")
+    topic = probe.term_kind or probe.name.replace("_", " ")
     summary = None
     if probe.lowest and probe.highest:
         (low_term, low), (high_term, high) = probe.lowest[0], probe.highest[0]
         summary = (
-            f"{probe.target_label} probability ranges from {low:.2f} ({low_term}) to "
+            f"The {probe.target_label} probability ranges from {low:.2f} ({low_term}) to "
             f"{high:.2f} ({high_term}) for sentences that differ only in which {topic} "
             "they mention"
         )
     return {
         "name": probe.name,
-        "title": topic.capitalize(),
+        "title": probe.name.replace("_", " ").capitalize(),
         "summary": summary,
         "target_label": probe.target_label,
         "range": probe.range,

@@ -172,9 +172,15 @@ def demo(
         Path, typer.Option(help="Where the demo run is written.")
     ] = DEFAULT_OUTPUT,
 ) -> None:
-    """Evaluate the embedded demo model (a tiny synthetic DistilBERT, not a real model)."""
+    """Evaluate the embedded demo model (a tiny synthetic DistilBERT, not a real model).
+
+    Runs the country bias probe too and writes the model card, README.md, into the run.
+    """
     from ..demo import DEMO_DATASET, DEMO_MODEL
     from ..evaluation import evaluate as run_evaluation
 
-    results = run_evaluation(DEMO_MODEL, DEMO_DATASET, output_dir=output_dir, progress=True)
+    results = run_evaluation(
+        DEMO_MODEL, DEMO_DATASET, output_dir=output_dir, progress=True, probes=["country"]
+    )
     print_summary(results, output_dir)
+    write_card(output_dir, None, model_name="cardgen-demo")
