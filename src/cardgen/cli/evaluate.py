@@ -12,17 +12,21 @@ from ..errors import UsageError
 from ..results import EvalResults
 from ..tables import confusion_table, metrics_table, per_class_table, probe_summary_table
 from ._app import app, console, err_console
+from ._options import (
+    AllowPickle,
+    BatchSize,
+    Device,
+    Dtype,
+    MaxLength,
+    Progress,
+    Revision,
+    Trust,
+    TrustRemoteCode,
+    parse_batch_size,
+)
 from .card import write_card
 
 DEFAULT_OUTPUT = Path("runs/demo")
-
-
-def _batch_size(value: str) -> int | None:
-    if value == "auto":
-        return None
-    if not value.isdigit() or int(value) < 1:
-        raise UsageError(f"--batch-size must be 'auto' or a positive integer, got {value!r}")
-    return int(value)
 
 
 def run_name(model: str) -> str:
@@ -74,18 +78,10 @@ def evaluate(
         str | None,
         typer.Option(help="JSON file mapping model label -> dataset label, or 'index'."),
     ] = None,
-    batch_size: Annotated[
-        str, typer.Option(help="'auto' (a token budget) or a fixed batch size.")
-    ] = "auto",
-    max_length: Annotated[
-        int | None,
-        typer.Option(help="Truncate inputs to this many tokens [default: the model's maximum]."),
-    ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    dtype: Annotated[
-        str,
-        typer.Option(help="auto (fp32 on CPU, bf16/fp16 on GPU), float32, float16 or bfloat16."),
-    ] = "auto",
+    batch_size: BatchSize = "auto",
+    max_length: MaxLength = None,
+    device: Device = "auto",
+    dtype: Dtype = "auto",
     limit: Annotated[int | None, typer.Option(help="Evaluate only the first N rows.")] = None,
     sample: Annotated[
         bool, typer.Option(help="With --limit, draw N rows at random (seeded) instead of the head.")
@@ -94,18 +90,10 @@ def evaluate(
         int, typer.Option(help="Bootstrap resamples for the 95% CIs (0 to skip).")
     ] = 1000,
     seed: Annotated[int, typer.Option(help="Seed for sampling and the bootstrap.")] = 0,
-    revision: Annotated[
-        str | None, typer.Option(help="Hub revision (branch, tag or commit).")
-    ] = None,
-    trust_remote_code: Annotated[
-        bool, typer.Option(help="Allow a hub model's own code to run. Off unless you trust it.")
-    ] = False,
-    allow_pickle: Annotated[
-        bool, typer.Option(help="Allow loading .joblib/.pkl files, which can run arbitrary code.")
-    ] = False,
-    trust: Annotated[
-        list[str] | None, typer.Option(help="A skops type to trust (repeatable).")
-    ] = None,
+    revision: Revision = None,
+    trust_remote_code: TrustRemoteCode = False,
+    allow_pickle: AllowPickle = False,
+    trust: Trust = None,
     output_dir: Annotated[
         Path | None,
         typer.Option(
@@ -113,7 +101,7 @@ def evaluate(
             "[default: runs/<model name>, runs/demo for the demo]."
         ),
     ] = None,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: Progress = True,
     probes: Annotated[
         str | None,
         typer.Option(
@@ -145,7 +133,7 @@ def evaluate(
         text_column=text_column,
         label_column=label_column,
         label_map=label_map,
-        batch_size=_batch_size(batch_size),
+        batch_size=parse_batch_size(batch_size),
         max_length=max_length,
         device=device,
         dtype=dtype,

@@ -19,7 +19,18 @@ from ..probes import (
 )
 from ..tables import probe_extremes_table, probe_summary_table
 from ._app import app, console
-from .evaluate import _batch_size
+from ._options import (
+    AllowPickle,
+    BatchSize,
+    Device,
+    Dtype,
+    MaxLength,
+    Progress,
+    Revision,
+    Trust,
+    TrustRemoteCode,
+    parse_batch_size,
+)
 
 
 def split_probes(values: list[str] | None) -> list[str]:
@@ -88,30 +99,18 @@ def probe(
         int, typer.Option(help="Bootstrap resamples of templates for the range's 95% CI.")
     ] = 1000,
     seed: Annotated[int, typer.Option(help="Seed for the bootstrap.")] = 0,
-    batch_size: Annotated[
-        str, typer.Option(help="'auto' (a token budget) or a fixed batch size.")
-    ] = "auto",
-    max_length: Annotated[
-        int | None, typer.Option(help="Truncate inputs to this many tokens.")
-    ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    dtype: Annotated[str, typer.Option(help="auto, float32, float16 or bfloat16.")] = "auto",
-    revision: Annotated[
-        str | None, typer.Option(help="Hub revision (branch, tag or commit).")
-    ] = None,
-    trust_remote_code: Annotated[
-        bool, typer.Option(help="Allow a hub model's own code to run. Off unless you trust it.")
-    ] = False,
-    allow_pickle: Annotated[
-        bool, typer.Option(help="Allow loading .joblib/.pkl files, which can run arbitrary code.")
-    ] = False,
-    trust: Annotated[
-        list[str] | None, typer.Option(help="A skops type to trust (repeatable).")
-    ] = None,
+    batch_size: BatchSize = "auto",
+    max_length: MaxLength = None,
+    device: Device = "auto",
+    dtype: Dtype = "auto",
+    revision: Revision = None,
+    trust_remote_code: TrustRemoteCode = False,
+    allow_pickle: AllowPickle = False,
+    trust: Trust = None,
     output_dir: Annotated[
         Path, typer.Option(help="Where probes.json, probe_fills.jsonl and the plots go.")
     ] = Path("runs/probes"),
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: Progress = True,
 ) -> None:
     """Run bias probes: fill neutral templates with countries, names, ... and compare labels."""
     from ..demo import DEMO_MODEL
@@ -143,7 +142,7 @@ def probe(
         target_label=target_label,
         n_bootstrap=bootstrap,
         seed=seed,
-        batch_size=_batch_size(batch_size),
+        batch_size=parse_batch_size(batch_size),
         progress=progress,
         output_dir=output_dir,
     )

@@ -1,0 +1,38 @@
+"""Options shared by the commands that load a model (``evaluate``, ``probe``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..errors import UsageError
+
+BatchSize = Annotated[str, typer.Option(help="'auto' (a token budget) or a fixed batch size.")]
+MaxLength = Annotated[
+    int | None,
+    typer.Option(help="Truncate inputs to this many tokens [default: the model's maximum]."),
+]
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
+Dtype = Annotated[
+    str,
+    typer.Option(help="auto (fp32 on CPU, bf16/fp16 on GPU), float32, float16 or bfloat16."),
+]
+Revision = Annotated[str | None, typer.Option(help="Hub revision (branch, tag or commit).")]
+TrustRemoteCode = Annotated[
+    bool, typer.Option(help="Allow a hub model's own code to run. Off unless you trust it.")
+]
+AllowPickle = Annotated[
+    bool, typer.Option(help="Allow loading .joblib/.pkl files, which can run arbitrary code.")
+]
+Trust = Annotated[list[str] | None, typer.Option(help="A skops type to trust (repeatable).")]
+Progress = Annotated[bool, typer.Option(help="Show a progress bar.")]
+
+
+def parse_batch_size(value: str) -> int | None:
+    """``auto`` -> None (sized by a token budget), else a positive integer."""
+    if value == "auto":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError(f"--batch-size must be 'auto' or a positive integer, got {value!r}")
+    return int(value)
