@@ -145,3 +145,31 @@ def test_missing_file_and_unknown_format(tmp_path: Path) -> None:
     odd.write_text("x")
     with pytest.raises(DataError, match=r"unknown dataset format '.xlsx'"):
         load_data(odd)
+
+
+def test_hub_dataset_loads_offline_from_the_local_hub_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datasets
+    import huggingface_hub.constants as constants
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "datasets--cardgen-test--reviews"
+    (repo / "snapshots" / commit / "data").mkdir(parents=True)
+    rows = [{"text": "good film", "label": 1}, {"text": "bad film", "label": 0}]
+    pq.write_table(
+        pa.Table.from_pylist(rows),
+        repo / "snapshots" / commit / "data" / "test-00000-of-00001.parquet",
+    )
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "datasets-cache")
+    data = load_data("cardgen-test/reviews", split="test")
+    assert data.texts == ["good film", "bad film"] and data.labels == ["1", "0"]
+    assert data.info.source == "hub:cardgen-test/reviews" and data.info.split == "test"
+    with pytest.raises(DataError, match="without network only cached datasets load"):
+        load_data("cardgen-test/not-cached", split="test")

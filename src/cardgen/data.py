@@ -136,7 +136,11 @@ def _read_saved_dataset(path: Path, split: str | None) -> _Columns:
 
 
 def _read_hub_dataset(name: str, config: str | None, split: str) -> _Columns:
-    """``owner/name``, ``name:config`` or the GLUE-style ``name/config`` shorthand."""
+    """``owner/name``, ``name:config`` or the GLUE-style ``name/config`` shorthand.
+
+    When ``datasets`` cannot resolve the name (offline, say) but the dataset repository is in
+    the local Hugging Face hub cache, its data files load from there.
+    """
     import datasets
 
     if ":" in name and config is None:
@@ -146,16 +150,29 @@ def _read_hub_dataset(name: str, config: str | None, split: str) -> _Columns:
         attempts.append(tuple(name.split("/")))  # type: ignore[arg-type]
     errors = []
     for repo, conf in attempts:
-        try:
-            loaded = datasets.load_dataset(repo, conf, split=split)
-        except Exception as exc:  # datasets raises many unrelated types for "not found"
-            errors.append(f"{repo}{f' ({conf})' if conf else ''}: {exc}")
-            continue
-        return _from_datasets(loaded, source=f"hub:{repo}", name=repo, split=split, config=conf)
+        for source in (repo, _cached_snapshot(repo)):
+            if source is None:
+                continue
+            try:
+                loaded = datasets.load_dataset(source, conf, split=split)
+            except Exception as exc:  # datasets raises many unrelated types for "not found"
+                errors.append(f"{repo}{f' ({conf})' if conf else ''}: {exc}")
+                continue
+            return _from_datasets(loaded, source=f"hub:{repo}", name=repo, split=split, config=conf)
     raise DataError(
         f"dataset {name!r} is neither a local file or directory nor a loadable `datasets` name "
         f"({'; '.join(errors)}); without network only cached datasets load"
     )
+
+
+def _cached_snapshot(repo: str) -> str | None:
+    """The local hub-cache snapshot of dataset ``repo``, if one was downloaded before."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(repo, repo_type="dataset", local_files_only=True)
+    except Exception:  # not cached, or not a valid repo id
+        return None
 
 
 def _from_datasets(
