@@ -127,8 +127,8 @@ def bench(name: str, dtypes: list[str], limit: int | None, peaks: dict[str, floa
             f"= {flops / peaks['float32']:.0%} of fp32 peak, {flops / peak:.0%} of {dtype} peak"
         )
     if {"float32", "bfloat16"} <= set(results):
-        same = results["float32"][0].argmax(1) == results["bfloat16"][0].argmax(1)
-        print(f"bf16 vs fp32 label agreement: {same.mean():.3%}")
+        _, agree, agree_clear = agreement(results["bfloat16"][0], results["float32"][0])
+        print(f"bf16 vs fp32 label agreement: {agree:.3%} ({agree_clear:.3%} where margin > 1e-3)")
     print(f"peak RSS: {rss_cardgen:.0f} MB after cardgen, {rss_pipeline:.0f} MB after the pipeline")
 
 
