@@ -5,17 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from conftest import run_cli as run
 
-from cardgen.cli import app, main
+from cardgen.cli import app
 
 README = Path(__file__).parents[1] / "README.md"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_evaluate_prints_tables_and_writes_results(

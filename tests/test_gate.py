@@ -7,12 +7,12 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pytest
+from conftest import run_cli as run
 from scipy.stats import binomtest
 from sklearn.metrics import f1_score
 
 from cardgen import check_gate
 from cardgen._io import write_jsonl
-from cardgen.cli import main
 from cardgen.errors import ResultsError, UsageError
 from cardgen.gate import (
     Rule,
@@ -564,12 +564,6 @@ def test_step_summary_markdown(tmp_path: Path) -> None:
 
 
 # --- command line ---------------------------------------------------------------------------
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_cli_exit_codes_junit_and_step_summary(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 import cardgen
 from cardgen.errors import ProbeError
@@ -515,11 +516,7 @@ def chad_skops(chad_model: SklearnClassifier, tmp_path_factory: pytest.TempPathF
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    from cardgen.cli import main
-
-    code = main([*argv, "--no-progress", "--bootstrap", "50"])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_cli(capsys, *argv, "--no-progress", "--bootstrap", "50")
 
 
 def test_cli_probe_finds_the_planted_country(capsys, chad_skops: Path, tmp_path: Path) -> None:
