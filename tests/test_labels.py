@@ -5,6 +5,7 @@ import pytest
 
 from cardgen.errors import LabelError
 from cardgen.labels import align_labels, check_permutation, is_generic
+from cardgen.results import LabelMapping
 
 
 def test_names_match_case_insensitively_in_another_order() -> None:
@@ -40,7 +41,16 @@ def test_generic_model_with_string_labels_is_refused_with_both_lists() -> None:
 def test_explicit_map_and_index() -> None:
     alignment = align_labels(["a", "b"], ["neg", "pos"], label_map={"b": "neg", "a": "pos"})
     assert alignment.mapping.strategy == "file" and alignment.columns == [1, 0]
-    assert align_labels(["a", "b"], ["neg", "pos"], label_map="index").columns == [0, 1]
+    indexed = align_labels(["a", "b"], ["neg", "pos"], label_map="index", dataset_indexed=True)
+    assert indexed.columns == [0, 1]
+
+
+@pytest.mark.parametrize("labels", [["neg", "pos"], ["World", "Sports", "Business", "Sci/Tech"]])
+def test_index_map_needs_a_stated_label_order(labels: list[str]) -> None:
+    # String labels have no order of their own: pairing LABEL_i with sorted names is a guess.
+    model = [f"LABEL_{i}" for i in range(len(labels))]
+    with pytest.raises(LabelError, match="no stated order; pass --label-order"):
+        align_labels(model, sorted(labels), label_map="index")
 
 
 @pytest.mark.parametrize(
@@ -69,11 +79,30 @@ def test_is_generic() -> None:
 def test_swapped_mapping_is_detected() -> None:
     # A binary model right 10% of the time: swapping its labels would make it 90% right.
     cm = np.array([[5, 45], [45, 5]])
-    warning = check_permutation(cm, ["neg", "pos"])
-    assert warning is not None and "10.0%" in warning and "90.0%" in warning
-    assert "predicted 'pos' -> gold 'neg'" in warning
+    mapping = LabelMapping("index", {"LABEL_0": "neg", "LABEL_1": "pos"})
+    found = check_permutation(cm, ["neg", "pos"], mapping)
+    assert found is not None and "10.0%" in found.message and "90.0%" in found.message
+    assert "predicted 'pos' -> gold 'neg'" in found.message
+    assert found.label_map == {"LABEL_0": "pos", "LABEL_1": "neg"}
+
+
+def test_permutation_of_four_classes_gives_the_fitting_map() -> None:
+    labels = ["a", "b", "c", "d"]
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 4, 400)
+    cycle = np.array([1, 2, 3, 0])  # the model says b for a, c for b, ...
+    cm = np.zeros((4, 4), dtype=np.int64)
+    np.add.at(cm, (true, cycle[true]), 1)
+    mapping = LabelMapping("index", {f"LABEL_{i}": label for i, label in enumerate(labels)})
+    found = check_permutation(cm, labels, mapping)
+    assert found is not None
+    fixed = {model: found.label_map[model] for model in mapping.model_to_dataset}
+    # Re-mapping every prediction with the fitting map makes every prediction right.
+    predicted = [fixed[f"LABEL_{cycle[t]}"] for t in true]
+    assert predicted == [labels[t] for t in true]
 
 
 def test_good_or_merely_weak_mappings_are_not_flagged() -> None:
-    assert check_permutation(np.array([[45, 5], [5, 45]]), ["neg", "pos"]) is None
-    assert check_permutation(np.array([[30, 20], [25, 25]]), ["neg", "pos"]) is None
+    mapping = LabelMapping("name", {"neg": "neg", "pos": "pos"})
+    assert check_permutation(np.array([[45, 5], [5, 45]]), ["neg", "pos"], mapping) is None
+    assert check_permutation(np.array([[30, 20], [25, 25]]), ["neg", "pos"], mapping) is None

@@ -32,6 +32,12 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(
+            f"cannot write {target}: {exc.strerror or exc}; free some space or choose another "
+            "location (nothing was replaced)"
+        ) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -53,18 +59,3 @@ def write_jsonl(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) ->
     with atomic_open(path) as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def check_writable_dir(path: str | os.PathLike[str]) -> Path:
-    """Create ``path`` if needed and fail early with a clear message when it is not writable."""
-    directory = Path(path)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
-    except OSError as exc:
-        raise OutputError(
-            f"output directory {directory} is not writable ({exc.strerror or exc}); "
-            "pass a writable --output-dir"
-        ) from exc
-    return directory

@@ -46,3 +46,10 @@ class CardError(CardgenError, ValueError):
 
 class HubError(CardgenError, ConnectionError):
     """The Hugging Face Hub cannot be reached or refused a request."""
+
+
+EXIT_OK = 0
+EXIT_GATE_FAILED = 1
+EXIT_INPUT_ERROR = 2
+EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE in sysexits.h: a bug in cardgen
+EXIT_INTERRUPTED = 130

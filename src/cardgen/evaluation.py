@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import warnings
 from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -13,13 +16,16 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from ._io import check_writable_dir, write_jsonl
+from ._io import write_jsonl
+from ._rundir import staged_run_dir
+from ._untrusted import quote
 from .data import EvalData, load_data
-from .errors import UsageError
-from .labels import align_labels, check_permutation, read_label_map
+from .errors import LabelError
+from .labels import Alignment, align_labels, check_permutation, read_label_map
 from .metrics import compute_metrics
 from .models import TextClassifier, load_model
 from .models.base import RunStats
+from .options import check_run_options
 from .probes import PROBE_FILLS_FILE, Probe, measure_probes, resolve_probes, write_probe_files
 from .results import PREDICTIONS_FILE, EvalResults, Timing
 
@@ -35,6 +41,7 @@ def evaluate(
     text_column: str | None = None,
     label_column: str | None = None,
     label_map: str | Path | dict[str, str] | None = None,
+    label_order: Sequence[str] | None = None,
     batch_size: int | None = None,
     max_length: int | None = None,
     device: str = "auto",
@@ -53,51 +60,77 @@ def evaluate(
 ) -> EvalResults:
     """Evaluate ``model`` on ``dataset``; with ``output_dir``, also write every output file.
 
-    ``label_map`` is a JSON file or dict (model label -> dataset label), or ``"index"``.
-    ``batch_size=None`` sizes batches automatically. ``probes`` (built-in probe names, probe
-    files or Probe objects) run on the same model into ``EvalResults.probes``, their plots and
-    fills into ``output_dir``. Raises a CardgenError on bad input before any output is written.
+    ``label_map`` is a JSON file or dict (model label -> dataset label), or ``"index"``, which
+    needs class ids in the data or ``label_order`` (the dataset's label names, class id 0
+    first). ``batch_size=None`` sizes batches automatically. ``probes`` (built-in probe names,
+    probe files or Probe objects) run on the same model into ``EvalResults.probes``, their
+    plots and fills into ``output_dir``. Every option is checked before any work; a CardgenError
+    leaves ``output_dir`` as it was, and a finished run replaces it whole.
     """
-    if n_bootstrap < 0:
-        raise UsageError(f"--bootstrap must be 0 or more, got {n_bootstrap}")
-    if batch_size is not None and batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
-    out = check_writable_dir(output_dir) if output_dir is not None else None
-    probe_list = resolve_probes(probes) if probes else []
-    data = (
-        dataset
-        if isinstance(dataset, EvalData)
-        else load_data(
-            dataset,
-            split=split,
-            config=dataset_config,
-            text_column=text_column,
-            label_column=label_column,
-            limit=limit,
-            sample=sample,
-            seed=seed,
-        )
+    check_run_options(
+        batch_size=batch_size,
+        max_length=max_length,
+        device=device,
+        dtype=dtype,
+        limit=limit,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        label_order=label_order,
     )
-    if isinstance(model, (str, Path)):
-        model = load_model(
-            model,
-            revision=revision,
-            device=device,
-            dtype=dtype,
-            max_length=max_length,
-            trust_remote_code=trust_remote_code,
-            allow_pickle=allow_pickle,
-            trusted_types=trusted_types,
-        )
     mapping: str | dict[str, str] | None
     if isinstance(label_map, Path) or (isinstance(label_map, str) and label_map != "index"):
         mapping = read_label_map(label_map)
     else:
         mapping = label_map
-    alignment = align_labels(
-        model.labels, data.label_names, dataset_indexed=data.indexed, label_map=mapping
-    )
+    probe_list = resolve_probes(probes) if probes else []
+    stage = staged_run_dir(output_dir) if output_dir is not None else nullcontext(None)
+    with stage as out:
+        data = (
+            dataset
+            if isinstance(dataset, EvalData)
+            else load_data(
+                dataset,
+                split=split,
+                config=dataset_config,
+                text_column=text_column,
+                label_column=label_column,
+                limit=limit,
+                sample=sample,
+                seed=seed,
+            )
+        )
+        if label_order is not None:
+            data = _with_label_order(data, list(label_order))
+        if isinstance(model, (str, Path)):
+            model = load_model(
+                model,
+                revision=revision,
+                device=device,
+                dtype=dtype,
+                max_length=max_length,
+                trust_remote_code=trust_remote_code,
+                allow_pickle=allow_pickle,
+                trusted_types=trusted_types,
+            )
+        alignment = align_labels(
+            model.labels, data.label_names, dataset_indexed=data.indexed, label_map=mapping
+        )
+        return _run(
+            model, data, alignment, probe_list, out, batch_size, progress, n_bootstrap, seed
+        )
 
+
+def _run(
+    model: TextClassifier,
+    data: EvalData,
+    alignment: Alignment,
+    probe_list: list[Probe],
+    out: Path | None,
+    batch_size: int | None,
+    progress: bool,
+    n_bootstrap: int,
+    seed: int,
+) -> EvalResults:
     raw_scores, stats = model.predict_scores(data.texts, batch_size=batch_size, progress=progress)
     scores = alignment.reorder(raw_scores)
     index = {label: i for i, label in enumerate(alignment.labels)}
@@ -113,10 +146,18 @@ def evaluate(
         seed=seed,
     )
     notes = []
-    permuted = check_permutation(np.array(report.confusion_matrix.counts), alignment.labels)
-    if permuted:
-        warnings.warn(permuted, stacklevel=2)
-        notes.append(permuted)
+    cm = np.array(report.confusion_matrix.counts)
+    permuted = check_permutation(cm, alignment.labels, alignment.mapping)
+    if permuted is not None:
+        if alignment.mapping.strategy == "index":
+            raise LabelError(
+                f"{permuted.message}. Labels were paired by index, so their order is most likely "
+                "wrong; nothing was written. If the better mapping is right, save "
+                f"{json.dumps(permuted.label_map, ensure_ascii=False)} as map.json and pass "
+                "--label-map map.json"
+            )
+        warnings.warn(permuted.message, stacklevel=3)
+        notes.append(permuted.message)
 
     results = EvalResults(
         model=model.info(),
@@ -145,6 +186,24 @@ def evaluate(
     if out is not None:
         write_outputs(results, y_true, y_pred, scores, out)
     return results
+
+
+def _with_label_order(data: EvalData, order: list[str]) -> EvalData:
+    """``data`` with its label names in the order the user stated (class id 0 first)."""
+    if data.indexed:
+        if order == data.label_names:
+            return data
+        raise LabelError(
+            f"the dataset already states its label order ({quote(', '.join(data.label_names))}, "
+            "as class ids or a ClassLabel); drop --label-order"
+        )
+    if sorted(order) != sorted(data.label_names):
+        raise LabelError(
+            f"--label-order must list each dataset label once; the dataset's labels are "
+            f"{quote(', '.join(data.label_names))}, got {quote(', '.join(order))}"
+        )
+    info = replace(data.info, labels=order)
+    return replace(data, label_names=order, indexed=True, info=info)
 
 
 def write_outputs(

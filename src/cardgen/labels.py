@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from ._untrusted import parse_json, quote, read_text
 from .errors import LabelError
 from .results import LabelMapping
 
+MAX_LABELS = 10_000
 _GENERIC = re.compile(r"^(label_)?(\d+)$", re.IGNORECASE)
 
 
@@ -46,12 +48,19 @@ def is_generic(labels: list[str]) -> bool:
 
 def read_label_map(path: str | Path) -> dict[str, str]:
     """A JSON object mapping model label -> dataset label."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LabelError(f"cannot read label map {path}: {exc}") from exc
-    if not isinstance(data, dict) or not all(isinstance(v, (str, int)) for v in data.values()):
-        raise LabelError(f"label map {path} must be a JSON object of model label -> dataset label")
+    source = f"label map {path}"
+    data = parse_json(
+        read_text(path, error=LabelError, what="label map"), source=source, error=LabelError
+    )
+    if (
+        not isinstance(data, dict)
+        or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in data.values())
+        or len(data) > MAX_LABELS
+    ):
+        raise LabelError(
+            f"{source} must be a JSON object of at most {MAX_LABELS:,} model label -> dataset "
+            'label pairs, e.g. {"LABEL_0": "negative", "LABEL_1": "positive"}'
+        )
     return {str(k): str(v) for k, v in data.items()}
 
 
@@ -65,10 +74,18 @@ def align_labels(
     """Map model labels onto dataset labels.
 
     ``label_map`` is an explicit mapping, or ``"index"`` to pair model id ``i`` with dataset
-    label ``i``. Without it: by name (case-insensitive) when every dataset label names a model
-    label, by index when both sides are generic ids, otherwise a LabelError with both lists.
+    label ``i`` (only when ``dataset_indexed``: class ids or a stated label order). Without
+    it: by name (case-insensitive) when every dataset label names a model label, by index when
+    both sides are generic ids, otherwise a LabelError with both lists.
     """
     if label_map == "index":
+        if not dataset_indexed:
+            raise LabelError(
+                "--label-map index pairs model label i with dataset class id i, but the dataset's "
+                f"labels ({quote(', '.join(dataset_labels))}) are names with no stated order; "
+                "pass --label-order with them in class-id order (e.g. --label-order "
+                f"{','.join(dataset_labels[:2])},...) or --label-map map.json"
+            )
         return _by_index(model_labels, dataset_labels, "index")
     if isinstance(label_map, dict):
         return _from_pairs(model_labels, dataset_labels, label_map, "file")
@@ -128,12 +145,24 @@ def _mismatch_message(model_labels: list[str], dataset_labels: list[str]) -> str
     )
 
 
-def check_permutation(
-    cm: NDArray[np.int64], labels: list[str], *, margin: float = 0.2
-) -> str | None:
-    """Warn when another assignment of predicted to gold labels fits far better than the one used.
+@dataclass
+class Permutation:
+    """Evidence that another assignment of labels fits far better than the one used.
 
-    Looks at the block of ``cm`` over labels with support; returns the warning or None.
+    ``label_map`` is the model label -> dataset label map that the better assignment means.
+    """
+
+    message: str
+    label_map: dict[str, str]
+
+
+def check_permutation(
+    cm: NDArray[np.int64], labels: list[str], mapping: LabelMapping, *, margin: float = 0.2
+) -> Permutation | None:
+    """Find an assignment of predicted to gold labels that fits far better than the one used.
+
+    Looks at the block of ``cm`` over labels with support; None when the mapping used is (near)
+    the best one.
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -152,7 +181,13 @@ def check_permutation(
         for r, c in zip(rows, cols, strict=True)
         if r != c
     )
-    return (
+    model_of = {dataset: model for model, dataset in mapping.model_to_dataset.items()}
+    better = dict(mapping.model_to_dataset)
+    for r, c in zip(rows, cols, strict=True):
+        if labels[c] in model_of:
+            better[model_of[labels[c]]] = labels[r]
+    message = (
         f"label mapping looks permuted: accuracy is {used:.1%} with the mapping used but would be "
         f"{best:.1%} with {swaps}; check id2label or pass --label-map"
     )
+    return Permutation(message=message, label_map=better)

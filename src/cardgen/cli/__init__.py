@@ -1,49 +1,111 @@
 """Command line: thin commands over the library, and the one place errors become exit codes.
 
-Exit codes: 0 ok, 1 a gate failed, 2 usage or input error.
+=====  ==========================================================================
+code   meaning
+=====  ==========================================================================
+0      ok
+1      a gate rule failed (``cardgen gate`` only)
+2      usage or input error: one ``error:`` line that names the fix
+70     internal error (a bug in cardgen): the traceback is written to a crash file
+130    interrupted (Ctrl-C); nothing is left half-written
+141    output pipe closed early (``cardgen ... | head``)
+=====  ==========================================================================
 """
 
 from __future__ import annotations
 
+import errno
 import sys
 import warnings
 
 import typer
 from rich.markup import escape
 
-from ..errors import CardgenError
+from ..errors import (
+    EXIT_INPUT_ERROR,
+    EXIT_INTERNAL_ERROR,
+    EXIT_INTERRUPTED,
+    CardgenError,
+)
 from . import card as _card  # noqa: F401  (registers commands)
 from . import evaluate as _evaluate  # noqa: F401
 from . import gate as _gate  # noqa: F401
 from . import probe as _probe  # noqa: F401
 from . import push as _push  # noqa: F401
 from ._app import app, err_console
+from ._crash import write_crash_report
 
 __all__ = ["app", "main"]
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `cardgen ... | head`
+
+# OSErrors a user fixes (space, permissions, a wrong path), as opposed to bugs.
+_USER_ERRNOS = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.EISDIR,
+        errno.ENOTDIR,
+        errno.ENAMETOOLONG,
+        errno.ENOENT,
+        errno.EEXIST,
+        errno.EMFILE,
+    }
+)
+
+
+def _error(message: str) -> int:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    return EXIT_INPUT_ERROR
+
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; CardgenError becomes one ``error:`` line and exit code 2."""
+    """Run the CLI and return its exit code (see the module docstring for the table)."""
     warnings.filterwarnings("default", module="cardgen")
+    args = sys.argv[1:] if argv is None else argv
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=args, standalone_mode=False)
     except CardgenError as exc:
-        err_console.print(
-            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-        )
-        return 2
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    except KeyboardInterrupt:
+        return _error(str(exc))
+    except (KeyboardInterrupt, typer.Abort):
         err_console.print("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
+    except typer.Exit as exc:
+        return int(exc.exit_code)
     except typer.TyperException as exc:  # usage errors from the argument parser
         show = getattr(exc, "show", None)
         if show is None:
-            raise
+            return _internal_error(exc, args)
         show()
-        return int(getattr(exc, "exit_code", 2))
+        return EXIT_INPUT_ERROR
+    except SystemExit as exc:  # typer exits 1 on a broken pipe: report it as SIGPIPE does
+        return EXIT_BROKEN_PIPE if exc.code == 1 else int(exc.code or 0)
+    except OSError as exc:
+        if exc.errno not in _USER_ERRNOS:
+            return _internal_error(exc, args)
+        where = f" {exc.filename}" if exc.filename else ""
+        return _error(f"cannot access{where}: {exc.strerror or exc}; free space or fix the path")
+    except Exception as exc:  # noqa: BLE001 - the one place a bug becomes an exit code
+        return _internal_error(exc, args)
+    if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into this code
+        err_console.print("interrupted")
     return code if isinstance(code, int) else 0
+
+
+def _internal_error(exc: BaseException, argv: list[str]) -> int:
+    report = write_crash_report(exc, argv)
+    where = f"the traceback is in {report}" if report else "the traceback could not be saved"
+    err_console.print(
+        f"internal error: this is a bug in cardgen ({type(exc).__name__}); {where}. "
+        "Please report it at the cardgen issue tracker with that file and the command you ran.",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
+    return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

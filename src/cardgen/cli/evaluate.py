@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
+from ..options import split_list
 from ..results import EvalResults
 from ..tables import confusion_table, metrics_table, per_class_table, probe_summary_table
 from ._app import app, console, err_console
@@ -78,6 +79,12 @@ def evaluate(
         str | None,
         typer.Option(help="JSON file mapping model label -> dataset label, or 'index'."),
     ] = None,
+    label_order: Annotated[
+        str | None,
+        typer.Option(
+            help="The dataset's label names in class-id order (a,b,c), for --label-map index."
+        ),
+    ] = None,
     batch_size: BatchSize = "auto",
     max_length: MaxLength = None,
     device: Device = "auto",
@@ -133,6 +140,7 @@ def evaluate(
         text_column=text_column,
         label_column=label_column,
         label_map=label_map,
+        label_order=split_list(label_order),
         batch_size=parse_batch_size(batch_size),
         max_length=max_length,
         device=device,

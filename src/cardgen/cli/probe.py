@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
+from ..options import check_run_options
 from ..probes import (
     BUILTIN_SUITES,
     Lexicon,
@@ -116,6 +117,14 @@ def probe(
     from ..demo import DEMO_MODEL
     from ..models import load_model
 
+    check_run_options(
+        batch_size=parse_batch_size(batch_size),
+        max_length=max_length,
+        device=device,
+        dtype=dtype,
+        n_bootstrap=bootstrap,
+        seed=seed,
+    )
     if not template and (expected_label is not None or name != "custom"):
         raise UsageError("--name and --expected-label describe a --template probe; add --template")
     lexicons = parse_lexicon_options(lexicon)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._io import check_writable_dir, write_json, write_jsonl
+from .._io import write_json, write_jsonl
+from .._rundir import staged_run_dir
 from ..errors import ProbeError
+from ..options import check_run_options
 from ..results import SCHEMA_VERSION, ProbeResult
 from ._lexicons import Lexicon
 from ._measures import summarize_probe
@@ -153,42 +156,47 @@ def run_probes(
     (placeholder -> Lexicon) replaces the terms of built-in placeholders. A model path loads
     with default options. Raises ProbeError on a bad probe before the model runs.
     """
-    from .. import __version__
     from ..models import load_model
 
-    if n_bootstrap < 0:
-        raise ProbeError(f"--bootstrap must be 0 or more, got {n_bootstrap}")
-    out = check_writable_dir(output_dir) if output_dir is not None else None
+    check_run_options(batch_size=batch_size, n_bootstrap=n_bootstrap, seed=seed)
     resolved = resolve_probes(probes, lexicons=lexicons)
-    classifier = load_model(model) if isinstance(model, (str, Path)) else model
-    run = measure_probes(
-        classifier,
-        resolved,
-        target_label=target_label,
-        n_bootstrap=n_bootstrap,
-        seed=seed,
-        batch_size=batch_size,
-        progress=progress,
-    )
-    if out is not None:
-        write_probe_files(run, out)
-        n_fills = len(run.fills)
-        write_json(
-            out / PROBES_FILE,
-            {
-                "schema_version": SCHEMA_VERSION,
-                "cardgen_version": __version__,
-                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "model": asdict(classifier.info()),
-                "timing": {
-                    "device": run.device,
-                    "fills": n_fills,
-                    "wall_seconds": round(run.wall_seconds, 4),
-                    "fills_per_second": round(n_fills / max(run.wall_seconds, 1e-9), 2),
-                },
-                "seed": seed,
-                "files": {"fills": PROBE_FILLS_FILE},
-                "probes": {name: asdict(result) for name, result in run.results.items()},
-            },
+    stage = staged_run_dir(output_dir) if output_dir is not None else nullcontext(None)
+    with stage as out:
+        classifier = load_model(model) if isinstance(model, (str, Path)) else model
+        run = measure_probes(
+            classifier,
+            resolved,
+            target_label=target_label,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+            batch_size=batch_size,
+            progress=progress,
         )
+        if out is not None:
+            _write_probe_run(run, classifier, seed, out)
     return run.results
+
+
+def _write_probe_run(run: ProbeRun, classifier: TextClassifier, seed: int, out: Path) -> None:
+    from .. import __version__
+
+    write_probe_files(run, out)
+    n_fills = len(run.fills)
+    write_json(
+        out / PROBES_FILE,
+        {
+            "schema_version": SCHEMA_VERSION,
+            "cardgen_version": __version__,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "model": asdict(classifier.info()),
+            "timing": {
+                "device": run.device,
+                "fills": n_fills,
+                "wall_seconds": round(run.wall_seconds, 4),
+                "fills_per_second": round(n_fills / max(run.wall_seconds, 1e-9), 2),
+            },
+            "seed": seed,
+            "files": {"fills": PROBE_FILLS_FILE},
+            "probes": {name: asdict(result) for name, result in run.results.items()},
+        },
+    )

@@ -1,0 +1,165 @@
+"""Reading files cardgen did not write: bounded in size, nesting, aliases and message length.
+
+Every JSON, YAML and TOML file that comes from a user, a model repository or a run directory
+goes through here, so that a hostile file costs at most these limits and fails with a
+CardgenError (of the caller's kind) that says which limit it hit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import CardgenError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+MAX_FILE_BYTES = 256 * 2**20
+MAX_DEPTH = 64
+MAX_NODES = 2_000_000
+MAX_YAML_ALIASES = 64
+MAX_QUOTED = 120
+
+
+class LimitError(CardgenError, ValueError):
+    """Untrusted input went past one of cardgen's bounds."""
+
+
+def quote(value: Any, limit: int = MAX_QUOTED) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for quoting untrusted values in messages."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(text):,} characters)"
+
+
+def read_text(
+    path: str | os.PathLike[str],
+    *,
+    error: type[CardgenError],
+    what: str = "file",
+    max_bytes: int = MAX_FILE_BYTES,
+    encoding: str = "utf-8",
+) -> str:
+    """The text of ``path``; ``error`` when it is missing, too large or not ``encoding``."""
+    target = Path(path)
+    try:
+        size = target.stat().st_size
+        if target.is_dir():
+            raise error(f"{what} {target} is a directory; pass a file")
+        if size > max_bytes:
+            raise error(
+                f"{what} {target} is {size:,} bytes, over cardgen's limit of {max_bytes:,} bytes"
+            )
+        return target.read_text(encoding=encoding)
+    except FileNotFoundError as exc:
+        raise error(f"{what} {target} does not exist") from exc
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"{what} {target} is not {encoding} text ({exc.reason} at byte {exc.start})"
+        ) from None
+    except OSError as exc:
+        raise error(f"cannot read {what} {target}: {exc.strerror or exc}") from exc
+
+
+def check_size(data: Any, *, source: str, error: type[CardgenError]) -> Any:
+    """``data`` unchanged, or ``error`` when it nests deeper than MAX_DEPTH or has too many
+    nodes (aliases counted every time they are used)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    nodes = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise error(f"{source} holds more than {MAX_NODES:,} values, over cardgen's limit")
+        if isinstance(value, (dict, list, tuple)):
+            if depth >= MAX_DEPTH:
+                raise error(f"{source} nests deeper than {MAX_DEPTH} levels, cardgen's limit")
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
+    return data
+
+
+def parse_json(text: str, *, source: str, error: type[CardgenError]) -> Any:
+    """JSON from untrusted text, bounded in depth and size."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise error(f"{source} nests deeper than {MAX_DEPTH} levels, cardgen's limit") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"{source} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    return check_size(data, source=source, error=error)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses deep nesting and many aliases (billion laughs)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.aliases = 0
+        self.depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_YAML_ALIASES:
+                raise LimitError(f"more than {MAX_YAML_ALIASES} YAML aliases")
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise LimitError(f"YAML nests deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def parse_yaml(text: str, *, source: str, error: type[CardgenError]) -> Any:
+    """YAML (safe types only) from untrusted text, bounded in aliases, depth and size."""
+    loader = _BoundedLoader(text)
+    try:
+        data = loader.get_single_data()
+    except LimitError as exc:
+        raise error(f"{source}: {exc}, cardgen's limit") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise error(f"{source} is not valid YAML: {quote(problem)}{where}") from None
+    except RecursionError:
+        raise error(f"{source} nests deeper than {MAX_DEPTH} levels, cardgen's limit") from None
+    finally:
+        loader.dispose()
+    return check_size(data, source=source, error=error)
+
+
+def parse_toml(text: str, *, source: str, error: type[CardgenError]) -> dict[str, Any]:
+    """TOML from untrusted text, bounded in depth and size."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{source} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise error(f"{source} nests deeper than {MAX_DEPTH} levels, cardgen's limit") from None
+    return check_size(data, source=source, error=error)
+
+
+def inside(directory: str | os.PathLike[str], name: str, *, what: str) -> Path:
+    """``directory / name`` when ``name`` is a plain relative path that stays inside
+    ``directory`` (no ``..``, no absolute path, no NUL, no link leading out); else LimitError."""
+    base = Path(directory)
+    if not isinstance(name, str) or not name or "\x00" in name or len(name) > 255:
+        raise LimitError(f"{what} {quote(name)} is not a usable file name")
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise LimitError(f"{what} {quote(name)} points outside {base}; it must be a path inside it")
+    target = base / relative
+    if target.resolve().is_relative_to(base.resolve()):
+        return target
+    raise LimitError(f"{what} {quote(name)} leads outside {base} through a link")

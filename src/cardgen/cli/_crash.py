@@ -1,0 +1,46 @@
+"""Crash reports: the traceback of an internal error, written where the user can attach it."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import tempfile
+import traceback
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import __version__
+
+_TOKEN = re.compile(r"hf_[A-Za-z0-9]{8,}")
+_TOKEN_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_HUB_TOKEN")
+
+
+def redact(text: str, argv: Sequence[str] = ()) -> str:
+    """``text`` without Hub tokens: env tokens, ``--token`` values and ``hf_...`` strings."""
+    secrets = [os.environ.get(name, "") for name in _TOKEN_ENV]
+    secrets += [value for flag, value in zip(argv, argv[1:], strict=False) if flag == "--token"]
+    secrets += [arg.split("=", 1)[1] for arg in argv if arg.startswith("--token=")]
+    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return _TOKEN.sub("***", text)
+
+
+def write_crash_report(exc: BaseException, argv: list[str]) -> Path | None:
+    """Write version, command and traceback (tokens redacted) to a new file; its path."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    body = (
+        f"cardgen {__version__}, Python {platform.python_version()}, {platform.platform()}\n"
+        f"command: cardgen {' '.join(argv)}\n\n"
+        + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    )
+    directory = Path(os.environ.get("CARDGEN_CRASH_DIR") or tempfile.gettempdir())
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f"cardgen-crash-{stamp}-", suffix=".txt", dir=directory)
+        with open(fd, "w", encoding="utf-8") as handle:
+            handle.write(redact(body, argv))
+    except OSError:
+        return None
+    return Path(name)

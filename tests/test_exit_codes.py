@@ -1,0 +1,112 @@
+"""The exit-code contract: 0 ok, 1 a gate failed, 2 input error, 70 internal error, 130 Ctrl-C."""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+
+import cardgen.evaluation
+from cardgen.errors import EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED
+
+
+def failing_load_model(exc: BaseException):
+    def load_model(*args, **kwargs):
+        raise exc
+
+    return load_model
+
+
+@pytest.mark.parametrize(
+    "bug", [RuntimeError("boom"), KeyError("x"), TypeError("t"), RecursionError(), AssertionError()]
+)
+def test_a_bug_exits_70_with_a_crash_file_never_1(
+    capsys, tmp_path: Path, monkeypatch, sentiment_file: Path, bug: BaseException
+) -> None:
+    monkeypatch.setenv("CARDGEN_CRASH_DIR", str(tmp_path / "crash"))
+    monkeypatch.setattr(cardgen.evaluation, "load_model", failing_load_model(bug))
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "evaluate", "--model", "m", "--dataset", str(sentiment_file), "--output-dir", str(out))
+    assert code == EXIT_INTERNAL_ERROR
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("internal error: this is a bug in cardgen")
+    [report] = (tmp_path / "crash").iterdir()
+    assert str(report) in err and type(bug).__name__ in report.read_text()
+    assert "Traceback" in report.read_text() and not out.exists()
+
+
+def test_the_crash_file_never_holds_a_token(capsys, tmp_path: Path, monkeypatch, sentiment_file) -> None:
+    token = "hf_" + "s3cr3t" * 6
+    monkeypatch.setenv("HF_TOKEN", token)
+    monkeypatch.setenv("CARDGEN_CRASH_DIR", str(tmp_path))
+    monkeypatch.setattr(cardgen.evaluation, "load_model", failing_load_model(RuntimeError(f"bad {token}")))
+    code, out, err = run_cli(capsys, "evaluate", "--model", "m", "--dataset", str(sentiment_file), "--output-dir", str(tmp_path / "r"))
+    assert code == EXIT_INTERNAL_ERROR
+    [report] = tmp_path.glob("cardgen-crash-*")
+    assert token not in report.read_text() + out + err and "***" in report.read_text()
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt()])
+def test_ctrl_c_exits_130_and_keeps_the_previous_run(
+    capsys, tmp_path: Path, monkeypatch, tiny_model: Path, sentiment_file: Path, interrupt
+) -> None:
+    out = tmp_path / "run"
+    args = ["evaluate", "--model", str(tiny_model), "--dataset", str(sentiment_file), "--output-dir", str(out), "--bootstrap", "0", "--no-progress"]
+    assert run_cli(capsys, *args)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    monkeypatch.setattr(cardgen.evaluation, "write_outputs", failing_load_model(interrupt))
+    code, _, err = run_cli(capsys, *args)
+    assert code == EXIT_INTERRUPTED and err.strip() == "interrupted"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".run.") and "lock" not in p.name] == []
+
+
+@pytest.mark.parametrize("code_", [errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT])
+def test_disk_full_or_unwritable_is_an_input_error_and_the_old_run_stays(
+    capsys, tmp_path: Path, monkeypatch, tiny_model: Path, sentiment_file: Path, code_: int
+) -> None:
+    out = tmp_path / "run"
+    args = ["evaluate", "--model", str(tiny_model), "--dataset", str(sentiment_file), "--output-dir", str(out), "--bootstrap", "0", "--no-progress"]
+    assert run_cli(capsys, *args)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    import cardgen._io
+
+    real_replace = cardgen._io.os.replace
+
+    def full(src, dst):
+        if str(dst).endswith(".png"):
+            raise OSError(code_, "simulated", str(dst))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(cardgen._io.os, "replace", full)
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2 and err.startswith("error: cannot write") and len(err.strip().splitlines()) == 1
+    monkeypatch.setattr(cardgen._io.os, "replace", real_replace)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_usage_errors_exit_2(capsys) -> None:
+    for argv in (["evaluate", "--no-such-flag"], ["no-such-command"], ["gate"], ["evaluate", "--limit", "x"]):
+        assert run_cli(capsys, *argv)[0] == 2, argv
+
+
+def test_help_lists_the_exit_codes(capsys) -> None:
+    code, out, _ = run_cli(capsys, "--help")
+    assert code == 0
+    for line in ("0 ok", "1 a gate failed", "2 usage or input error", "70 internal error", "130 interrupted"):
+        assert line in " ".join(out.split()), line
+
+
+def test_only_a_failed_gate_exits_1(capsys, tmp_path: Path) -> None:
+    from conftest import make_results, save_run
+
+    run = save_run(make_results(), tmp_path / "run")
+    assert run_cli(capsys, "gate", str(run), "--max", "ece=0.1")[0] == 1
+    assert run_cli(capsys, "gate", str(run), "--min", "accuracy=0.5")[0] == 0
+    results = json.loads((run / "results.json").read_text())
+    results["metrics"] = []
+    (run / "results.json").write_text(json.dumps(results))
+    assert run_cli(capsys, "gate", str(run), "--min", "accuracy=0.01")[0] == 2
