@@ -5,18 +5,20 @@ Plain dataclasses with ``to_dict`` / ``from_dict``; this module never imports to
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+import math
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from ._io import write_json
+from ._untrusted import parse_json, quote, read_text
 from .errors import ResultsError
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.jsonl"
+MAX_LABELS = 10_000
 
 
 @dataclass
@@ -212,9 +214,9 @@ class EvalResults:
                 f"(it reads version {SCHEMA_VERSION}); re-run `cardgen evaluate` to regenerate it"
             )
         try:
-            return _build(cls, data)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ResultsError(f"results file is malformed: {exc}") from exc
+            return _check_consistent(_build(cls, data))
+        except ResultsError as exc:
+            raise ResultsError(f"results file is malformed: {exc}") from None
 
     def save(self, output_dir: str | Path) -> Path:
         """Write ``results.json`` atomically into ``output_dir`` and return its path."""
@@ -223,29 +225,87 @@ class EvalResults:
         return path
 
 
-def _build(cls: Any, data: dict[str, Any]) -> Any:
-    """Turn a parsed dict into dataclass ``cls``, following its type hints into nested fields."""
+def _build(cls: Any, data: Any, where: str = "") -> Any:
+    """Turn a parsed dict into dataclass ``cls``, checking every value against its type hints."""
+    if not isinstance(data, dict):
+        raise ResultsError(f"{_at(where)} must be an object, got {_kind(data)}")
     hints = get_type_hints(cls)
-    return cls(
-        **{f.name: _convert(hints[f.name], data[f.name]) for f in fields(cls) if f.name in data}
-    )
+    values = {}
+    for f in fields(cls):
+        if f.name in data:
+            values[f.name] = _convert(hints[f.name], data[f.name], f"{where}.{f.name}".lstrip("."))
+        elif f.default is MISSING and f.default_factory is MISSING:
+            raise ResultsError(f"{_at(where)} lacks the key {f.name!r}")
+    return cls(**values)
 
 
-def _convert(kind: Any, value: Any) -> Any:
-    if value is None:
-        return None
+def _convert(kind: Any, value: Any, where: str) -> Any:
     origin, args = get_origin(kind), get_args(kind)
     if origin in (Union, UnionType):
-        return _convert(next(a for a in args if a is not type(None)), value)
+        if value is None and type(None) in args:
+            return None
+        return _convert(next(a for a in args if a is not type(None)), value, where)
     if is_dataclass(kind):
-        return _build(kind, value)
-    if origin is list:
-        return [_convert(args[0], item) for item in value]
+        return _build(kind, value, where)
+    if origin is list or origin is tuple:
+        if not isinstance(value, list):
+            raise ResultsError(f"{_at(where)} must be a list, got {_kind(value)}")
+        if origin is tuple:
+            if len(value) != len(args):
+                raise ResultsError(f"{_at(where)} must have {len(args)} items, got {len(value)}")
+            return tuple(
+                _convert(a, v, f"{where}[{i}]")
+                for i, (a, v) in enumerate(zip(args, value, strict=True))
+            )
+        return [_convert(args[0], item, f"{where}[{i}]") for i, item in enumerate(value)]
     if origin is dict:
-        return {key: _convert(args[1], item) for key, item in value.items()}
-    if origin is tuple:
-        return tuple(_convert(a, item) for a, item in zip(args, value, strict=True))
+        if not isinstance(value, dict):
+            raise ResultsError(f"{_at(where)} must be an object, got {_kind(value)}")
+        return {key: _convert(args[1], item, f"{where}.{key}") for key, item in value.items()}
+    if kind is float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise ResultsError(f"{_at(where)} must be a finite number, got {quote(value)}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ResultsError(f"{_at(where)} must be an integer, got {quote(value)}")
+        return value
+    if kind in (str, bool) and not isinstance(value, kind):
+        raise ResultsError(f"{_at(where)} must be a {kind.__name__}, got {quote(value)}")
     return value
+
+
+def _at(where: str) -> str:
+    return f"results field {where!r}" if where else "the results file"
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _check_consistent(results: EvalResults) -> EvalResults:
+    """The label list, confusion matrix and row count agree with each other and are bounded."""
+    labels = results.labels
+    if len(labels) > MAX_LABELS or len(set(labels)) != len(labels):
+        raise ResultsError(
+            f"the results list {len(labels):,} labels ({len(set(labels)):,} distinct); at most "
+            f"{MAX_LABELS:,} distinct labels are supported"
+        )
+    counts = results.confusion_matrix.counts
+    if results.confusion_matrix.labels != labels or any(len(row) != len(labels) for row in counts):
+        raise ResultsError("the confusion matrix does not match the results' labels")
+    if len(counts) != len(labels) or any(c < 0 for row in counts for c in row):
+        raise ResultsError("the confusion matrix must be square with non-negative counts")
+    if sum(map(sum, counts)) != results.dataset.num_rows:
+        raise ResultsError(
+            f"the confusion matrix counts {sum(map(sum, counts)):,} rows but the dataset "
+            f"{results.dataset.num_rows:,}; re-run `cardgen evaluate`"
+        )
+    return results
 
 
 def load_results(path: str | Path) -> EvalResults:
@@ -257,10 +317,8 @@ def load_results(path: str | Path) -> EvalResults:
         raise ResultsError(
             f"no results file at {target}; run `cardgen evaluate --output-dir DIR` first"
         )
-    try:
-        data = json.loads(target.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"cannot read results file {target}: {exc}") from exc
+    text = read_text(target, error=ResultsError, what="results file")
+    data = parse_json(text, source=f"results file {target}", error=ResultsError)
     if not isinstance(data, dict):
         raise ResultsError(f"results file {target} does not hold a JSON object")
     return EvalResults.from_dict(data)
@@ -271,5 +329,18 @@ def load_predictions(run_dir: str | Path) -> list[dict[str, Any]]:
     path = Path(run_dir) / PREDICTIONS_FILE
     if not path.is_file():
         raise ResultsError(f"no predictions file at {path}")
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    rows = []
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                row = parse_json(line, source=f"line {number} of {path}", error=ResultsError)
+                if not isinstance(row, dict) or not isinstance(row.get("probabilities"), dict):
+                    raise ResultsError(
+                        f"line {number} of {path} is not a prediction object with probabilities"
+                    )
+                rows.append(row)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"cannot read predictions file {path}: {exc}") from None
+    return rows
