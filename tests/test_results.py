@@ -91,7 +91,7 @@ def test_unreadable_results_files(tmp_path: Path, content: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("line", "message"),
-    [("{not json", "line 2 .* not valid JSON"), ("[1]", "line 2 .* not a prediction"), ('{"probabilities": 3}', "line 2")],
+    [("{not json", "line 2 is not valid JSON"), ("[1]", "line 2 is not a prediction"), ('{"probabilities": 3}', "line 2")],
 )
 def test_malformed_predictions_name_the_line(raw, line: str, message: str) -> None:
     run, _ = raw

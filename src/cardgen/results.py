@@ -335,12 +335,10 @@ def load_predictions(run_dir: str | Path) -> list[dict[str, Any]]:
             for number, line in enumerate(handle, 1):
                 if not line.strip():
                     continue
-                row = parse_json(line, source=f"line {number} of {path}", error=ResultsError)
+                row = parse_json(line, source=f"line {number}", error=ResultsError)
                 if not isinstance(row, dict) or not isinstance(row.get("probabilities"), dict):
-                    raise ResultsError(
-                        f"line {number} of {path} is not a prediction object with probabilities"
-                    )
+                    raise ResultsError(f"line {number} is not a prediction with probabilities")
                 rows.append(row)
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ResultsError) as exc:
         raise ResultsError(f"cannot read predictions file {path}: {exc}") from None
     return rows
