@@ -47,6 +47,11 @@ BREAKS = {
     "negative count": (lambda d: d["confusion_matrix"]["counts"][0].__setitem__(0, -5), "confusion matrix"),
     "rows disagree": (lambda d: d["dataset"].update(num_rows=7), "counts 200 rows but the dataset 7"),
     "duplicate labels": (lambda d: d.update(labels=["neg", "neg"]), "distinct"),
+    "file outside the run": (lambda d: d["files"].update(predictions="../x.jsonl"), "not a plain path"),
+    "absolute file": (lambda d: d["files"].update(predictions="/etc/passwd"), "not a plain path"),
+    "file with NUL": (lambda d: d["files"].update(predictions="a\x00b"), "not a plain path"),
+    "5,000-char file": (lambda d: d["files"].update(predictions="a" * 5000), "not a plain path"),
+    "backslash path": (lambda d: d["files"].update(predictions="..\\x"), "not a plain path"),
     "schema version": (lambda d: d.update(schema_version="1"), "schema version '1' is not supported"),
     "tuple of wrong size": (
         lambda d: d.update(probes={"p": {**PROBE, "lowest": [["a", 0.1, 3]]}}),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
@@ -279,6 +279,23 @@ def _convert(kind: Any, value: Any, where: str) -> Any:
     return value
 
 
+def _check_file_name(name: str) -> None:
+    """A file a run lists must be a plain relative path inside the run directory."""
+    parts = PurePosixPath(name).parts
+    if (
+        not name
+        or len(name) > 255
+        or "\x00" in name
+        or "\\" in name
+        or name.startswith("/")
+        or ".." in parts
+    ):
+        raise ResultsError(
+            f"the results list the file {quote(name)}, which is not a plain path inside the run "
+            "directory; re-run `cardgen evaluate`"
+        )
+
+
 def _at(where: str) -> str:
     return f"results field {where!r}" if where else "the results file"
 
@@ -300,6 +317,9 @@ def _check_consistent(results: EvalResults) -> EvalResults:
         raise ResultsError("the confusion matrix does not match the results' labels")
     if len(counts) != len(labels) or any(c < 0 for row in counts for c in row):
         raise ResultsError("the confusion matrix must be square with non-negative counts")
+    names = [*results.files.values(), *(p.plot for p in results.probes.values() if p.plot)]
+    for name in names:
+        _check_file_name(name)
     if sum(map(sum, counts)) != results.dataset.num_rows:
         raise ResultsError(
             f"the confusion matrix counts {sum(map(sum, counts)):,} rows but the dataset "

@@ -76,11 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.TyperException as exc:  # usage errors from the argument parser
-        show = getattr(exc, "show", None)
-        if show is None:
+        format_message = getattr(exc, "format_message", None)
+        if format_message is None:
             return _internal_error(exc, args)
-        show()
-        return EXIT_INPUT_ERROR
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx is not None else "cardgen"
+        return _error(f"{format_message()} (see `{command} --help`)")
     except SystemExit as exc:  # typer exits 1 on a broken pipe: report it as SIGPIPE does
         return EXIT_BROKEN_PIPE if exc.code == 1 else int(exc.code or 0)
     except OSError as exc:
