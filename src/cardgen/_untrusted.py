@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,12 @@ def read_text(
     """The text of ``path``; ``error`` when it is missing, too large or not ``encoding``."""
     target = Path(path)
     try:
-        size = target.stat().st_size
-        if target.is_dir():
+        info = target.stat()
+        if stat.S_ISDIR(info.st_mode):
             raise error(f"{what} {target} is a directory; pass a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise error(f"{what} {target} is not a regular file; pass a file")
+        size = info.st_size
         if size > max_bytes:
             raise error(
                 f"{what} {target} is {size:,} bytes, over cardgen's limit of {max_bytes:,} bytes"
@@ -87,14 +91,36 @@ def check_size(data: Any, *, source: str, error: type[CardgenError]) -> Any:
     return data
 
 
-def parse_json(text: str, *, source: str, error: type[CardgenError]) -> Any:
-    """JSON from untrusted text, bounded in depth and size."""
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return data
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def parse_json(
+    text: str, *, source: str, error: type[CardgenError], unique_keys: bool = True
+) -> Any:
+    """JSON from untrusted text, bounded in depth and size; a key repeated in one object (where
+    the last value would silently win) is refused unless ``unique_keys`` is off."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_keys if unique_keys else None)
     except RecursionError:
         raise error(f"{source} nests deeper than {MAX_DEPTH} levels, cardgen's limit") from None
     except json.JSONDecodeError as exc:
         raise error(f"{source} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    except _DuplicateKey as exc:
+        raise error(f"{source} repeats the key {quote(exc.args[0])} in one object") from None
+    except ValueError as exc:  # e.g. an integer past Python's digit limit
+        raise error(f"{source} holds a value cardgen cannot read: {quote(str(exc))}") from None
     return check_size(data, source=source, error=error)
 
 
