@@ -306,17 +306,25 @@ def test_per_class_drops_use_the_paired_bootstrap() -> None:
 # --- unpaired comparisons -------------------------------------------------------------------
 
 
-def test_different_fingerprints_fall_back_to_unpaired_with_a_warning() -> None:
+def test_different_fingerprints_need_allow_different_data_and_are_unpaired() -> None:
     cur_pred = flip(GOLD, range(10))
-    report = check_gate(
+    args = (
         make_results(GOLD, cur_pred, fingerprint="sha256:" + "b" * 64),
         make_results(GOLD, GOLD),
         {"max-drop": {"accuracy": 0.04}},
+    )
+    kwargs = dict(
         current_predictions=predictions(GOLD, cur_pred),
         baseline_predictions=predictions(GOLD, GOLD),
     )
-    assert report.comparison.startswith("unpaired")
+    with pytest.raises(UsageError, match=r"different data: .* pass --allow-different-data"):
+        check_gate(*args, **kwargs)
+    report = check_gate(*args, allow_different_data=True, **kwargs)
+    assert report.comparison.startswith("unpaired: different data") and report.different_data
     assert len(report.warnings) == 1 and "dataset fingerprints differ" in report.warnings[0]
+    assert "> **Different data:**" in summary_markdown(report)
+    props = ElementTree.fromstring(junit_xml(report)).iter("property")
+    assert {p.get("name"): p.get("value") for p in props}["different_data"] == "true"
     # without a paired test a drop of 0.05 > 0.04 fails (it only warned when paired)
     result = report.outcomes[0]
     assert result.verdict == "fail" and result.p_value is None and result.ci is None
@@ -472,7 +480,7 @@ def test_run_directories_are_paired_through_their_predictions(tmp_path: Path) ->
 def test_a_corrupt_predictions_file_is_a_results_error(tmp_path: Path) -> None:
     run = write_run(tmp_path / "new", GOLD, GOLD)
     (run / "predictions.jsonl").write_text("{not json\n")
-    with pytest.raises(ResultsError, match="cannot read .*predictions.jsonl"):
+    with pytest.raises(ResultsError, match=r"predictions.jsonl.* not valid JSON"):
         check_gate(run, None, {"min": {"accuracy": 0.5}})
 
 

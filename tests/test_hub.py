@@ -233,7 +233,7 @@ def test_dry_run_sends_nothing(card: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"repo_id": "model"}, "--repo-id must look like ORG/NAME"),
+        ({"repo_id": "../model"}, "--repo-id must look like ORG/NAME"),
         ({"repo_id": "org/model", "create_pr": True, "revision": "dev"}, "drop --revision dev"),
     ],
 )

@@ -1,60 +1,77 @@
 """Model cards and the Hub: metadata validation, baseline values, and ``push_card``.
 
-The card's metadata is checked here before anything is sent, so that a bad card is refused
-locally rather than by the Hub after an upload. The token comes from ``HF_TOKEN`` or the
-huggingface_hub login and is never printed, logged or written by cardgen.
+Everything is checked before anything is sent, in ``--dry-run`` too: the repo id and branch,
+the card's metadata (read with cardgen's bounded YAML loader) and every image it links (a
+path inside the card's folder). The token comes from ``--token``, ``HF_TOKEN`` or the
+huggingface_hub login and never appears in cardgen's output or messages: Hub failures become
+messages written here, scrubbed of anything token-like.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-import yaml
-
-from .errors import CardError, HubError, UsageError
+from ._untrusted import LimitError, inside, parse_yaml, quote, read_text
+from .errors import CardError, UsageError
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
 CARD_PATH_IN_REPO = "README.md"
 DEFAULT_COMMIT_MESSAGE = "Update model card with cardgen"
+MAX_CARD_BYTES = 32 * 2**20
+MAX_LISTED_PROBLEMS = 20
+REMOTE_SCHEMES = ("http", "https", "data")
 
 _FRONT_MATTER = re.compile(r"^\s*---\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|$)", re.S)
 _MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
 _HTML_IMAGE = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.I)
 _OPTIONAL_TEXT = ("license", "library_name", "pipeline_tag", "model_name")
 _OPTIONAL_TEXT_OR_LIST = ("language", "base_model", "datasets", "tags", "metrics")
+# huggingface_hub's validate_repo_id, in ASCII: [namespace/]name, each 1-96 characters of
+# letters, digits, "_", "-" and ".", starting and ending with a letter, digit or "_".
+_REPO_PART = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?"
+_REPO_ID = re.compile(rf"(?:{_REPO_PART}/)?{_REPO_PART}")
+_BAD_REVISION = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[-/.]|[/.]$|\.lock$")
 
 
 # --- card metadata -------------------------------------------------------------------------
 
 
-def read_card_metadata(path: str | Path) -> dict[str, Any]:
-    """The YAML front matter of a card as a dict; CardError when missing or unparseable."""
+def read_card_text(path: str | os.PathLike[str]) -> str:
+    """The text of a card, bounded in size; CardError when it is missing or unreadable."""
     card = Path(path)
     try:
-        text = card.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise CardError(f"no model card at {card}; render one with cardgen first") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CardError(f"cannot read model card {card}: {exc}") from exc
-    match = _FRONT_MATTER.match(text)
+        found = "\x00" not in os.fspath(path) and card.exists()
+    except OSError as exc:
+        raise CardError(
+            f"cannot read model card {quote(os.fspath(path))}: {exc.strerror}"
+        ) from None
+    if not found:
+        raise CardError(f"no model card at {quote(os.fspath(path))}; render one with cardgen first")
+    return read_text(
+        card, error=CardError, what="model card", max_bytes=MAX_CARD_BYTES, encoding="utf-8-sig"
+    )
+
+
+def read_card_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The YAML front matter of a card as a dict; CardError when missing or unparseable."""
+    card = Path(path)
+    match = _FRONT_MATTER.match(read_card_text(card))
     if match is None:
         raise CardError(
             f"{card} has no YAML metadata block: a model card starts with '---', the metadata "
             "(model-index, license, ...) and another '---'"
         )
-    try:
-        metadata = yaml.safe_load(match.group(1))
-    except yaml.YAMLError as exc:
-        raise CardError(f"the metadata of {card} is not valid YAML: {exc}") from exc
+    metadata = parse_yaml(match.group(1), source=f"the metadata of {card}", error=CardError)
     if not isinstance(metadata, dict):
-        raise CardError(f"the metadata of {card} must be a YAML mapping, got {metadata!r}")
+        raise CardError(f"the metadata of {card} must be a YAML mapping, got {quote(metadata)}")
     return metadata
 
 
@@ -68,13 +85,13 @@ def card_metadata_problems(metadata: dict[str, Any]) -> list[str]:
     problems = []
     for key in _OPTIONAL_TEXT:
         if key in metadata and not isinstance(metadata[key], str):
-            problems.append(f"{key} must be a string, got {metadata[key]!r}")
+            problems.append(f"{key} must be a string, got {quote(metadata[key])}")
     for key in _OPTIONAL_TEXT_OR_LIST:
         value = metadata.get(key)
         if value is not None and not (
             isinstance(value, str) or (isinstance(value, list) and all(_text(v) for v in value))
         ):
-            problems.append(f"{key} must be a string or a list of strings, got {value!r}")
+            problems.append(f"{key} must be a string or a list of strings, got {quote(value)}")
     index = metadata.get("model-index")
     if index is None:
         return [*problems, "model-index is missing: the card reports no evaluation results"]
@@ -113,7 +130,7 @@ def _result_problems(result: Any, where: str) -> list[str]:
             if not _text(dataset.get(key))
         ]
         problems += [
-            f"{where}.dataset.{key} must be a string, got {dataset[key]!r}"
+            f"{where}.dataset.{key} must be a string, got {quote(dataset[key])}"
             for key in ("config", "split", "revision")
             if dataset.get(key) is not None and not isinstance(dataset[key], str)
         ]
@@ -128,10 +145,10 @@ def _result_problems(result: Any, where: str) -> list[str]:
         if not _text(metric.get("type")):
             problems.append(f"{at}.type is missing (the results key, e.g. accuracy)")
         if metric.get("name") is not None and not isinstance(metric["name"], str):
-            problems.append(f"{at}.name must be a string, got {metric['name']!r}")
+            problems.append(f"{at}.name must be a string, got {quote(metric['name'])}")
         value = metric.get("value")
         if not _number(value):
-            problems.append(f"{at}.value must be a finite number, got {value!r}")
+            problems.append(f"{at}.value must be a finite number, got {quote(value)}")
     return problems
 
 
@@ -143,60 +160,90 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def validate_card(path: str | Path) -> dict[str, Any]:
-    """The card's metadata, or CardError listing every problem found in it."""
+def validate_card(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The card's metadata, or CardError listing the problems found in it (the first 20)."""
     metadata = read_card_metadata(path)
     problems = card_metadata_problems(metadata)
     if problems:
-        listed = "; ".join(problems)
+        listed = "; ".join(problems[:MAX_LISTED_PROBLEMS])
+        if len(problems) > MAX_LISTED_PROBLEMS:
+            listed += f"; and {len(problems) - MAX_LISTED_PROBLEMS:,} more"
         raise CardError(f"the metadata of {path} would be refused by the Hub: {listed}")
     return metadata
 
 
-def card_metric_values(path: str | Path) -> dict[str, float]:
+def card_metric_values(path: str | os.PathLike[str]) -> dict[str, float]:
     """``{metric type: value}`` from a card's model-index (the gate's baseline values)."""
-    from huggingface_hub import ModelCard
-
-    validate_card(path)
-    card = ModelCard.load(path)
     values: dict[str, set[float]] = {}
-    for result in card.data.eval_results or []:
-        values.setdefault(result.metric_type, set()).add(float(result.metric_value))
+    for entry in validate_card(path)["model-index"]:
+        for result in entry["results"]:
+            for metric in result["metrics"]:
+                values.setdefault(metric["type"], set()).add(float(metric["value"]))
     ambiguous = {name: sorted(found) for name, found in values.items() if len(found) > 1}
     if ambiguous:
-        listed = "; ".join(f"{name}: {found}" for name, found in ambiguous.items())
+        listed = "; ".join(f"{quote(name)[1:-1]}: {found}" for name, found in ambiguous.items())
         raise CardError(
-            f"{path} reports several values for the same metric ({listed}); gate against a "
-            "card with one result per metric, or against a results directory"
+            f"{path} reports several values for the same metric ({quote(listed, 300)[1:-1]}); "
+            "gate against a card with one result per metric, or against a results directory"
         )
     return {name: found.pop() for name, found in values.items()}
 
 
-def linked_images(path: str | Path) -> list[tuple[str, Path]]:
+def linked_images(path: str | os.PathLike[str]) -> list[tuple[str, Path]]:
     """``(path in repo, local file)`` for each local image the card's Markdown links.
 
     Links are resolved against the card's folder and must stay inside it, since the Hub shows
-    them from the same relative path in the repository.
+    them from the same relative path in the repository; http(s) and data: images are left
+    alone, other URLs refused.
     """
     card = Path(path)
-    text = _FRONT_MATTER.sub("", card.read_text(encoding="utf-8-sig"), count=1)
-    folder = card.parent.resolve()
+    text = _FRONT_MATTER.sub("", read_card_text(card), count=1)
+    folder = card.parent
     found: dict[str, Path] = {}
     for link in _MARKDOWN_IMAGE.findall(text) + _HTML_IMAGE.findall(text):
-        parts = urlsplit(link)
-        if parts.scheme or parts.netloc or not parts.path:
+        try:
+            parts = urlsplit(link)
+        except ValueError:
+            raise CardError(f"{card} links image {quote(link)}, which is not a valid URL") from None
+        if parts.scheme.lower() in REMOTE_SCHEMES or (not parts.scheme and parts.netloc):
             continue
-        relative = unquote(parts.path)
-        local = (folder / relative).resolve()
-        if relative.startswith("/") or not local.is_relative_to(folder):
+        if parts.scheme:
             raise CardError(
-                f"{card} links image {link!r} outside the card's folder, which the Hub cannot "
-                "show; copy the image next to the card and link it relatively"
+                f"{card} links image {quote(link)}, a {quote(parts.scheme)} URL the Hub cannot "
+                "show; link the image by a path relative to the card, or by an http(s) URL"
             )
-        if not local.is_file():
-            raise CardError(f"{card} links image {link!r} but {local} does not exist")
-        found.setdefault(PurePosixPath(*local.relative_to(folder).parts).as_posix(), local)
+        relative = unquote(parts.path)
+        if not relative:
+            continue
+        if not (link.isprintable() and relative.isprintable()) or len(relative) > 255:
+            raise CardError(
+                f"{card} links image {quote(link)}, which is not a usable file name (control "
+                "characters, or longer than 255 characters); rename the image"
+            )
+        try:
+            local = inside(folder, relative, what="image")
+        except LimitError:
+            raise CardError(
+                f"{card} links image {quote(link)} outside the card's folder, which the Hub "
+                "cannot show; copy the image next to the card and link it relatively"
+            ) from None
+        if not _is_file(local):
+            raise CardError(f"{card} links image {quote(link)} but {local} does not exist")
+        repo_path = PurePosixPath(*local.relative_to(folder).parts).as_posix()
+        if repo_path == CARD_PATH_IN_REPO:
+            raise CardError(
+                f"{card} links {CARD_PATH_IN_REPO} as an image, which would replace the card in "
+                "the repository; rename the image"
+            )
+        found.setdefault(repo_path, local)
     return sorted(found.items())
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 # --- push ----------------------------------------------------------------------------------
@@ -214,14 +261,17 @@ class PushResult:
     dry_run: bool
     commit_url: str | None = None
     pr_url: str | None = None
+    sizes: list[int] = field(default_factory=list)
 
     def describe(self) -> str:
         """Human summary of the commit, one file a line."""
         verb = "would commit" if self.dry_run else "committed"
         target = "as a pull request against" if self.create_pr else "to"
         lines = [f"{verb} {len(self.files)} file(s) {target} {self.repo_id}@{self.revision}:"]
+        sizes = self.sizes or [_size(local) for _, local in self.files]
         lines += [
-            f"  {repo_path}  ({local.stat().st_size:,} bytes)" for repo_path, local in self.files
+            f"  {repo_path}  ({size:,} bytes)"
+            for (repo_path, _), size in zip(self.files, sizes, strict=True)
         ]
         lines.append(f"commit message: {self.commit_message}")
         if self.pr_url or self.commit_url:
@@ -231,8 +281,62 @@ class PushResult:
         return "\n".join(lines)
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError as exc:
+        raise CardError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def check_repo_id(repo_id: object) -> str:
+    """``repo_id`` when huggingface_hub would accept it (``name`` or ``namespace/name``, each
+    1-96 of ``A-Z a-z 0-9 _ - .``, no ``--`` or ``..``, not ending in ``.git``)."""
+    if not isinstance(repo_id, str) or not (
+        _REPO_ID.fullmatch(repo_id)
+        and "--" not in repo_id
+        and ".." not in repo_id
+        and not repo_id.endswith(".git")
+    ):
+        raise UsageError(
+            f"--repo-id must look like ORG/NAME or NAME (letters, digits, '-', '_', '.'; at most "
+            f"96 characters each; no '--' or '..'), got {quote(repo_id)}"
+        )
+    return repo_id
+
+
+def check_revision(revision: object) -> str | None:
+    """``revision`` when it is None or a usable branch name; UsageError otherwise."""
+    if revision is None:
+        return None
+    if (
+        not isinstance(revision, str)
+        or not revision
+        or len(revision) > 255
+        or (_BAD_REVISION.search(revision) or not revision.isascii())
+    ):
+        raise UsageError(
+            f"--revision must be a branch name (e.g. main or dev), got {quote(revision)}"
+        )
+    return revision
+
+
+def _check_token(token: object) -> None:
+    """UsageError when ``token`` is given but cannot be a token; never quotes it."""
+    if token is None:
+        return
+    if (
+        not isinstance(token, str)
+        or not (0 < len(token) <= 1000)
+        or not (token.isascii() and token.isprintable() and " " not in token)
+    ):
+        raise UsageError(
+            "--token is not a Hugging Face access token (expected printable characters without "
+            "spaces, like hf_...); pass the token itself, or set HF_TOKEN instead"
+        )
+
+
 def push_card(
-    path: str | Path,
+    path: str | os.PathLike[str],
     repo_id: str,
     *,
     api: HfApi | None = None,
@@ -240,103 +344,49 @@ def push_card(
     revision: str | None = None,
     dry_run: bool = False,
     commit_message: str = DEFAULT_COMMIT_MESSAGE,
+    token: str | None = None,
 ) -> PushResult:
     """Upload a card as the repo's README.md, with the images it links, in one commit.
 
-    The metadata is validated first; ``dry_run`` stops there and reports what would be sent.
-    ``api`` defaults to ``huggingface_hub.HfApi()`` (token from ``HF_TOKEN`` or the login).
-    Hub and network failures raise HubError with one clear message.
+    The repo id, branch, metadata and images are validated first; ``dry_run`` stops there and
+    reports what would be sent. ``api`` defaults to ``huggingface_hub.HfApi(token=token)``
+    (``token`` defaults to ``HF_TOKEN`` or the login). Hub and network failures raise HubError
+    with one clear message that never holds the token.
     """
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo_id):
-        raise UsageError(f"--repo-id must look like ORG/NAME, got {repo_id!r}")
+    check_repo_id(repo_id)
+    check_revision(revision)
+    _check_token(token)
     if create_pr and revision not in (None, "main"):
         raise UsageError(
             f"--create-pr opens a pull request against main; drop --revision {revision}"
         )
+    if not isinstance(commit_message, str) or not commit_message.strip():
+        raise UsageError(
+            f"the commit message must be a non-empty string, got {quote(commit_message)}"
+        )
     card = Path(path)
     validate_card(card)
+    files = [(CARD_PATH_IN_REPO, card), *linked_images(card)]
     result = PushResult(
         repo_id=repo_id,
         revision=revision or "main",
         create_pr=create_pr,
-        files=[(CARD_PATH_IN_REPO, card), *linked_images(card)],
+        files=files,
         commit_message=commit_message,
         dry_run=dry_run,
+        sizes=[_size(local) for _, local in files],
     )
     if dry_run:
         return result
-    from huggingface_hub import CommitOperationAdd
+    from ._hub_commit import commit
 
-    if api is None:
-        api = _default_api()
-    operations = [CommitOperationAdd(repo_path, str(local)) for repo_path, local in result.files]
-    try:
-        info = api.create_commit(
-            repo_id,
-            operations,
-            commit_message=commit_message,
-            revision=revision,
-            create_pr=create_pr,
-        )
-    except Exception as exc:
-        raise _hub_error(exc, repo_id, revision, getattr(api, "endpoint", None)) from None
-    result.commit_url = getattr(info, "commit_url", None)
-    result.pr_url = getattr(info, "pr_url", None)
+    info = commit(result, api=api, token=token)
+    result.commit_url = _url(getattr(info, "commit_url", None))
+    result.pr_url = _url(getattr(info, "pr_url", None))
     return result
 
 
-def _default_api() -> HfApi:
-    from huggingface_hub import HfApi, get_token
-
-    if get_token() is None:
-        raise HubError(
-            "no Hugging Face token found: set HF_TOKEN to a token with write access, or run "
-            "`hf auth login`"
-        )
-    return HfApi()
-
-
-def _hub_error(
-    exc: Exception, repo_id: str, revision: str | None, endpoint: str | None
-) -> Exception:
-    """One clear HubError or CardError for a failed commit; other exceptions pass unchanged.
-
-    Messages are written here, never copied from the exception, so no credential can leak.
-    """
-    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
-
-    where = endpoint or "the Hub"
-    if isinstance(exc, HfHubHTTPError):
-        status = getattr(exc.response, "status_code", None)
-        if status == 401:
-            return HubError(
-                f"{where} refused the credentials (401 Unauthorized): set HF_TOKEN to a valid "
-                "token with write access, or run `hf auth login`"
-            )
-        if status == 403:
-            return HubError(
-                f"no permission to write to {repo_id} (403 Forbidden): use a token with write "
-                "access to it, or pass --create-pr to propose the card as a pull request"
-            )
-        if status == 404:
-            branch = f" or branch {revision!r}" if revision else ""
-            return HubError(
-                f"repository {repo_id}{branch} not found on {where} (404 Not Found): check "
-                f"--repo-id and --revision, or create it first with `hf repo create {repo_id}`"
-            )
-        return HubError(
-            f"{where} answered HTTP {status} while committing to {repo_id}; try again later"
-        )
-    if isinstance(exc, OfflineModeIsEnabled):
-        return HubError("HF_HUB_OFFLINE is set, so nothing can be pushed; unset it to push")
-    if isinstance(exc, ValueError) and "Invalid metadata in README.md" in str(exc):
-        return CardError(f"the Hub refused the card's metadata: {' '.join(str(exc).split())}")
-    network = isinstance(exc, OSError) or any(
-        cls.__name__ == "TransportError" for cls in type(exc).__mro__
-    )
-    if network:
-        return HubError(
-            f"cannot reach {where} ({type(exc).__name__}): check the network connection, "
-            "a proxy, or HF_ENDPOINT"
-        )
-    return exc
+def _url(value: object) -> str | None:
+    if isinstance(value, str) and value.isprintable() and len(value) <= 2000:
+        return value
+    return None

@@ -58,18 +58,32 @@ def gate(
     ] = False,
     bootstrap: Annotated[int, typer.Option(help="Resamples of the paired bootstrap.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the paired bootstrap.")] = 0,
+    allow_different_data: Annotated[
+        bool,
+        typer.Option(
+            help="Compare with a baseline evaluated on different data (dataset fingerprints "
+            "differ): values only, no paired test, and the report says so."
+        ),
+    ] = False,
 ) -> None:
-    """Check gate rules on a run; exit 1 when one fails (JUnit XML and step summary optional)."""
+    """Check gate rules on a run; exit 1 when one fails (JUnit XML and step summary optional).
+
+    Exit codes: 0 every rule passed, 1 a rule failed, 2 bad input (nothing else exits 1).
+    """
+    from ..errors import OutputError
     from ..gate import (
         Rule,
         append_step_summary,
         check_gate,
+        check_output_file,
         load_gate_config,
         merge_rules,
         write_junit,
     )
     from ..tables import gate_table
 
+    if junit is not None:
+        check_output_file(junit, what="--junit")
     settings = load_gate_config(config)
     flags = [
         Rule.parse(kind, text)
@@ -84,18 +98,29 @@ def gate(
         strict=strict or settings.strict,
         n_bootstrap=bootstrap,
         seed=seed,
+        allow_different_data=allow_different_data,
     )
     console.print(gate_table(report))
     for outcome in report.outcomes:
         if outcome.verdict != "pass":
             console.print(f"{outcome.verdict}: {outcome.rule}: {outcome.message}", markup=False)
     for warning in report.warnings:
-        err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)
+        err_console.print(
+            f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True
+        )
     if junit is not None:
-        console.print(f"JUnit XML written to {write_junit(report, junit)}", highlight=False)
+        written = write_junit(report, junit)
+        console.print(f"JUnit XML written to {written}", markup=False, highlight=False)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
-        append_step_summary(report, summary)
+        try:
+            append_step_summary(report, summary)
+        except OutputError as exc:
+            err_console.print(
+                f"[bold yellow]warning:[/] {escape(str(exc))}; the step summary was not written",
+                highlight=False,
+                soft_wrap=True,
+            )
     console.print(report.headline, style="green" if report.passed else "bold red")
     if not report.passed:
         raise typer.Exit(1)

@@ -15,7 +15,7 @@ def push(
     card: Annotated[
         Path, typer.Argument(help="The model card to publish; it becomes the repo's README.md.")
     ],
-    repo_id: Annotated[str, typer.Option(help="Hub model repository, ORG/NAME.")],
+    repo_id: Annotated[str, typer.Option(help="Hub model repository, ORG/NAME or NAME.")],
     create_pr: Annotated[
         bool, typer.Option(help="Open a pull request instead of committing to the branch.")
     ] = False,
@@ -26,9 +26,19 @@ def push(
         bool,
         typer.Option(help="Validate the card and print what would be committed; send nothing."),
     ] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="Hub token with write access [default: HF_TOKEN or the `hf auth login` "
+            "token]; prefer HF_TOKEN, since options show in process lists. Never printed.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Upload a card and the images it links in one commit (token: HF_TOKEN or `hf auth login`)."""
     from ..hub import push_card
 
-    result = push_card(card, repo_id, create_pr=create_pr, revision=revision, dry_run=dry_run)
+    result = push_card(
+        card, repo_id, create_pr=create_pr, revision=revision, dry_run=dry_run, token=token
+    )
     console.print(result.describe(), markup=False, highlight=False)

@@ -1,0 +1,170 @@
+"""The one call ``push_card`` makes to the Hub, and every way it can fail as one clear error.
+
+Messages are written here, never copied from an exception, except the Hub's own words about
+refused metadata or a refused request, which are scrubbed of the token and anything that looks
+like one and clipped to a line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from ._untrusted import quote
+from .errors import CardError, CardgenError, HubError
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
+
+    from .hub import PushResult
+
+_TOKEN_LIKE = re.compile(r"hf_[A-Za-z0-9]{6,}")
+_TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+_NETWORK = frozenset({"TransportError", "ConnectionError", "ProtocolError"})
+
+
+def commit(result: PushResult, *, api: HfApi | None, token: str | None) -> Any:
+    """``api.create_commit`` of ``result``'s files; CardError or HubError when it fails."""
+    from huggingface_hub import CommitOperationAdd
+
+    secrets = [token, *(os.environ.get(name) for name in _TOKEN_VARIABLES)]
+    try:
+        if api is None:
+            api = _default_api(token)
+        secrets.append(getattr(api, "token", None))
+        operations = [CommitOperationAdd(repo, str(local)) for repo, local in result.files]
+        return api.create_commit(
+            result.repo_id,
+            operations,
+            commit_message=result.commit_message,
+            revision=None if result.revision == "main" else result.revision,
+            create_pr=result.create_pr,
+        )
+    except Exception as exc:  # every failure becomes one message without the token
+        scrub = _scrubber([s for s in secrets if isinstance(s, str) and s])
+        endpoint = getattr(api, "endpoint", None) if api is not None else None
+        raise _hub_error(exc, result, _where(endpoint, scrub), scrub) from None
+
+
+def _default_api(token: str | None) -> HfApi:
+    from huggingface_hub import HfApi, get_token
+
+    try:
+        stored = get_token() if token is None else token
+    except (OSError, ValueError) as exc:
+        raise HubError(
+            f"cannot read the Hugging Face login ({type(exc).__name__}): set HF_TOKEN instead, "
+            "or run `hf auth login` again"
+        ) from None
+    if stored is None:
+        raise HubError(
+            "no Hugging Face token found: set HF_TOKEN to a token with write access, or run "
+            "`hf auth login`"
+        )
+    return HfApi(token=token)
+
+
+def _scrubber(secrets: list[str]) -> Any:
+    def scrub(text: str) -> str:
+        for secret in sorted(secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return _TOKEN_LIKE.sub("hf_***", text)
+
+    return scrub
+
+
+def _where(endpoint: object, scrub: Any) -> str:
+    """The endpoint without credentials (``https://user:pass@host`` loses ``user:pass@``)."""
+    if not isinstance(endpoint, str) or not endpoint:
+        return "the Hub"
+    try:
+        parts = urlsplit(endpoint)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "the Hub"
+    if not parts.scheme or not host:
+        return "the Hub"
+    where = scrub(f"{parts.scheme}://{host}{port}{parts.path}".rstrip("/"))
+    return where if where.isprintable() and len(where) <= 200 else "the Hub"
+
+
+def _hub_error(exc: Exception, result: PushResult, where: str, scrub: Any) -> CardgenError:
+    """One clear CardgenError for a failed commit."""
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    repo_id, revision = result.repo_id, result.revision
+    kind = scrub(type(exc).__name__)
+    if isinstance(exc, CardgenError):
+        return type(exc)(scrub(str(exc)))
+    if isinstance(exc, OfflineModeIsEnabled):
+        return HubError("HF_HUB_OFFLINE is set, so nothing can be pushed; unset it to push")
+    if isinstance(exc, HfHubHTTPError):
+        return _http_error(exc, repo_id, revision, where, scrub)
+    if isinstance(exc, ValueError) and "Invalid metadata in README.md" in str(exc):
+        detail = scrub(" ".join(str(exc).split()))
+        return CardError(f"the Hub refused the card's metadata: {quote(detail, 300)[1:-1]}")
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if isinstance(exc, TimeoutError) or any("Timeout" in name for name in names):
+        return HubError(
+            f"{where} did not answer in time ({kind}) while committing to {repo_id}; check the "
+            "network connection and try again"
+        )
+    if isinstance(exc, ValueError):  # an answer that is not the JSON it should be
+        return HubError(
+            f"{where} gave an unexpected answer while committing to {repo_id} ({kind}); try "
+            "again later, and report it if it persists"
+        )
+    if isinstance(exc, OSError) or names & _NETWORK:
+        return HubError(
+            f"cannot reach {where} ({kind}): check the network connection, a proxy, or HF_ENDPOINT"
+        )
+    return HubError(
+        f"{where} gave an unexpected answer while committing to {repo_id} ({kind}); try again "
+        "later, and report it if it persists"
+    )
+
+
+def _http_error(
+    exc: Exception, repo_id: str, revision: str, where: str, scrub: Any
+) -> CardgenError:
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(status, bool) or not isinstance(status, int):
+        return HubError(
+            f"the request to {where} failed without an HTTP answer while committing to "
+            f"{repo_id}; check the network connection and try again"
+        )
+    server = getattr(exc, "server_message", None)
+    detail = (
+        f": {quote(scrub(' '.join(server.split())), 200)}"
+        if isinstance(server, str) and (server.strip())
+        else ""
+    )
+    if status == 401:
+        return HubError(
+            f"{where} refused the credentials (401 Unauthorized): set HF_TOKEN to a valid "
+            "token with write access, or run `hf auth login`"
+        )
+    if status == 403:
+        return HubError(
+            f"no permission to write to {repo_id} (403 Forbidden): use a token with write "
+            "access to it, or pass --create-pr to propose the card as a pull request"
+        )
+    if status == 404:
+        branch = f" or branch {quote(revision)}" if revision != "main" else ""
+        return HubError(
+            f"repository {repo_id}{branch} not found on {where} (404 Not Found): check "
+            f"--repo-id and --revision, or create it first with `hf repo create {repo_id}`"
+        )
+    if status == 429:
+        return HubError(f"{where} is rate-limiting requests (429 Too Many Requests); try later")
+    if 400 <= status < 500:
+        return HubError(
+            f"{where} refused the commit to {repo_id} (HTTP {status}){detail}; check the card "
+            "and the options"
+        )
+    return HubError(
+        f"{where} answered HTTP {status} while committing to {repo_id}{detail}; try again later"
+    )

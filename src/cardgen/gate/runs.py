@@ -1,0 +1,287 @@
+"""The two sides of a gate: loading them, and refusing pairs that cannot be compared.
+
+A run is a results file (with its per-example predictions when kept) or, as a baseline, a
+model card. Every run is checked here before a verdict rests on it: it must have rows, and a
+current run and its baseline must share their labels and (unless allowed) their data.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._untrusted import quote
+from ..errors import CardgenError, LabelError, ResultsError, UsageError
+from ..results import PREDICTIONS_FILE, EvalResults, Metric, load_predictions, load_results
+from .values import checked_metric, clip, metric_value
+
+_CARD_FINGERPRINT = re.compile(r"Fingerprint of texts and labels:\*\*[ \t]*`([^`\n]+)`")
+_CARD_PER_CLASS = re.compile(
+    r"^\|[ \t]*label[ \t]*\|[ \t]*precision[ \t]*\|[ \t]*recall[ \t]*\|[ \t]*F1[ \t]*\|"
+    r"[ \t]*support[ \t]*\|[ \t]*\r?$",
+    re.M | re.I,
+)
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+_CELL_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_SHOWN_INVISIBLE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+@dataclass
+class Run:
+    """One side of the comparison: a results file (with predictions if kept) or a card."""
+
+    source: str
+    results: EvalResults | None = None
+    card_values: dict[str, float] | None = None
+    card_labels: list[str] | None = None
+    card_fingerprint: str | None = None
+    predictions: list[dict[str, Any]] | None = None
+
+    @property
+    def labels(self) -> list[str] | None:
+        """The run's labels; None for a card that does not list them."""
+        return self.results.labels if self.results is not None else self.card_labels
+
+    @property
+    def fingerprint(self) -> str | None:
+        """The dataset fingerprint; None for a card that does not show it."""
+        return self.results.dataset.fingerprint if self.results else self.card_fingerprint
+
+    def metric(self, name: str) -> Metric | None:
+        """The value of ``name``, or None when the run does not have that metric."""
+        if self.card_values is not None:
+            value = self.card_values.get(name)
+            if value is None:
+                return None
+            return checked_metric(name, value, f"baseline card {self.source}")
+        assert self.results is not None
+        try:
+            return metric_value(self.results, name, source=self.source)
+        except UsageError:
+            return None
+
+    def require(self, name: str) -> Metric:
+        """The value of ``name``; UsageError saying what the run has when it lacks it."""
+        if self.results is not None:
+            return metric_value(self.results, name, source=f"baseline {self.source}")
+        metric = self.metric(name)
+        if metric is None:
+            known = ", ".join(self.card_values or {}) or "none"
+            raise UsageError(
+                f"baseline card {self.source} has no {quote(name)} in its model-index (it has: "
+                f"{clip(known)}); gate that metric with --min instead, or use a results directory"
+            )
+        return metric
+
+
+def load_run(run: EvalResults | str | os.PathLike[str], predictions: Any, role: str) -> Run:
+    """The ``role`` ("current" or "baseline") side of a gate, checked (see the module)."""
+    if isinstance(run, EvalResults):
+        source, results = f"the {role} results", run
+    elif isinstance(run, str | os.PathLike):
+        text = os.fspath(run)
+        if not isinstance(text, str) or not text.strip() or "\x00" in text:
+            raise UsageError(f"the {role} run must be a path, got {quote(text)}")
+        path = Path(text)
+        if path.suffix.lower() == ".md":
+            if role == "current":
+                raise UsageError(
+                    f"the run to gate must be a results directory or results.json, got card {path}"
+                )
+            return _load_card(path)
+        source, results = text, _load_results(path)
+        try:
+            run_dir = path if path.is_dir() else path.parent
+            kept = (run_dir / PREDICTIONS_FILE).is_file()
+        except OSError as exc:
+            raise ResultsError(f"cannot read run {quote(text)}: {exc.strerror}") from None
+        if predictions is None and kept:
+            predictions = _load_predictions(run_dir)
+    else:
+        raise UsageError(f"the {role} run must be EvalResults or a path to a run, got {quote(run)}")
+    check_results(results, source)
+    if predictions is not None:
+        predictions = check_predictions(predictions, source)
+    return Run(source, results=results, predictions=predictions)
+
+
+def _load_results(path: Path) -> EvalResults:
+    try:
+        return load_results(path)
+    except CardgenError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        raise ResultsError(
+            f"cannot read results {path} ({type(exc).__name__}); re-run `cardgen evaluate`"
+        ) from None
+
+
+def _load_predictions(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / PREDICTIONS_FILE
+    try:
+        return load_predictions(run_dir)
+    except CardgenError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError, RecursionError) as exc:
+        detail = f": {exc.msg}" if hasattr(exc, "msg") and isinstance(exc.msg, str) else ""
+        raise ResultsError(
+            f"cannot read {path} ({type(exc).__name__}{clip(detail, 200)}); delete it or re-run "
+            "`cardgen evaluate`"
+        ) from None
+
+
+def _load_card(path: Path) -> Run:
+    from ..hub import card_metric_values, read_card_text
+
+    values = card_metric_values(path)
+    text = read_card_text(path)
+    found = _CARD_FINGERPRINT.search(text)
+    return Run(
+        str(path),
+        card_values=values,
+        card_labels=_card_labels(text),
+        card_fingerprint=found.group(1).strip() if found else None,
+    )
+
+
+def _card_labels(text: str) -> list[str] | None:
+    """The labels of the per-class table a cardgen card has, or None without one."""
+    header = _CARD_PER_CLASS.search(text)
+    if header is None:
+        return None
+    labels = []
+    for line in text[header.end() :].splitlines()[1:]:
+        line = line.strip()
+        if not line.startswith("|"):
+            break
+        cells = _CELL_SPLIT.split(line)
+        if len(cells) < 3 or set(cells[1].strip()) <= set("-: "):
+            continue
+        label = cells[1].strip()
+        if not label.startswith("**"):  # the macro and weighted average rows
+            labels.append(_one_line(_CELL_ESCAPE.sub(r"\1", label)))
+    return labels or None
+
+
+def _same_labels(current: list[str], card: list[str]) -> bool:
+    """Whether a card's table shows exactly ``current``; a card shows labels on one line and
+    invisible characters as ``\\uXXXX``, so a card label may match either way."""
+    wanted = {_one_line(label) for label in current}
+    matched: set[str] = set()
+    for label in card:
+        shown = _SHOWN_INVISIBLE.sub(lambda m: chr(int(m[1], 16)), label)
+        hit = {label, shown} & wanted
+        if not hit:
+            return False
+        matched |= hit
+    return matched == wanted
+
+
+def _one_line(label: str) -> str:
+    return " ".join(label.split())
+
+
+def check_results(results: EvalResults, source: str) -> None:
+    """ResultsError when ``results`` has no rows, or labels and confusion matrix that a
+    verdict cannot rest on."""
+    labels = results.labels
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+        raise ResultsError(
+            f"{source} has no usable label list (got {quote(labels)}); re-run `cardgen evaluate`"
+        )
+    rows = results.dataset.num_rows
+    cm = results.confusion_matrix
+    k = len(cm.labels) if isinstance(cm.labels, list) else -1
+    counts = cm.counts
+    square = (
+        k > 0
+        and isinstance(counts, list)
+        and len(counts) == k
+        and all(isinstance(row, list) and len(row) == k for row in counts)
+        and all(_count(c) for row in counts for c in row)
+    )
+    if not square:
+        raise ResultsError(
+            f"the confusion matrix in {source} is not a {max(k, 0)}x{max(k, 0)} table of counts; "
+            "the results file is corrupt: re-run `cardgen evaluate`"
+        )
+    total = sum(sum(row) for row in counts)
+    if not _count(rows) or rows == 0 or total == 0:
+        raise ResultsError(
+            f"{source} has no evaluated rows (num_rows {quote(rows)}, {total} in the confusion "
+            "matrix): its metrics mean nothing; re-run `cardgen evaluate` on a non-empty dataset"
+        )
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def check_predictions(rows: Any, source: str) -> list[dict[str, Any]]:
+    """Per-example predictions as a list of rows with a unique integer ``index`` and string
+    ``gold`` and ``predicted``; ResultsError naming the first bad row otherwise."""
+
+    def bad(problem: str, number: int) -> ResultsError:
+        return ResultsError(
+            f"a predictions file is malformed ({problem} in row {number} of {source}); "
+            "re-run `cardgen evaluate`"
+        )
+
+    if not isinstance(rows, list | tuple):
+        raise ResultsError(f"the predictions of {source} must be a list of rows, got {quote(rows)}")
+    seen: set[int] = set()
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise bad(f"{quote(row, 60)} is not an object", number)
+        for key in ("index", "gold", "predicted"):
+            if key not in row:
+                raise bad(f"no {key!r}", number)
+        index = row["index"]
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise bad(f"'index' is {quote(index, 60)}, not an integer", number)
+        if index in seen:
+            raise bad(f"'index' {index} appears twice", number)
+        seen.add(index)
+        for key in ("gold", "predicted"):
+            if not isinstance(row[key], str):
+                raise bad(f"{key!r} is {quote(row[key], 60)}, not a label", number)
+    return list(rows)
+
+
+def check_comparable(current: Run, baseline: Run, *, allow_different_data: bool) -> str | None:
+    """Refuse runs with different labels (LabelError) or, unless ``allow_different_data``,
+    on different data (UsageError); return a note saying how the data differed, if it did."""
+    cur, base = current.labels or [], baseline.labels
+    if base is not None:
+        same = set(cur) == set(base) if baseline.results else _same_labels(cur, base)
+        if not same:
+            raise LabelError(
+                f"the current run and baseline {baseline.source} have different labels "
+                f"(current: {clip(', '.join(cur), 200)}; baseline: {clip(', '.join(base), 200)}): "
+                "their metrics measure different tasks; gate against a baseline evaluated on "
+                "the same labels"
+            )
+    new, old = current.fingerprint, baseline.fingerprint
+    if baseline.results is None and old is None:
+        return None  # a card that does not show its data: nothing to compare
+    if isinstance(new, str) and new and new == old:
+        return None
+    note = (
+        f"the runs saw different data: dataset fingerprints differ (current {clip(str(new)[:19])}"
+        f" on {_dataset(current)}, baseline {clip(str(old)[:19])} on {_dataset(baseline)})"
+    )
+    if not allow_different_data:
+        raise UsageError(
+            f"{note}, so the gate cannot tell a regression from a change of data; evaluate both "
+            "on the same dataset, or pass --allow-different-data to compare the values anyway"
+        )
+    return note
+
+
+def _dataset(run: Run) -> str:
+    if run.results is None:
+        return f"card {run.source}"
+    return clip(str(run.results.dataset.source), 80)

@@ -1,0 +1,100 @@
+"""The value of a rule's metric in a results file, checked before any verdict rests on it."""
+
+from __future__ import annotations
+
+import difflib
+import math
+
+from .._untrusted import quote
+from ..errors import ResultsError, UsageError
+from ..results import EvalResults, Metric
+from .rules import EPS, PER_CLASS, PER_CLASS_STATS, PROBE_STATS, metric_range
+
+
+def metric_value(results: EvalResults, name: str, *, source: str = "the results") -> Metric:
+    """The value of a rule's metric in ``results``.
+
+    UsageError naming the known metrics when there is none; ResultsError when the stored
+    value is not a finite number in the metric's range (a corrupt or hand-edited file).
+    """
+    if name in results.metrics:
+        return checked_metric(name, results.metrics[name], source)
+    if match := PER_CLASS.match(name):
+        stat, label = match.groups()
+        for row in results.per_class:
+            if row.label == label:
+                return checked_metric(name, getattr(row, stat), source)
+        classes = ", ".join(str(row.label) for row in results.per_class)
+        raise UsageError(
+            f"no class {quote(label)} in {source} for {quote(name)}; classes are: {clip(classes)}"
+        )
+    if name.startswith("probe."):
+        probe_name, _, stat = name.removeprefix("probe.").rpartition(".")
+        probe = results.probes.get(probe_name)
+        if probe is not None and stat in PROBE_STATS:
+            value = getattr(probe, stat)
+            if value is None:
+                raise UsageError(f"probe {quote(probe_name)} in {source} has no {stat} to gate on")
+            return checked_metric(name, value, source)
+    raise UsageError(
+        f"unknown metric {quote(name)} in {source}{_did_you_mean(results, name)}; {_known(results)}"
+    )
+
+
+def checked_metric(name: str, stored: object, source: str) -> Metric:
+    """``stored`` (a Metric or a bare number) as a Metric of finite floats within the
+    metric's range; ResultsError otherwise."""
+    metric = stored if isinstance(stored, Metric) else Metric(stored)  # type: ignore[arg-type]
+    value = metric.value
+    if not _finite(value):
+        raise ResultsError(
+            f"{quote(name)} in {source} is {quote(value)}, not a finite number; the results "
+            "file is corrupt: re-run `cardgen evaluate`"
+        )
+    low, high = metric_range(name) or (-math.inf, math.inf)
+    if not low - EPS <= value <= high + EPS:
+        raise ResultsError(
+            f"{quote(name)} in {source} is {value:g}, outside its range [{low:g}, {high:g}]; "
+            "the results file is corrupt: re-run `cardgen evaluate`"
+        )
+    ci = (metric.ci_low, metric.ci_high)
+    if any(bound is not None and not _finite(bound) for bound in ci):
+        raise ResultsError(
+            f"the confidence interval of {quote(name)} in {source} is {quote(list(ci))}, not "
+            "finite numbers; re-run `cardgen evaluate`"
+        )
+    low_ci, high_ci = (float(b) if b is not None else None for b in ci)
+    return Metric(float(value), low_ci, high_ci)
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def metric_names(results: EvalResults) -> list[str]:
+    """Every name a rule may use on ``results``."""
+    names = list(results.metrics)
+    names += [f"{stat}[{row.label}]" for row in results.per_class for stat in PER_CLASS_STATS]
+    names += [f"probe.{probe}.{stat}" for probe in results.probes for stat in PROBE_STATS]
+    return names
+
+
+def _did_you_mean(results: EvalResults, name: str) -> str:
+    close = difflib.get_close_matches(name, metric_names(results)[:10_000], n=1)
+    return f" (did you mean {quote(close[0])}?)" if close else ""
+
+
+def _known(results: EvalResults) -> str:
+    parts = [f"known metrics: {', '.join(results.metrics)}"]
+    labels = ", ".join(str(row.label) for row in results.per_class)
+    parts.append(f"per class: precision|recall|f1[LABEL] with LABEL one of {labels}")
+    if results.probes:
+        probes = ", ".join(results.probes)
+        parts.append(f"probes: probe.NAME.{'|'.join(PROBE_STATS)} with NAME one of {probes}")
+    return clip("; ".join(parts), 600)
+
+
+def clip(text: str, limit: int = 300) -> str:
+    """``text`` with control characters escaped, cut to ``limit`` characters."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(text):,} characters)"
