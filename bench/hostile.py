@@ -64,29 +64,61 @@ def data(tmp: Path) -> Path:
     return write(tmp / "d.jsonl", "".join(json.dumps(r) + "\n" for r in ROWS))
 
 
-def evaluate(tmp: Path, dataset: Path | str, *extra: str, model: str | Path = DEMO_MODEL) -> list[str]:
-    return ["evaluate", "--model", str(model), "--dataset", str(dataset),
-            "--output-dir", str(tmp / "run"), "--bootstrap", "0", "--no-progress", *extra]
+def evaluate(
+    tmp: Path, dataset: Path | str, *extra: str, model: str | Path = DEMO_MODEL
+) -> list[str]:
+    return [
+        "evaluate",
+        "--model",
+        str(model),
+        "--dataset",
+        str(dataset),
+        "--output-dir",
+        str(tmp / "run"),
+        "--bootstrap",
+        "0",
+        "--no-progress",
+        *extra,
+    ]
 
 
 # --- options ----------------------------------------------------------------------------------
-for flag, value in [("--max-length", "0"), ("--max-length", "-1"), ("--seed", "-3"),
-                    ("--bootstrap", "-1"), ("--limit", "0"), ("--batch-size", "0"),
-                    ("--batch-size", "x"), ("--device", "gpu"), ("--dtype", "int8"),
-                    ("--label-order", "a,a"), ("--seed", str(2**64)), ("--limit", "abc")]:
+for flag, value in [
+    ("--max-length", "0"),
+    ("--max-length", "-1"),
+    ("--seed", "-3"),
+    ("--bootstrap", "-1"),
+    ("--limit", "0"),
+    ("--batch-size", "0"),
+    ("--batch-size", "x"),
+    ("--device", "gpu"),
+    ("--dtype", "int8"),
+    ("--label-order", "a,a"),
+    ("--seed", str(2**64)),
+    ("--limit", "abc"),
+]:
     case("options", f"{flag} {value}")(lambda t, f=flag, v=value: evaluate(t, data(t), f, v))
 case("options", "output dir is a file")(
-    lambda t: [*evaluate(t, data(t)), "--output-dir", str(write(t / "f", "x"))])
+    lambda t: [*evaluate(t, data(t)), "--output-dir", str(write(t / "f", "x"))]
+)
 case("options", "output dir holds other files")(
-    lambda t: (write(t / "run" / "thesis.tex", "x"), evaluate(t, data(t)))[1])
+    lambda t: (write(t / "run" / "thesis.tex", "x"), evaluate(t, data(t)))[1]
+)
 case("options", "label map missing")(lambda t: evaluate(t, data(t), "--label-map", "nope.json"))
 case("options", "label map is a list")(
-    lambda t: evaluate(t, data(t), "--label-map", str(write(t / "m.json", "[1,2]"))))
+    lambda t: evaluate(t, data(t), "--label-map", str(write(t / "m.json", "[1,2]")))
+)
 case("options", "label map deep")(
-    lambda t: evaluate(t, data(t), "--label-map", str(write(t / "m.json", "[" * 50000))))
+    lambda t: evaluate(t, data(t), "--label-map", str(write(t / "m.json", "[" * 50000)))
+)
 case("options", "index map on string labels")(
-    lambda t: evaluate(t, write(t / "s.jsonl", '{"text":"a","label":"neg"}\n{"text":"b","label":"pos"}\n'),
-                       "--label-map", "index"))
+    lambda t: evaluate(
+        t,
+        write(t / "s.jsonl", '{"text":"a","label":"neg"}\n{"text":"b","label":"pos"}\n'),
+        "--label-map",
+        "index",
+    )
+)
 
 # --- datasets ---------------------------------------------------------------------------------
 DATASETS = {
@@ -101,10 +133,18 @@ DATASETS = {
     "json ragged columns": ("d.json", '{"text": ["a", "b"], "label": [1]}', 2),
     "json scalar": ("d.json", "3", 2),
     "json deep": ("d.json", "[" * 100000 + "]" * 100000, 2),
-    "jsonl not object": ("d.jsonl", '[1, 2]\n', 2),
+    "jsonl not object": ("d.jsonl", "[1, 2]\n", 2),
     "jsonl bad line": ("d.jsonl", '{"text": "a", "label": 1}\n{oops\n', 2),
-    "superscript label": ("d.jsonl", '{"text": "a", "label": "\u00b2"}\n{"text": "b", "label": "1"}\n', 2),
-    "huge class id": ("d.jsonl", '{"text": "a", "label": 300000000}\n{"text": "b", "label": 0}\n', 2),
+    "superscript label": (
+        "d.jsonl",
+        '{"text": "a", "label": "\u00b2"}\n{"text": "b", "label": "1"}\n',
+        2,
+    ),
+    "huge class id": (
+        "d.jsonl",
+        '{"text": "a", "label": 300000000}\n{"text": "b", "label": 0}\n',
+        2,
+    ),
     "negative class id": ("d.jsonl", '{"text": "a", "label": -1}\n{"text": "b", "label": 0}\n', 2),
     "NaN label": ("d.jsonl", '{"text": "a", "label": NaN}\n', 2),
     "bool labels": ("d.jsonl", '{"text": "a", "label": true}\n{"text": "b", "label": false}\n', 2),
@@ -118,10 +158,15 @@ DATASETS = {
 for name, (file, content, code) in DATASETS.items():
     case("datasets", name, code)(lambda t, f=file, c=content: evaluate(t, write(t / f, c)))
 case("datasets", "save_to_disk with empty state.json")(
-    lambda t: (write(t / "ds" / "state.json", ""), write(t / "ds" / "dataset_info.json", "{}"),
-               evaluate(t, t / "ds"))[2])
+    lambda t: (
+        write(t / "ds" / "state.json", ""),
+        write(t / "ds" / "dataset_info.json", "{}"),
+        evaluate(t, t / "ds"),
+    )[2]
+)
 case("datasets", "directory that is no dataset")(
-    lambda t: (write(t / "ds" / "x.txt", "x"), evaluate(t, t / "ds"))[1])
+    lambda t: (write(t / "ds" / "x.txt", "x"), evaluate(t, t / "ds"))[1]
+)
 case("datasets", "missing file")(lambda t: evaluate(t, t / "nope.csv"))
 
 
@@ -138,17 +183,38 @@ def model_copy(tmp: Path, drop: tuple[str, ...] = (), edit: dict[str, str] | Non
 
 case("models", "mistyped local path")(lambda t: evaluate(t, data(t), model="./my-modle"))
 case("models", "no tokenizer files")(
-    lambda t: evaluate(t, data(t), model=model_copy(t, ("tokenizer.json", "tokenizer_config.json"))))
+    lambda t: evaluate(t, data(t), model=model_copy(t, ("tokenizer.json", "tokenizer_config.json")))
+)
 case("models", "config.json invalid")(
-    lambda t: evaluate(t, data(t), model=model_copy(t, edit={"config.json": "{oops"})))
+    lambda t: evaluate(t, data(t), model=model_copy(t, edit={"config.json": "{oops"}))
+)
 case("models", "config.json a list")(
-    lambda t: evaluate(t, data(t), model=model_copy(t, edit={"config.json": "[]"})))
-case("models", "no weights")(lambda t: evaluate(t, data(t), model=model_copy(t, ("model.safetensors",))))
+    lambda t: evaluate(t, data(t), model=model_copy(t, edit={"config.json": "[]"}))
+)
+case("models", "no weights")(
+    lambda t: evaluate(t, data(t), model=model_copy(t, ("model.safetensors",)))
+)
 case("models", "skops garbage")(lambda t: evaluate(t, data(t), model=write(t / "m.skops", b"junk")))
-case("models", "pickle without flag")(lambda t: evaluate(t, data(t), model=write(t / "m.pkl", b"junk")))
+case("models", "pickle without flag")(
+    lambda t: evaluate(t, data(t), model=write(t / "m.pkl", b"junk"))
+)
 case("models", "remote code model_type")(
-    lambda t: evaluate(t, data(t), model=model_copy(t, edit={"config.json": json.dumps(
-        {"model_type": "evil", "auto_map": {"AutoModelForSequenceClassification": "evil.M"}})})))
+    lambda t: evaluate(
+        t,
+        data(t),
+        model=model_copy(
+            t,
+            edit={
+                "config.json": json.dumps(
+                    {
+                        "model_type": "evil",
+                        "auto_map": {"AutoModelForSequenceClassification": "evil.M"},
+                    }
+                )
+            },
+        ),
+    )
+)
 
 
 # --- results files read by card and gate ------------------------------------------------------
@@ -179,59 +245,152 @@ RESULTS = {
     "labels is a dict": lambda r: r.update(labels={"a": 1}),
 }
 for name, edit in RESULTS.items():
-    case("results", f"card: {name}")(lambda t, e=edit: ["card", str(edited_run(t, e)), "--output", str(t / "c" / "README.md")])
-    case("results", f"gate: {name}")(lambda t, e=edit: ["gate", str(edited_run(t, e)), "--min", "accuracy=0.5"])
+    case("results", f"card: {name}")(
+        lambda t, e=edit: ["card", str(edited_run(t, e)), "--output", str(t / "c" / "README.md")]
+    )
+    case("results", f"gate: {name}")(
+        lambda t, e=edit: ["gate", str(edited_run(t, e)), "--min", "accuracy=0.5"]
+    )
 case("results", "card: deep nesting")(
-    lambda t: ["card", str(write(demo_run(t) / "results.json", "[" * 100000))])
+    lambda t: ["card", str(write(demo_run(t) / "results.json", "[" * 100000))]
+)
 case("results", "gate: different label sets")(
-    lambda t: ["gate", str(demo_run(t)), "--baseline",
-               str(edited_run(t / "b", lambda r: r.update(labels=["x", "y", "z", "w"]))),
-               "--max-drop", "accuracy=0.01"])
+    lambda t: [
+        "gate",
+        str(demo_run(t)),
+        "--baseline",
+        str(edited_run(t / "b", lambda r: r.update(labels=["x", "y", "z", "w"]))),
+        "--max-drop",
+        "accuracy=0.01",
+    ]
+)
 case("results", "gate: zero rows")(
-    lambda t: ["gate", str(edited_run(t, lambda r: (r["dataset"].update(num_rows=0), r["confusion_matrix"].update(
-        counts=[[0] * len(r["labels"]) for _ in r["labels"]])))), "--min", "accuracy=0.5"])
+    lambda t: [
+        "gate",
+        str(
+            edited_run(
+                t,
+                lambda r: (
+                    r["dataset"].update(num_rows=0),
+                    r["confusion_matrix"].update(
+                        counts=[[0] * len(r["labels"]) for _ in r["labels"]]
+                    ),
+                ),
+            )
+        ),
+        "--min",
+        "accuracy=0.5",
+    ]
+)
 
 
 # --- cards, templates, sections, training logs ------------------------------------------------
 def xss_run(tmp: Path) -> Path:
     def edit(r: dict) -> None:
-        evil = '<img src=x onerror=alert(1)>'
+        evil = "<img src=x onerror=alert(1)>"
         r["labels"][0] = evil
         r["confusion_matrix"]["labels"][0] = evil
         r["per_class"][0]["label"] = evil
-        r["model"]["id"] = '<script>alert(1)</script>'
+        r["model"]["id"] = "<script>alert(1)</script>"
+
     return edited_run(tmp, edit)
 
 
 def no_live_markup(path: Path) -> bool:
     text = path.read_text()
-    return "<script" not in text.lower() and "onerror" not in text.lower().replace("onerror=alert(1)&gt;", "")
+    return "<script" not in text.lower() and "onerror" not in text.lower().replace(
+        "onerror=alert(1)&gt;", ""
+    )
 
 
 case("cards", "xss labels in html", 0, lambda t: no_live_markup(t / "c.html"))(
-    lambda t: ["card", str(xss_run(t)), "--format", "html", "--output", str(t / "c.html")])
+    lambda t: ["card", str(xss_run(t)), "--format", "html", "--output", str(t / "c.html")]
+)
 case("cards", "alias bomb front matter")(
-    lambda t: ["card", str(demo_run(t)), "--output", str(write(t / "README.md", "---\n" + "".join(
-        f"a{i}: &a{i} [" + ",".join([f"*a{i-1}"] * 9 if i else ["x"] * 9) + "]\n" for i in range(12)) + "---\nbody\n"))])
+    lambda t: [
+        "card",
+        str(demo_run(t)),
+        "--output",
+        str(
+            write(
+                t / "README.md",
+                "---\n"
+                + "".join(
+                    f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9 if i else ["x"] * 9) + "]\n"
+                    for i in range(12)
+                )
+                + "---\nbody\n",
+            )
+        ),
+    ]
+)
 case("cards", "section with a marker")(
-    lambda t: ["card", str(demo_run(t)), "--output", str(t / "README.md"), "--section",
-               f"intended_uses={write(t / 's.md', '<!-- cardgen:end evaluation -->')}"])
+    lambda t: [
+        "card",
+        str(demo_run(t)),
+        "--output",
+        str(t / "README.md"),
+        "--section",
+        f"intended_uses={write(t / 's.md', '<!-- cardgen:end evaluation -->')}",
+    ]
+)
 case("cards", "html over a hand-written md")(
-    lambda t: ["card", str(demo_run(t)), "--format", "html", "--output", str(write(t / "hand.md", "# mine\n"))])
+    lambda t: [
+        "card",
+        str(demo_run(t)),
+        "--format",
+        "html",
+        "--output",
+        str(write(t / "hand.md", "# mine\n")),
+    ]
+)
 case("cards", "output is a directory")(
-    lambda t: ["card", str(demo_run(t)), "--output", str((t / "dir").mkdir() or t / "dir")])
+    lambda t: ["card", str(demo_run(t)), "--output", str((t / "dir").mkdir() or t / "dir")]
+)
 case("cards", "template missing include")(
-    lambda t: ["card", str(demo_run(t)), "--output", str(t / "o.md"), "--template",
-               str(write(t / "t.j2", '---\n{{ card_data }}\n---\n{% include "nope.j2" %}'))])
+    lambda t: [
+        "card",
+        str(demo_run(t)),
+        "--output",
+        str(t / "o.md"),
+        "--template",
+        str(write(t / "t.j2", '---\n{{ card_data }}\n---\n{% include "nope.j2" %}')),
+    ]
+)
 case("cards", "template front matter int key")(
-    lambda t: ["card", str(demo_run(t)), "--output", str(t / "o.md"), "--template",
-               str(write(t / "t.j2", "---\n1: 2\n---\nbody\n"))])
+    lambda t: [
+        "card",
+        str(demo_run(t)),
+        "--output",
+        str(t / "o.md"),
+        "--template",
+        str(write(t / "t.j2", "---\n1: 2\n---\nbody\n")),
+    ]
+)
 case("cards", "training history non-numeric epoch")(
-    lambda t: ["card", str(demo_run(t)), "--output", str(t / "o.md"), "--training-history",
-               str(write(t / "trainer_state.json", json.dumps({"log_history": [{"epoch": "one", "loss": 1}]})))])
+    lambda t: [
+        "card",
+        str(demo_run(t)),
+        "--output",
+        str(t / "o.md"),
+        "--training-history",
+        str(
+            write(
+                t / "trainer_state.json", json.dumps({"log_history": [{"epoch": "one", "loss": 1}]})
+            )
+        ),
+    ]
+)
 case("cards", "hyperparameters a list")(
-    lambda t: ["card", str(demo_run(t)), "--output", str(t / "o.md"), "--hyperparameters",
-               str(write(t / "h.json", "[1]"))])
+    lambda t: [
+        "card",
+        str(demo_run(t)),
+        "--output",
+        str(t / "o.md"),
+        "--hyperparameters",
+        str(write(t / "h.json", "[1]")),
+    ]
+)
 
 
 def other_model_card(tmp: Path) -> list[str]:
@@ -244,32 +403,80 @@ def other_model_card(tmp: Path) -> list[str]:
 case("cards", "refresh from another model")(other_model_card)
 
 # --- gate rules and config --------------------------------------------------------------------
-for rule in (["--max-drop", "accuracy=1"], ["--min", "accuracy=90"], ["--max", "ece=-1"],
-             ["--min", "accuracy=nan"], ["--max-drop", "accuracy=-0.1"]):
-    case("gate", " ".join(rule))(lambda t, r=rule: ["gate", str(demo_run(t)), "--baseline", str(demo_run(t / "b")), *r])
+for rule in (
+    ["--max-drop", "accuracy=1"],
+    ["--min", "accuracy=90"],
+    ["--max", "ece=-1"],
+    ["--min", "accuracy=nan"],
+    ["--max-drop", "accuracy=-0.1"],
+):
+    case("gate", " ".join(rule))(
+        lambda t, r=rule: ["gate", str(demo_run(t)), "--baseline", str(demo_run(t / "b")), *r]
+    )
 case("gate", "--junit names a directory")(
-    lambda t: ["gate", str(demo_run(t)), "--min", "accuracy=0.5", "--junit", str(t)])
+    lambda t: ["gate", str(demo_run(t)), "--min", "accuracy=0.5", "--junit", str(t)]
+)
 case("gate", "non-UTF-8 step summary", 0, env={"GITHUB_STEP_SUMMARY": "SUMMARY"})(
-    lambda t: (write(t / "SUMMARY", b"\xff\xfe old"), ["gate", str(demo_run(t)), "--min", "accuracy=0.5"])[1])
+    lambda t: (
+        write(t / "SUMMARY", b"\xff\xfe old"),
+        ["gate", str(demo_run(t)), "--min", "accuracy=0.5"],
+    )[1]
+)
 case("gate", "pyproject tool is a string")(
-    lambda t: ["gate", str(demo_run(t)), "--config", str(write(t / "pyproject.toml", 'tool = "x"\n'))])
+    lambda t: [
+        "gate",
+        str(demo_run(t)),
+        "--config",
+        str(write(t / "pyproject.toml", 'tool = "x"\n')),
+    ]
+)
 case("gate", "different data without flag")(
-    lambda t: ["gate", str(demo_run(t)), "--baseline",
-               str(edited_run(t / "b", lambda r: r["dataset"].update(fingerprint="sha256:00"))),
-               "--max-drop", "accuracy=0.01"])
+    lambda t: [
+        "gate",
+        str(demo_run(t)),
+        "--baseline",
+        str(edited_run(t / "b", lambda r: r["dataset"].update(fingerprint="sha256:00"))),
+        "--max-drop",
+        "accuracy=0.01",
+    ]
+)
 
 # --- probe files --------------------------------------------------------------------------------
 PROBES = {
     "templates is an int": ("p.toml", "[probes.x]\ntemplates = 3\n"),
-    "template without placeholder": ("p.toml", '[probes.x]\ntemplates = ["no slot"]\n[probes.x.lexicons]\nA = ["a"]\n'),
-    "format attack": ("p.toml", '[probes.x]\ntemplates = ["{A.__class__}"]\n[probes.x.lexicons]\nA = ["a"]\n'),
-    "yaml alias bomb": ("p.yaml", "a: &a [x,x,x,x,x,x,x,x]\n" + "".join(
-        f"b{i}: &b{i} [" + ",".join(["*a" if i == 0 else f"*b{i-1}"] * 8) + "]\n" for i in range(10))),
-    "lexicon not a list": ("p.toml", '[probes.x]\ntemplates = ["{A}"]\n[probes.x.lexicons]\nA = 3\n'),
+    "template without placeholder": (
+        "p.toml",
+        '[probes.x]\ntemplates = ["no slot"]\n[probes.x.lexicons]\nA = ["a"]\n',
+    ),
+    "format attack": (
+        "p.toml",
+        '[probes.x]\ntemplates = ["{A.__class__}"]\n[probes.x.lexicons]\nA = ["a"]\n',
+    ),
+    "yaml alias bomb": (
+        "p.yaml",
+        "a: &a [x,x,x,x,x,x,x,x]\n"
+        + "".join(
+            f"b{i}: &b{i} [" + ",".join(["*a" if i == 0 else f"*b{i - 1}"] * 8) + "]\n"
+            for i in range(10)
+        ),
+    ),
+    "lexicon not a list": (
+        "p.toml",
+        '[probes.x]\ntemplates = ["{A}"]\n[probes.x.lexicons]\nA = 3\n',
+    ),
 }
 for name, (file, content) in PROBES.items():
-    case("probes", name)(lambda t, f=file, c=content: ["probe", "--probe", str(write(t / f, c)),
-                                                        "--output-dir", str(t / "p"), "--no-progress"])
+    case("probes", name)(
+        lambda t, f=file, c=content: [
+            "probe",
+            "--probe",
+            str(write(t / f, c)),
+            "--output-dir",
+            str(t / "p"),
+            "--no-progress",
+        ]
+    )
+
 
 # --- push (dry run, no network) -----------------------------------------------------------------
 def pushed_card(tmp: Path, image: str) -> str:
@@ -280,10 +487,18 @@ def pushed_card(tmp: Path, image: str) -> str:
     return str(card)
 
 
-case("push", "repo id ../x")(lambda t: ["push", pushed_card(t, "a.png"), "--repo-id", "../x", "--dry-run"])
-case("push", "image with NUL")(lambda t: ["push", pushed_card(t, "a\x00.png"), "--repo-id", "me/m", "--dry-run"])
-case("push", "5,000-char image")(lambda t: ["push", pushed_card(t, "a" * 5000 + ".png"), "--repo-id", "me/m", "--dry-run"])
-case("push", "image outside")(lambda t: ["push", pushed_card(t, "../../etc/passwd"), "--repo-id", "me/m", "--dry-run"])
+case("push", "repo id ../x")(
+    lambda t: ["push", pushed_card(t, "a.png"), "--repo-id", "../x", "--dry-run"]
+)
+case("push", "image with NUL")(
+    lambda t: ["push", pushed_card(t, "a\x00.png"), "--repo-id", "me/m", "--dry-run"]
+)
+case("push", "5,000-char image")(
+    lambda t: ["push", pushed_card(t, "a" * 5000 + ".png"), "--repo-id", "me/m", "--dry-run"]
+)
+case("push", "image outside")(
+    lambda t: ["push", pushed_card(t, "../../etc/passwd"), "--repo-id", "me/m", "--dry-run"]
+)
 
 
 def run_case(item: Case, root: Path) -> tuple[bool, str]:
