@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cardgen.errors import UsageError
+from cardgen.errors import CardError
 from cardgen.training import column_title, load_hyperparameters, load_training_history
 
 TRAINER_STATE = {
@@ -131,7 +131,7 @@ def test_keras_history_json(tmp_path: Path) -> None:
     [
         ("[1, 2]", "h.json", "neither a trainer_state.json"),
         ('{"loss": 1}', "h.json", "neither a trainer_state.json"),
-        ("{not json", "h.json", "cannot read training history"),
+        ("{not json", "h.json", "training history .*h.json is not valid JSON"),
         ("loss,acc\n1,2\n", "h.csv", "'epoch' column"),
     ],
 )
@@ -140,17 +140,17 @@ def test_bad_history_files_are_clear_errors(
 ) -> None:
     path = tmp_path / name
     path.write_text(content)
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(CardError, match=message):
         load_training_history(path)
 
 
 def test_missing_files(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="does not exist"):
+    with pytest.raises(CardError, match="does not exist"):
         load_training_history(tmp_path / "none.json")
-    with pytest.raises(UsageError, match="hyperparameters file .* does not exist"):
+    with pytest.raises(CardError, match="hyperparameters file .* does not exist"):
         load_hyperparameters(tmp_path / "none.json")
     (tmp_path / "list.json").write_text("[1]")
-    with pytest.raises(UsageError, match="must hold a JSON object"):
+    with pytest.raises(CardError, match="must hold a JSON object"):
         load_hyperparameters(tmp_path / "list.json")
 
 

@@ -15,12 +15,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._io import atomic_open, write_text
-from .errors import CardError, ModelError, UsageError
+from ._io import write_text
+from ._untrusted import quote
+from .errors import CardError, OutputError, UsageError
+from .export import GENERATOR, card_images, card_to_html, copy_images, image_sources
 from .results import EvalResults, Metric, ProbeResult, load_results
-from .sections import parse_metadata, refresh_card, split_front_matter
+from .sections import (
+    check_replaceable,
+    check_section,
+    parse_metadata,
+    refresh_file,
+    split_front_matter,
+    tag_model,
+)
 from .tables import format_metric
-from .training import TrainingHistory, load_hyperparameters, load_training_history
+from .templating import Trusted
+from .training import (
+    TrainingHistory,
+    check_hyperparameters,
+    load_hyperparameters,
+    load_training_history,
+)
 
 PLACEHOLDER = "[More Information Needed]"
 TASK = "text-classification"
@@ -62,7 +77,10 @@ LIBRARIES = {
 if TYPE_CHECKING:
     from huggingface_hub import ModelCardData
 
-_HUB_ID = re.compile(r"[\w.-]+(/[\w.-]+)?")
+# A Hub repo id: [org/]name, each part of word characters, "-" and "." (not first or last, never
+# doubled), at most 96 characters.
+_HUB_PART = r"(?![-.])(?:(?!--|\.\.)[\w.-]){1,96}(?<![-.])"
+_HUB_ID = re.compile(rf"{_HUB_PART}(?:/{_HUB_PART})?", re.ASCII)
 
 
 @dataclass
@@ -95,11 +113,20 @@ def render_card(
     to Markdown text; ``hyperparameters`` is a mapping or a JSON file. With ``output`` the
     run's PNGs are copied beside the card, and an existing Markdown card is refreshed: its
     cardgen sections are replaced and everything else is kept (``overwrite`` replaces it
-    whole). ``output_format="html"`` gives a standalone HTML page instead. Raises a
-    CardgenError on bad input before anything is written.
+    whole). ``output_format="html"`` gives a standalone, sanitized HTML page instead; it
+    replaces only an HTML card cardgen wrote, other files need ``overwrite``. Refreshing a card
+    of another model is refused. Raises a CardgenError on bad input before anything is written.
     """
     if output_format not in ("md", "html"):
-        raise UsageError(f"--format must be 'md' or 'html', got {output_format!r}")
+        raise UsageError(f"--format must be 'md' or 'html', got {quote(output_format)}")
+    target = Path(output) if output is not None else None
+    if target is not None and "\x00" in str(target):
+        raise OutputError(f"--output {quote(str(target))} contains a NUL character")
+    if target is not None and target.is_dir():
+        raise OutputError(
+            f"--output {target} is a directory; pass the card's file path, "
+            f"e.g. {target / ('README.html' if output_format == 'html' else 'README.md')}"
+        )
     card = build_card(
         results,
         template=template,
@@ -111,16 +138,22 @@ def render_card(
         sections=sections,
     )
     text = card.text
-    target = Path(output) if output is not None else None
     if output_format == "md" and target is not None and not overwrite:
-        text = _refresh_existing(target, text, sections or {})
+        text = refresh_file(target, text, sections or {})
     if output_format == "html":
-        from .export import card_to_html
-
+        if target is not None and not overwrite:
+            check_replaceable(target, GENERATOR, what="an HTML card written by cardgen")
         text = card_to_html(text)
     if target is not None:
-        _copy_images(card.images, target.parent)
-        write_text(target, text)
+        copy_images(card.images, target.parent)
+        try:
+            write_text(target, text)
+        except OutputError:
+            raise
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write the card {target}: {exc.strerror or exc}; choose another --output"
+            ) from exc
     return text
 
 
@@ -144,16 +177,22 @@ def build_card(
         unknown = sorted(set(user_sections) - set(USER_SECTIONS))
         if unknown:
             raise UsageError(
-                f"unknown section {', '.join(map(repr, unknown))}; the default template has "
+                f"unknown section {', '.join(map(quote, unknown))}; the default template has "
                 f"these sections to fill: {', '.join(USER_SECTIONS)}"
             )
+    for name, section in user_sections.items():
+        if not isinstance(section, str):
+            raise UsageError(
+                f"section {quote(name)} must be Markdown text, got a {type(section).__name__}"
+            )
+        check_section(name, section)
     history = load_training_history(training_history) if training_history else None
     params = dict(history.hyperparameters) if history else {}
     if isinstance(hyperparameters, Mapping):
-        params.update(hyperparameters)
+        params.update(check_hyperparameters(hyperparameters, source="the hyperparameters"))
     elif hyperparameters is not None:
         params.update(load_hyperparameters(hyperparameters))
-    images = _images(loaded, run_dir)
+    images = card_images(loaded, run_dir)
     context = card_context(
         loaded,
         model_name=model_name,
@@ -166,8 +205,10 @@ def build_card(
         run_dir=run_dir,
     )
     text = render_template(template, context)
-    check_metadata(text, context["metadata"])
-    return RenderedCard(text=text, images=_image_sources(images, run_dir))
+    source = "the card" if template is None else f"the card rendered from template {template}"
+    check_metadata(text, context["metadata"], source=source)
+    text = tag_model(text, context["model"]["source"])
+    return RenderedCard(text=text, images=image_sources(images, run_dir))
 
 
 def card_metadata(
@@ -182,6 +223,7 @@ def card_metadata(
 
     dataset = results.dataset
     sklearn = results.model.framework == "sklearn"
+    hub = dataset.source.startswith("hub:")
     eval_results = [
         EvalResult(
             task_type=TASK,
@@ -201,7 +243,9 @@ def card_metadata(
         library_name="sklearn" if sklearn else results.model.framework,
         license=license,
         base_model=base_model,
-        datasets=[dataset.name] if dataset.source.startswith("hub:") and dataset.name else None,
+        datasets=[dataset.name]
+        if hub and dataset.name and _HUB_ID.fullmatch(dataset.name)
+        else None,
         tags=[TASK, "cardgen", *(("sklearn", "skops") if sklearn else ())],
         pipeline_tag=TASK,
         model_name=model_name,
@@ -210,7 +254,9 @@ def card_metadata(
     return data
 
 
-def check_metadata(text: str, expected: Mapping[str, Any]) -> None:
+def check_metadata(
+    text: str, expected: Mapping[str, Any], *, source: str = "the rendered card"
+) -> None:
     """Parse the card's front matter back with ``ModelCardData`` and compare it with ``expected``.
 
     Catches templates that drop or mangle the metadata (e.g. a CI in a metric value).
@@ -218,20 +264,22 @@ def check_metadata(text: str, expected: Mapping[str, Any]) -> None:
     from huggingface_hub.repocard_data import ModelCardData
 
     front, _ = split_front_matter(text)
+    fix = "keep `{{ card_data }}` in the front matter as is"
     if front is None:
         raise CardError(
-            "the rendered card has no YAML front matter; a template must start with "
+            f"{source} has no YAML front matter; a template must start with "
             "`---`, `{{ card_data }}`, `---` so that the Hub reads the metadata"
         )
+    metadata = parse_metadata(front, source=source, fix=fix)
     try:
-        parsed = ModelCardData(**parse_metadata(front, source="the rendered card")).to_dict()
-    except ValueError as exc:
-        raise CardError(f"the rendered card's metadata is invalid: {exc}") from exc
+        parsed = ModelCardData(**metadata).to_dict()
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise CardError(f"the metadata of {source} is invalid: {quote(str(exc))}; {fix}") from exc
     for key in ("model-index", "pipeline_tag", "library_name"):
         if parsed.get(key) != expected.get(key):
             raise CardError(
-                f"the rendered card's metadata has {key}={parsed.get(key)!r}, expected "
-                f"{expected.get(key)!r}; keep `{{{{ card_data }}}}` in the front matter as is"
+                f"{source}: its metadata has {key}={quote(parsed.get(key))}, expected "
+                f"{quote(expected.get(key))}; {fix}"
             )
 
 
@@ -248,11 +296,25 @@ def card_context(
     run_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Everything a template can use; every key is always present (None when unknown)."""
+    from .skops_sections import sklearn_view
+
     model = results.model
     sklearn = model.framework == "sklearn"
     hub_id = _hub_id(results)
     name = model_name or hub_id or (Path(model.id).stem if sklearn else Path(model.id).name)
     base = base_model or model.base_model
+    if base is not None and not _HUB_ID.fullmatch(base):
+        if base_model is not None:
+            raise UsageError(
+                f"--base-model must be a Hub model id such as distilbert-base-uncased or "
+                f"org/name, got {quote(base_model)}"
+            )
+        warnings.warn(
+            f"the model's base model {quote(base)} is not a Hub model id; the card leaves it out",
+            stacklevel=3,
+        )
+        base = None
+    base_url = f"https://huggingface.co/{base}" if base else None
     metadata = card_metadata(results, model_name=name, base_model=base, license=license)
     images = dict(images or {})
     probes = [
@@ -262,8 +324,8 @@ def card_context(
     return {
         "results": results.to_dict(),  # plain data: a template cannot call EvalResults.save
         "metadata": metadata.to_dict(),
-        "card_data": metadata.to_yaml(),
-        "placeholder": PLACEHOLDER,
+        "card_data": Trusted(metadata.to_yaml()),
+        "placeholder": Trusted(PLACEHOLDER),
         "model": {
             "name": name,
             "repo_id": model_name or hub_id or name,
@@ -278,6 +340,7 @@ def card_context(
             "revision": model.revision,
             "weights_hash": model.weights_hash,
             "base_model": base,
+            "base_model_url": base_url,
             "license": license,
         },
         "dataset": _dataset_view(results),
@@ -300,9 +363,9 @@ def card_context(
         "images": images,
         "training": history,
         "hyperparameters": dict(hyperparameters or {}),
-        "sklearn": _sklearn_view(results, run_dir) if sklearn else None,
+        "sklearn": sklearn_view(results.model.id, run_dir) if sklearn else None,
         "probes": probes,
-        "sections": dict(sections or {}),
+        "sections": {key: Trusted(text) for key, text in (sections or {}).items()},
         "warnings": list(results.warnings),
         "environment": [
             (LIBRARIES.get(key, key), version) for key, version in _environment(results)
@@ -352,64 +415,12 @@ def _load(results: EvalResults | str | Path) -> tuple[EvalResults, Path | None]:
     return load_results(path), path if path.is_dir() else path.parent
 
 
-def _refresh_existing(target: Path, text: str, sections: Mapping[str, str]) -> str:
-    try:
-        existing = target.read_text(encoding="utf-8") if target.is_file() else ""
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CardError(f"cannot read the existing card {target}: {exc}") from exc
-    if not existing.strip():
-        return text
-    refreshed, missing = refresh_card(existing, text, source=str(target))
-    for name in missing:
-        if name in sections:
-            warnings.warn(
-                f"{target} has no {name!r} section (its markers were removed), so the text "
-                f"passed for it was not added; add the markers back or use --overwrite",
-                stacklevel=3,
-            )
-    return refreshed
-
-
-def _images(results: EvalResults, run_dir: Path | None) -> dict[str, Path]:
-    """Card-relative paths of the run's PNGs that exist: plots and probe plots."""
-    files = {name: file for name, file in results.files.items() if file.endswith(".png")}
-    for name, probe in results.probes.items():
-        if probe.plot:
-            files[f"probe:{name}"] = probe.plot
-    found = {}
-    for name, file in files.items():
-        if run_dir is not None and not (run_dir / file).is_file():
-            warnings.warn(f"{run_dir / file} is listed in the results but missing", stacklevel=3)
-            continue
-        found[name] = Path(file)
-    return found
-
-
-def _image_sources(images: Mapping[str, Path], run_dir: Path | None) -> dict[str, Path]:
-    """Where each image comes from (nothing is copied for results passed as an object)."""
-    if run_dir is None:
-        return {}
-    return {file.as_posix(): run_dir / file for file in images.values()}
-
-
-def _copy_images(images: Mapping[str, Path], destination: Path) -> None:
-    for relative, source in images.items():
-        target = destination / relative
-        if target.exists() and target.resolve() == source.resolve():
-            continue
-        data = source.read_bytes()
-        with atomic_open(target, "wb") as handle:
-            handle.write(data)
-
-
 def _hub_id(results: EvalResults) -> str | None:
     """The model's hub id, or None for a local directory or file."""
     model_id = results.model.id
     if results.model.framework == "sklearn" or model_id.startswith((".", "/", "~")):
         return None
-    if results.model.revision is not None or _HUB_ID.fullmatch(model_id):
-        return model_id
-    return None
+    return model_id if _HUB_ID.fullmatch(model_id) else None
 
 
 def _dataset_title(results: EvalResults) -> str:
@@ -428,7 +439,11 @@ def _dataset_view(results: EvalResults) -> dict[str, Any]:
         "split": dataset.split,
         "num_rows": dataset.num_rows,
         "source": dataset.source.removeprefix("hub:") if hub else Path(dataset.source).name,
-        "url": f"https://huggingface.co/datasets/{dataset.name}" if hub else None,
+        "url": (
+            f"https://huggingface.co/datasets/{dataset.name}"
+            if hub and dataset.name and _HUB_ID.fullmatch(dataset.name)
+            else None
+        ),
         "text_column": dataset.text_column,
         "label_column": dataset.label_column,
         "fingerprint": dataset.fingerprint,
@@ -474,24 +489,6 @@ def _report_rows(results: EvalResults) -> list[dict[str, Any]]:
                 }
             )
     return rows
-
-
-def _sklearn_view(results: EvalResults, run_dir: Path | None) -> dict[str, Any]:
-    """skops' hyperparameter table and diagram, or the reason they are missing."""
-    from .skops_sections import find_model_file, sklearn_sections
-
-    path = find_model_file(results.model.id, run_dir)
-    if path is None:
-        reason = f"the model file {results.model.id} was not found"
-    else:
-        try:
-            made = sklearn_sections(path)
-        except ModelError as exc:
-            reason = str(exc)
-        else:
-            return {"hyperparameters": made.hyperparameters, "diagram": made.diagram, "note": None}
-    warnings.warn(f"{reason}; the card omits its hyperparameters and diagram", stacklevel=3)
-    return {"hyperparameters": None, "diagram": None, "note": reason}
 
 
 def _environment(results: EvalResults) -> list[tuple[str, str]]:

@@ -1,4 +1,8 @@
-"""Matplotlib (Agg) figures drawn from already computed results; nothing here recomputes metrics."""
+"""Matplotlib (Agg) figures drawn from already computed results; nothing here recomputes metrics.
+
+Labels, terms and group names come from datasets and lexicons; they pass through ``_text`` so
+that a ``$`` in them is drawn as a dollar sign, never parsed as mathtext (which can fail).
+"""
 
 from __future__ import annotations
 
@@ -30,8 +34,8 @@ def plot_confusion_matrix(
     ax.set(
         xticks=range(k),
         yticks=range(k),
-        xticklabels=cm.labels,
-        yticklabels=cm.labels,
+        xticklabels=[_text(label) for label in cm.labels],
+        yticklabels=[_text(label) for label in cm.labels],
         xlabel="predicted",
         ylabel="gold",
         title="row-normalised" if normalize else "counts",
@@ -138,14 +142,14 @@ def plot_probe(result: ProbeResult, *, ax: Axes | None = None) -> Axes:
             [],
             [],
             color=palette(groups.index(group) % palette.N),
-            label=(
+            label=_legend(
                 f"{group} (mean {result.group_means[group]:.2f})"
                 if group in result.group_means
                 else group
             ),
         )
     if len(terms) <= LABEL_ALL_UP_TO:
-        ax.set_yticks(list(rows), [t.term for t in terms], fontsize=8)
+        ax.set_yticks(list(rows), [_text(t.term) for t in terms], fontsize=8)
     else:
         ax.set_yticks([])
         _label_extremes(ax, result, terms, values)
@@ -158,10 +162,12 @@ def plot_probe(result: ProbeResult, *, ax: Axes | None = None) -> Axes:
     ax.set(
         xlim=(0, 1),
         ylim=(-1, len(terms)),
-        xlabel=f"P({target}), mean over {len(result.templates)} templates (bars: std)",
-        ylabel=f"{len(terms)} {kind}s, sorted",
-        title=f"{result.name}: range {result.range.value:.3f}{interval}, "
-        f"flip rate {result.flip_rate:.1%}",
+        xlabel=_text(f"P({target}), mean over {len(result.templates)} templates (bars: std)"),
+        ylabel=_text(f"{len(terms)} {kind}s, sorted"),
+        title=_text(
+            f"{result.name}: range {result.range.value:.3f}{interval}, "
+            f"flip rate {result.flip_rate:.1%}"
+        ),
     )
     ax.legend(loc="lower right", fontsize=7)
     return ax
@@ -181,7 +187,7 @@ def _label_extremes(ax: Axes, result: ProbeResult, terms: list[Any], values: lis
         x, align = _free_side(min(band), max(band))
         for rank, (term, value) in enumerate(extremes):
             ax.annotate(
-                f"{term} {value:.3f}",
+                _text(f"{term} {value:.3f}"),
                 xy=(value, row[term]),
                 xytext=(x, place(rank)),
                 fontsize=7,
@@ -190,6 +196,17 @@ def _label_extremes(ax: Axes, result: ProbeResult, terms: list[Any], values: lis
                 bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none"},
                 arrowprops={"arrowstyle": "-", "color": "gray", "linewidth": 0.5},
             )
+
+
+def _text(value: str) -> str:
+    """Text from data, drawn literally: a ``$`` does not start mathtext."""
+    return str(value).replace("$", r"\$")
+
+
+def _legend(value: str) -> str:
+    """A legend entry; matplotlib hides labels that start with ``_``, so pad those."""
+    text = _text(value)
+    return f" {text}" if text.startswith("_") else text
 
 
 def _free_side(low: float, high: float) -> tuple[float, str]:

@@ -8,16 +8,25 @@ byte for byte; the YAML front matter is merged key by key.
 from __future__ import annotations
 
 import re
+import urllib.parse
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ._untrusted import parse_yaml, quote, read_text
 from .errors import CardError
 
 BEGIN = "<!-- cardgen:begin {} -->"
 END = "<!-- cardgen:end {} -->"
+MODEL = "<!-- cardgen:model {} -->"
+MAX_CARD_BYTES = 32 * 2**20
+MAX_SECTION_CHARS = 2**20
 _MARKER = re.compile(r"^<!-- cardgen:(begin|end) ([\w.-]+) -->[ \t]*(?=\r?$)", re.M)
+_MODEL = re.compile(r"^<!-- cardgen:model (\S+) -->[ \t]*(?=\r?$)", re.M)
+_ANY_MARKER = re.compile(r"<!--\s*cardgen:[^\n]*", re.I)
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)
 
 
@@ -82,6 +91,14 @@ def refresh_card(existing: str, rendered: str, *, source: str) -> tuple[str, lis
             f"{source} exists but has no cardgen sections (`{BEGIN.format('NAME')}` lines) to "
             "refresh; pass --overwrite to replace it, or write the card to another file"
         )
+    old_model, new_model = card_model(old_body), card_model(new_body)
+    if old_model is not None and new_model is not None and old_model != new_model:
+        raise CardError(
+            f"{source} is the card of model {quote(old_model)}, but these results are of model "
+            f"{quote(new_model)}; refreshing it would keep the other model's metadata (license, "
+            "base model…) and text beside these results; pass --overwrite to replace it, or "
+            "write this card to another --output"
+        )
     new_blocks = find_blocks(new_body, source="the rendered card")
     parts = []
     position = 0
@@ -132,14 +149,136 @@ def dump_metadata(metadata: dict[str, Any]) -> str:
     return yaml_dump(metadata, sort_keys=False).strip()
 
 
-def parse_metadata(text: str, *, source: str) -> dict[str, Any]:
-    """The YAML front matter of ``source`` as a dict; CardError when it is not one."""
+def parse_metadata(
+    text: str, *, source: str, fix: str = "fix it or pass --overwrite"
+) -> dict[str, Any]:
+    """The YAML front matter of ``source`` as a dict with string keys; CardError otherwise.
+
+    The front matter is untrusted: it is parsed with cardgen's bounded YAML loader.
+    """
+    what = f"the YAML front matter of {source}"
     try:
-        data = yaml.safe_load(text) if text.strip() else {}
-    except yaml.YAMLError as exc:
-        raise CardError(
-            f"the YAML front matter of {source} is invalid ({exc}); fix it or pass --overwrite"
-        ) from exc
+        data = parse_yaml(text, source=what, error=CardError) if text.strip() else {}
+    except CardError as exc:
+        raise CardError(f"{exc}; {fix}") from None
+    if data is None:
+        return {}
     if not isinstance(data, dict):
-        raise CardError(f"the YAML front matter of {source} is not a mapping of keys to values")
+        raise CardError(
+            f"{what} is a {type(data).__name__} ({quote(data)}), not a mapping of keys to "
+            f"values; {fix}"
+        )
+    for key in data:
+        if not isinstance(key, str):
+            raise CardError(
+                f"{what} has the key {quote(key)} of type {type(key).__name__}; metadata keys "
+                f"must be strings; {fix}"
+            )
     return data
+
+
+def check_section(name: str, text: str) -> None:
+    """Refuse Markdown for a section that would break the card around it: cardgen markers
+    (which would corrupt every later refresh), an unclosed code block or HTML comment."""
+    where = f"the text of section {quote(name)}"
+    if len(text) > MAX_SECTION_CHARS:
+        raise CardError(
+            f"{where} has {len(text):,} characters, over cardgen's limit of {MAX_SECTION_CHARS:,}"
+        )
+    if "\x00" in text:
+        raise CardError(f"{where} contains a NUL character; remove it")
+    marker = _ANY_MARKER.search(text)
+    if marker is not None:
+        line = text.count("\n", 0, marker.start()) + 1
+        raise CardError(
+            f"{where} contains the cardgen marker {quote(marker.group().strip())} (line {line}); "
+            "cardgen finds its sections by these comments, so a copy inside a section would "
+            "corrupt every later refresh; remove it"
+        )
+    fence = _open_fence(text)
+    if fence is not None:
+        raise CardError(
+            f"{where} opens a code block with {fence[0]!r} on line {fence[1]} and never closes "
+            "it, so the rest of the card would show as code; close it"
+        )
+    if text.rfind("<!--") > text.rfind("-->"):
+        raise CardError(
+            f"{where} opens an HTML comment (`<!--`) and never closes it, so the rest of the "
+            "card would be hidden; close it with `-->`"
+        )
+
+
+def _open_fence(text: str) -> tuple[str, int] | None:
+    """The fence and line of a fenced code block that ``text`` leaves open, if any."""
+    opened: tuple[str, int] | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _FENCE.match(line)
+        if match is None:
+            continue
+        fence, rest = match.groups()
+        if opened is None:
+            if not (fence[0] == "`" and "`" in rest):
+                opened = (fence, number)
+        elif fence[0] == opened[0][0] and len(fence) >= len(opened[0]) and not rest.strip():
+            opened = None
+    return opened
+
+
+def read_existing_card(target: Path) -> str:
+    """The text of an existing card at ``target`` ("" when there is none); CardError when it
+    cannot be read as a card."""
+    if not target.exists():
+        return ""
+    fix = "pass --overwrite to replace it, or write the card to another --output"
+    try:
+        return read_text(
+            target, error=CardError, what="the existing card", max_bytes=MAX_CARD_BYTES
+        )
+    except CardError as exc:
+        raise CardError(f"{exc}; {fix}") from None
+
+
+def tag_model(card: str, model: str) -> str:
+    """``card`` with a comment naming the model it describes, inside its first section (so a
+    refresh renews it), or after the front matter when it has no section."""
+    tag = MODEL.format(urllib.parse.quote(model, safe="/@+:,"))
+    front, body = split_front_matter(card)
+    head = card[: len(card) - len(body)]
+    blocks = find_blocks(body, source="the rendered card")
+    if not blocks:
+        return f"{head}{tag}\n{body}"
+    first = next(iter(blocks.values()))
+    end = body.rindex("<!--", first.start, first.end)
+    return f"{head}{body[:end]}{tag}\n{body[end:]}"
+
+
+def card_model(card: str) -> str | None:
+    """The model named by the card's cardgen comment, or None when it has none."""
+    match = _MODEL.search(card)
+    return urllib.parse.unquote(match.group(1)) if match else None
+
+
+def refresh_file(target: Path, text: str, sections: Mapping[str, str]) -> str:
+    """``text`` refreshed into the card already at ``target`` (``text`` when there is none)."""
+    existing = read_existing_card(target)
+    if not existing.strip():
+        return text
+    refreshed, missing = refresh_card(existing, text, source=str(target))
+    for name in missing:
+        if name in sections:
+            warnings.warn(
+                f"{target} has no {name!r} section (its markers were removed), so the text "
+                f"passed for it was not added; add the markers back or use --overwrite",
+                stacklevel=4,
+            )
+    return refreshed
+
+
+def check_replaceable(target: Path, mark: str, *, what: str) -> None:
+    """Refuse to replace a non-empty file at ``target`` that lacks ``mark`` (cardgen's sign)."""
+    existing = read_existing_card(target)
+    if existing.strip() and mark not in existing:
+        raise CardError(
+            f"{target} exists and is not {what}; pass --overwrite to replace it, or write the "
+            "card to another --output"
+        )

@@ -4,23 +4,49 @@ from __future__ import annotations
 
 import re
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._untrusted import LimitError, inside
+from .errors import ModelError
 from .models.sklearn import _load_estimator
+from .templating import Trusted
 
 _SKLEARN_IDS = re.compile(r"sk-(container|estimator)-id-(\d+)")
 
 
 @dataclass
 class SklearnSections:
-    """Markdown for the hyperparameters (a folded table) and HTML for the pipeline diagram."""
+    """The hyperparameters (name, value as text) and the HTML of the pipeline diagram.
 
-    hyperparameters: str
+    The values come from the model file, so they are data for the template to escape; the
+    diagram is scikit-learn's HTML, which escapes them itself.
+    """
+
+    hyperparameters: list[tuple[str, str]]
     diagram: str
+
+
+def sklearn_view(model_id: str, run_dir: Path | None) -> dict[str, Any]:
+    """The card's view of a scikit-learn model: hyperparameters and diagram, or why they are
+    missing (a warning says so too)."""
+    path = find_model_file(model_id, run_dir)
+    if path is None:
+        reason = f"the model file {model_id} was not found"
+    else:
+        try:
+            made = sklearn_sections(path)
+        except ModelError as exc:
+            reason = str(exc)
+        else:
+            diagram = Trusted(made.diagram)
+            return {"hyperparameters": made.hyperparameters, "diagram": diagram, "note": None}
+    warnings.warn(f"{reason}; the card omits its hyperparameters and diagram", stacklevel=4)
+    return {"hyperparameters": None, "diagram": None, "note": reason}
 
 
 def find_model_file(model_id: str, run_dir: Path | None) -> Path | None:
@@ -28,9 +54,13 @@ def find_model_file(model_id: str, run_dir: Path | None) -> Path | None:
     recorded = Path(model_id)
     if recorded.is_file():
         return recorded
-    if run_dir is not None and (run_dir / recorded.name).is_file():
-        return run_dir / recorded.name
-    return None
+    if run_dir is None:
+        return None
+    try:
+        beside = inside(run_dir, recorded.name, what="model file")
+    except LimitError:
+        return None
+    return beside if beside.is_file() else None
 
 
 def sklearn_sections(path: Path) -> SklearnSections:
@@ -43,15 +73,17 @@ def sklearn_sections(path: Path) -> SklearnSections:
 
     estimator = _load_estimator(path, allow_pickle=False, trusted_types=())
     card = Card(estimator, template=None, model_diagram=False)
-    card.add_hyperparams(
-        section="Hyperparameters",
-        description="The model's hyperparameters (`get_params(deep=True)`):",
-    )
     card.add_model_plot(section="Pipeline diagram", description=None)
+    params = estimator.get_params(deep=True)
     return SklearnSections(
-        hyperparameters=card.select("Hyperparameters").format(),
+        hyperparameters=[(str(name), _param_text(value)) for name, value in params.items()],
         diagram=_renumber_ids(card.select("Pipeline diagram").format()),
     )
+
+
+def _param_text(value: Any) -> str:
+    """A parameter as skops shows it: strings bare, anything else as its repr."""
+    return value if isinstance(value, str) else repr(value)
 
 
 @contextmanager

@@ -1,7 +1,12 @@
-"""Rich tables of results for the terminal; the CLI prints these and formats nothing itself."""
+"""Rich tables of results for the terminal; the CLI prints these and formats nothing itself.
+
+Labels, ids and terms come from datasets and models: they go into tables as ``Text`` (never as
+Rich markup) with control characters shown escaped, so they cannot restyle or drive the terminal.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -13,6 +18,14 @@ from .results import EvalResults, Metric, ProbeResult
 
 if TYPE_CHECKING:
     from .gate import GateReport
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(value: object) -> Text:
+    """Untrusted text for a table: no markup, control characters as ``\\xNN``."""
+    return Text(_CONTROL.sub(lambda m: repr(m.group())[1:-1], str(value)))
+
 
 HEADLINE = (
     "accuracy",
@@ -33,7 +46,9 @@ def format_metric(metric: Metric) -> str:
 
 
 def metrics_table(results: EvalResults) -> Table:
-    table = Table(title=f"{results.model.id} on {results.dataset.name or results.dataset.source}")
+    table = Table(
+        title=plain(f"{results.model.id} on {results.dataset.name or results.dataset.source}")
+    )
     table.add_column("metric")
     table.add_column("value [95% CI]", justify="right")
     for name in HEADLINE:
@@ -48,7 +63,7 @@ def per_class_table(results: EvalResults) -> Table:
         table.add_column(name, justify="left" if name == "label" else "right")
     for row in results.per_class:
         table.add_row(
-            row.label,
+            plain(row.label),
             f"{row.precision:.4f}",
             f"{row.recall:.4f}",
             f"{row.f1:.4f}",
@@ -62,9 +77,9 @@ def confusion_table(results: EvalResults) -> Table:
     table = Table(title="confusion matrix (rows: gold, columns: predicted)")
     table.add_column("")
     for label in cm.labels:
-        table.add_column(label, justify="right")
+        table.add_column(plain(label), justify="right")
     for label, row in zip(cm.labels, cm.counts, strict=True):
-        table.add_row(label, *(str(c) for c in row))
+        table.add_row(plain(label), *(str(c) for c in row))
     return table
 
 
@@ -79,7 +94,7 @@ def gate_table(report: GateReport) -> Table:
     from .gate import COLUMNS
 
     table = Table(
-        title=f"gate rules: {report.comparison}",
+        title=plain(f"gate rules: {report.comparison}"),
         box=box.SIMPLE_HEAD,
         padding=(0, 0),
         show_edge=False,
@@ -92,7 +107,7 @@ def gate_table(report: GateReport) -> Table:
     for outcome in report.outcomes:
         verdict, *cells = outcome.cells()
         table.add_row(
-            Text(verdict, style=_VERDICT_STYLES[outcome.verdict]), *(Text(cell) for cell in cells)
+            Text(verdict, style=_VERDICT_STYLES[outcome.verdict]), *(plain(cell) for cell in cells)
         )
     return table
 
@@ -128,14 +143,14 @@ def probe_summary_table(probes: Mapping[str, ProbeResult]) -> Table:
             else "-"
         )
         table.add_row(
-            name,
-            probe.target_label,
+            plain(name),
+            plain(probe.target_label),
             f"{len(probe.templates)}x{len(probe.terms)}",
             f"{probe.range.value:.3f}{interval}",
             f"{probe.std:.3f}",
             f"{probe.flip_rate:.1%}",
-            gap,
-            *((fails,) if expectations else ()),
+            plain(gap),
+            *((plain(fails),) if expectations else ()),
         )
     return table
 
@@ -143,11 +158,11 @@ def probe_summary_table(probes: Mapping[str, ProbeResult]) -> Table:
 def probe_extremes_table(probe: ProbeResult) -> Table:
     """The terms with the lowest and highest target probability, side by side."""
     kind = probe.term_kind or "term"
-    table = Table(title=f"{probe.name}: P({probe.target_label}) by {kind}, extremes")
+    table = Table(title=plain(f"{probe.name}: P({probe.target_label}) by {kind}, extremes"))
     table.add_column("lowest")
     table.add_column("P", justify="right")
     table.add_column("highest")
     table.add_column("P", justify="right")
     for (low, low_p), (high, high_p) in zip(probe.lowest, probe.highest, strict=False):
-        table.add_row(low, f"{low_p:.3f}", high, f"{high_p:.3f}")
+        table.add_row(plain(low), f"{low_p:.3f}", plain(high), f"{high_p:.3f}")
     return table

@@ -6,14 +6,15 @@ Both become one table of results per epoch (or per evaluation) and a few hyperpa
 from __future__ import annotations
 
 import csv
-import json
+import io
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from ._untrusted import parse_json, quote, read_text
+from .errors import CardError
 
 # trainer_state.json keys that describe how training was run (the rest is bookkeeping).
 TRAINER_HYPERPARAMETERS = (
@@ -27,6 +28,11 @@ TRAINER_HYPERPARAMETERS = (
 # Evaluation log entries that are timings, not metrics.
 EVAL_TIMINGS = ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time")
 NO_LOG = "No log"
+MAX_HISTORY_BYTES = 64 * 2**20
+MAX_HYPERPARAMETERS_BYTES = 2**20
+MAX_HYPERPARAMETERS = 1_000
+MAX_ROWS = 10_000
+MAX_COLUMNS = 100
 WORDS = {"f1": "F1", "auc": "AUC", "roc": "ROC", "lr": "Learning Rate", "val": "Validation"}
 
 Cell = float | int | str | None
@@ -48,22 +54,23 @@ class TrainingHistory:
 
 
 def load_training_history(path: str | Path) -> TrainingHistory:
-    """Read a ``trainer_state.json``, a Keras ``CSVLogger`` CSV or a Keras history JSON."""
+    """Read a ``trainer_state.json``, a Keras ``CSVLogger`` CSV or a Keras history JSON.
+
+    The file is untrusted: it is read with bounds, and every value the card shows must be a
+    finite number where a number belongs; anything else is a CardError naming the entry.
+    """
     source = Path(path)
-    if not source.is_file():
-        raise UsageError(f"training history {source} does not exist")
-    try:
-        text = source.read_text(encoding="utf-8")
-        if source.suffix.lower() == ".csv":
-            return _keras_csv(text, source.name)
-        data = json.loads(text)
-    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
-        raise UsageError(f"cannot read training history {source}: {exc}") from exc
-    if isinstance(data, dict) and isinstance(data.get("log_history"), list):
-        return _trainer_state(data, source.name)
+    what = f"training history {source}"
+    text = read_text(source, error=CardError, what="training history", max_bytes=MAX_HISTORY_BYTES)
+    text = text.removeprefix("\ufeff")
+    if source.suffix.lower() == ".csv":
+        return _keras_csv(text, source.name, what)
+    data = parse_json(text, source=what, error=CardError)
+    if isinstance(data, dict) and "log_history" in data:
+        return _trainer_state(data, source.name, what)
     if isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values()):
-        return _keras_history(data, source.name)
-    raise UsageError(
+        return _keras_history(data, source.name, what)
+    raise CardError(
         f"{source} is neither a trainer_state.json (with a log_history list) nor a Keras "
         "history (a CSVLogger .csv, or a JSON object of per-epoch lists like "
         '{"loss": [...], "val_loss": [...]})'
@@ -73,15 +80,36 @@ def load_training_history(path: str | Path) -> TrainingHistory:
 def load_hyperparameters(path: str | Path) -> dict[str, Any]:
     """Read a JSON object of hyperparameters (name -> value)."""
     source = Path(path)
-    try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise UsageError(f"hyperparameters file {source} does not exist") from exc
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"cannot read hyperparameters file {source}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise UsageError(f"{source} must hold a JSON object of hyperparameters (name -> value)")
-    return data
+    text = read_text(
+        source, error=CardError, what="hyperparameters file", max_bytes=MAX_HYPERPARAMETERS_BYTES
+    )
+    data = parse_json(
+        text.removeprefix("\ufeff"), source=f"hyperparameters file {source}", error=CardError
+    )
+    return check_hyperparameters(data, source=str(source))
+
+
+def check_hyperparameters(data: Any, *, source: str) -> dict[str, Any]:
+    """``data`` as a dict of hyperparameters, or CardError: names must be non-empty strings and
+    numbers finite."""
+    if not isinstance(data, Mapping):
+        raise CardError(
+            f"{source} must hold a JSON object of hyperparameters (name -> value), "
+            f"found a {type(data).__name__}"
+        )
+    if len(data) > MAX_HYPERPARAMETERS:
+        raise CardError(
+            f"{source} has {len(data):,} hyperparameters, over cardgen's limit of "
+            f"{MAX_HYPERPARAMETERS:,}"
+        )
+    for key, value in data.items():
+        if not isinstance(key, str) or not key.strip():
+            raise CardError(
+                f"{source} has the hyperparameter name {quote(key)}; names must be non-empty "
+                "strings"
+            )
+        _check_finite(value, f"hyperparameter {quote(key)} in {source}")
+    return dict(data)
 
 
 def column_title(key: str) -> str:
@@ -94,33 +122,63 @@ def column_title(key: str) -> str:
     return " ".join(WORDS.get(word, word.capitalize()) for word in words)
 
 
-def _trainer_state(state: Mapping[str, Any], source: str) -> TrainingHistory:
+def _trainer_state(state: Mapping[str, Any], source: str, what: str) -> TrainingHistory:
     """One row per evaluation (with the latest training loss), else one per epoch."""
-    log = [entry for entry in state["log_history"] if isinstance(entry, dict)]
-    train = [entry for entry in log if "loss" in entry]
-    evals = [entry for entry in log if any(key.startswith("eval_") for key in entry)]
-    hyperparameters = {key: state[key] for key in TRAINER_HYPERPARAMETERS if key in state}
+    log = state["log_history"]
+    if not isinstance(log, list) or not log:
+        found = "an empty list" if isinstance(log, list) else f"a {type(log).__name__}"
+        raise CardError(f"{what}: log_history must be a non-empty list of objects, found {found}")
+    train, evals = [], []
+    for i, entry in enumerate(log):
+        where = f"{what}: log_history[{i}]"
+        if not isinstance(entry, dict):
+            raise CardError(f"{where} is a {type(entry).__name__}, not an object (key -> value)")
+        is_eval = any(key.startswith("eval_") for key in entry)
+        if "loss" not in entry and not is_eval:
+            continue  # the end-of-training summary and other bookkeeping
+        for key in ("epoch", "step"):
+            if key not in entry:
+                raise CardError(f"{where} has no {key!r}; every log entry needs one")
+            _number(entry[key], f"{where}[{key!r}]")
+        if "loss" in entry:
+            _number(entry["loss"], f"{where}['loss']")
+            train.append(entry)
+        if is_eval:
+            for key, value in entry.items():
+                if key.startswith("eval_"):
+                    _number(value, f"{where}[{quote(key)}]")
+            evals.append(entry)
+    if not train and not evals:
+        raise CardError(f"{what}: log_history has no training loss and no evaluation entries")
+    hyperparameters = {}
+    for key in TRAINER_HYPERPARAMETERS:
+        if state.get(key) is not None:
+            hyperparameters[key] = _number(state[key], f"{what}: {key!r}")
     if evals:
+        _check_size(len(evals), what)
         metrics = _ordered_keys(
             evals, keep=lambda key: key.startswith("eval_") and key[5:] not in EVAL_TIMINGS
         )
+        fixed = ["Training Loss", "Epoch", "Step"]
+        titles = _titles(metrics, fixed, what)
         rows: list[dict[str, Cell]] = []
         for entry in evals:
-            before = [t for t in train if t.get("step", 0) <= entry.get("step", 0)]
+            before = [t for t in train if t["step"] <= entry["step"]]
             row: dict[str, Cell] = {
                 "Training Loss": before[-1]["loss"] if before else NO_LOG,
-                "Epoch": entry.get("epoch"),
-                "Step": entry.get("step"),
+                "Epoch": entry["epoch"],
+                "Step": entry["step"],
             }
-            row.update({column_title(key): entry.get(key) for key in metrics})
+            row.update({titles[key]: entry.get(key) for key in metrics})
             rows.append(row)
-        columns = ["Training Loss", "Epoch", "Step", *(column_title(key) for key in metrics)]
+        columns = [*fixed, *titles.values()]
         return TrainingHistory("trainer", source, columns, rows, hyperparameters)
     last_per_epoch: dict[int, Mapping[str, Any]] = {}
     for entry in train:
-        last_per_epoch[math.ceil(float(entry.get("epoch", 0)) - 1e-9)] = entry
+        last_per_epoch[math.ceil(float(entry["epoch"]) - 1e-9)] = entry
+    _check_size(len(last_per_epoch), what)
     rows = [
-        {"Training Loss": e["loss"], "Epoch": e.get("epoch"), "Step": e.get("step")}
+        {"Training Loss": e["loss"], "Epoch": e["epoch"], "Step": e["step"]}
         for e in last_per_epoch.values()
     ]
     return TrainingHistory(
@@ -128,29 +186,76 @@ def _trainer_state(state: Mapping[str, Any], source: str) -> TrainingHistory:
     )
 
 
-def _keras_history(history: Mapping[str, list[Any]], source: str) -> TrainingHistory:
-    """Keras ``history.history``: metric name -> one value per epoch."""
+def _keras_history(history: Mapping[str, list[Any]], source: str, what: str) -> TrainingHistory:
+    """Keras ``history.history``: metric name -> one value per epoch (None where missing)."""
+    if not history:
+        raise CardError(f"{what} has no metric columns besides the epoch")
+    lengths = {len(values) for values in history.values()}
+    if len(lengths) > 1:
+        counts = ", ".join(f"{quote(k)}: {len(v)}" for k, v in list(history.items())[:6])
+        raise CardError(
+            f"{what}: the per-epoch lists have different lengths ({counts}); each metric needs "
+            "one value per epoch"
+        )
+    epochs = lengths.pop()
+    if epochs == 0:
+        raise CardError(f"{what}: the per-epoch lists are empty")
+    _check_size(epochs, what)
+    for key, values in history.items():
+        if not key.strip():
+            raise CardError(f"{what}: a metric has an empty name")
+        for i, value in enumerate(values):
+            if value is not None:
+                _number(value, f"{what}: {quote(key)}[{i}]")
     keys = _keras_order(list(history))
-    epochs = max(len(values) for values in history.values())
+    titles = _titles(keys, ["Epoch"], what)
     rows: list[dict[str, Cell]] = []
     for i in range(epochs):
         row: dict[str, Cell] = {"Epoch": i + 1}
-        for key in keys:
-            values = history[key]
-            row[column_title(key)] = values[i] if i < len(values) else None
+        row.update({titles[key]: history[key][i] for key in keys})
         rows.append(row)
-    return TrainingHistory("keras", source, ["Epoch", *map(column_title, keys)], rows)
+    return TrainingHistory("keras", source, ["Epoch", *titles.values()], rows)
 
 
-def _keras_csv(text: str, source: str) -> TrainingHistory:
+def _keras_csv(text: str, source: str, what: str) -> TrainingHistory:
     """A Keras ``CSVLogger`` file: an ``epoch`` column counted from 0, then one per metric."""
-    records = list(csv.DictReader(text.splitlines()))
-    if not records or "epoch" not in records[0]:
-        raise ValueError("expected a Keras CSVLogger file with an 'epoch' column")
-    keys = [key for key in records[0] if key != "epoch"]
-    by_epoch = sorted(records, key=lambda record: int(record["epoch"]))
-    history = {key: [_number(record[key]) for record in by_epoch] for key in keys}
-    return _keras_history(history, source)
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader, [])
+        lines = [(reader.line_num, row) for row in reader if row]
+    except csv.Error as exc:
+        raise CardError(f"{what} is not a valid CSV file: {exc} (line {reader.line_num})") from None
+    if "epoch" not in header:
+        raise CardError(
+            f"{what}: expected a Keras CSVLogger file with an 'epoch' column, found the columns "
+            f"{quote(header)}"
+        )
+    if len(set(header)) != len(header) or not all(name.strip() for name in header):
+        raise CardError(f"{what}: the header {quote(header)} has an empty or repeated column name")
+    if not lines:
+        raise CardError(f"{what} has a header but no rows")
+    _check_size(len(lines), what)
+    by_epoch: dict[int, list[str]] = {}
+    for number, row in lines:
+        if len(row) != len(header):
+            raise CardError(
+                f"{what}, line {number}: {len(row)} fields where the header has {len(header)}"
+            )
+        cell = row[header.index("epoch")].strip()
+        if not cell.isdigit():
+            raise CardError(f"{what}, line {number}: epoch {quote(cell)} is not a whole number")
+        if int(cell) in by_epoch:
+            raise CardError(f"{what}, line {number}: epoch {cell} appears twice")
+        by_epoch[int(cell)] = row
+    keys = [key for key in header if key != "epoch"]
+    history = {
+        key: [
+            _csv_number(by_epoch[epoch][header.index(key)], f"{what}: epoch {epoch}, {quote(key)}")
+            for epoch in sorted(by_epoch)
+        ]
+        for key in keys
+    }
+    return _keras_history(history, source, what)
 
 
 def _keras_order(keys: list[str]) -> list[str]:
@@ -173,9 +278,62 @@ def _ordered_keys(
     return sorted(seen, key=lambda key: key != "eval_loss")
 
 
-def _number(value: str) -> Cell:
+def _titles(keys: list[str], taken: list[str], what: str) -> dict[str, str]:
+    """Column title of each key; a key whose title is already taken keeps its own name."""
+    if len(keys) > MAX_COLUMNS:
+        raise CardError(f"{what} has {len(keys):,} metrics, over cardgen's limit of {MAX_COLUMNS}")
+    used = set(taken)
+    titles = {}
+    for key in keys:
+        title = column_title(key)
+        if title in used:
+            title = key
+        if title in used:
+            raise CardError(f"{what}: two metrics would both be shown as {quote(title)}")
+        used.add(title)
+        titles[key] = title
+    return titles
+
+
+def _check_size(rows: int, what: str) -> None:
+    if rows > MAX_ROWS:
+        raise CardError(f"{what} has {rows:,} rows, over cardgen's limit of {MAX_ROWS:,}")
+
+
+def _number(value: Any, where: str) -> float | int:
+    """``value`` when it is a finite number; CardError naming ``where`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CardError(f"{where} is {quote(value)}, not a number")
+    if not math.isfinite(value):
+        raise CardError(f"{where} is {value}, not a finite number")
+    return value
+
+
+def _check_finite(value: Any, where: str) -> None:
+    """Refuse NaN and infinity anywhere in ``value`` (JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CardError(f"{where} is {value}, not a finite number")
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_finite(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            _check_finite(item, where)
+
+
+def _csv_number(value: str, where: str) -> Cell:
+    """A CSVLogger cell: a number, or None when empty or ``NA``."""
+    text = value.strip()
+    if text in ("", "NA"):
+        return None
     try:
-        number = float(value)
+        number = float(text)
     except ValueError:
-        return value or None
-    return int(number) if number.is_integer() and "." not in value else number
+        raise CardError(f"{where} is {quote(value)}, not a number") from None
+    if not math.isfinite(number):
+        raise CardError(f"{where} is {quote(value)}, not a finite number")
+    return (
+        int(number)
+        if number.is_integer() and "." not in text and "e" not in text.lower()
+        else number
+    )

@@ -7,8 +7,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
+from rich.text import Text
 
-from ..errors import UsageError
+from .._untrusted import quote, read_text
+from ..errors import CardError, UsageError
+from ..sections import MAX_SECTION_CHARS as MAX_SECTION_BYTES
+from ..sections import check_section
+from ..tables import plain
 from ._app import app, console, err_console
 
 
@@ -23,26 +29,33 @@ def write_card(run: Path, output: Path | None, output_format: str = "md", **opti
         warnings.simplefilter("always")
         render_card(run, output=output, output_format=output_format, **options)
     for warning in caught:
-        err_console.print(
-            f"[bold yellow]warning:[/] {warning.message}", highlight=False, soft_wrap=True
-        )
-    console.print(f"card written to {output}", highlight=False, soft_wrap=True)
+        message = Text.assemble(("warning:", "bold yellow"), " ", plain(str(warning.message)))
+        err_console.print(message, highlight=False, soft_wrap=True)
+    console.print(f"card written to {escape(str(output))}", highlight=False, soft_wrap=True)
     return output
 
 
 def read_sections(values: list[str]) -> dict[str, str]:
-    """``NAME=FILE`` options -> {name: the file's Markdown}."""
-    sections = {}
+    """``NAME=FILE`` options -> {name: the file's Markdown}; the library checks the Markdown."""
+    sections: dict[str, str] = {}
     for value in values:
         name, sep, file = value.partition("=")
+        name = name.strip()
         if not sep or not name or not file:
             raise UsageError(
-                f"--section takes NAME=FILE (e.g. intended_uses=notes.md), got {value!r}"
+                f"--section takes NAME=FILE (e.g. intended_uses=notes.md), got {quote(value)}"
             )
+        if name in sections:
+            raise UsageError(f"--section {quote(name)} is given twice; pass each section once")
         try:
-            sections[name] = Path(file).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read the file of --section {name}: {exc}") from exc
+            text = read_text(Path(file), error=UsageError, what="file", max_bytes=MAX_SECTION_BYTES)
+        except UsageError as exc:
+            raise UsageError(f"cannot read the file of --section {name}: {exc}") from None
+        sections[name] = text.removeprefix("\ufeff").strip()
+        try:
+            check_section(name, sections[name])
+        except CardError as exc:
+            raise CardError(f"--section {name}={file}: {exc}") from None
     return sections
 
 
