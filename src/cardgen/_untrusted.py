@@ -27,6 +27,7 @@ MAX_DEPTH = 64
 MAX_NODES = 2_000_000
 MAX_YAML_ALIASES = 64
 MAX_QUOTED = 120
+MAX_LABELS = 10_000  # labels of a model, a dataset or a results file
 
 
 class LimitError(CardgenError, ValueError):

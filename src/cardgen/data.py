@@ -1,28 +1,49 @@
-"""Evaluation data: local files, ``save_to_disk`` directories and ``datasets`` hub names."""
+"""Evaluation data: local files, ``save_to_disk`` directories and ``datasets`` hub names.
+
+Every dataset is untrusted: files are read through ``cardgen._untrusted`` (bounded size and
+nesting), then one layer checks column names, texts and labels, so a malformed dataset fails
+with a DataError that names the line, row or value, never with a traceback. The readers live
+in ``_data_files`` (CSV, TSV, JSON, JSONL, Parquet) and ``_data_hf`` (``save_to_disk``
+directories, hub names); this module picks the columns and checks texts and labels.
+"""
 
 from __future__ import annotations
 
-import csv
+import errno
 import hashlib
 import json
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._data_columns import Columns, check_names, column_list, repeated
+from ._data_files import FILE_FORMATS, read_file
+from ._data_hf import read_hub_dataset, read_saved_dataset
+from ._untrusted import quote
 from .errors import DataError
+from .labels import MAX_LABELS
 from .results import DatasetInfo
 
-FILE_FORMATS = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".jsonl": "jsonl",
-    ".json": "json",
-    ".parquet": "parquet",
-}
+__all__ = [
+    "FILE_FORMATS",
+    "LABEL_COLUMNS",
+    "MAX_LABEL_CHARS",
+    "MAX_LABELS",
+    "TEXT_COLUMNS",
+    "EvalData",
+    "load_data",
+]
+
 TEXT_COLUMNS = ("text", "sentence", "review", "content", "document")
 LABEL_COLUMNS = ("label", "labels")
+MAX_LABEL_CHARS = 200
+"""Longest label name, in characters."""
+
+_CLASS_ID = re.compile(r"\s*-?[0-9]+\s*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass
@@ -40,16 +61,6 @@ class EvalData:
     info: DatasetInfo
 
 
-@dataclass
-class _Columns:
-    rows: dict[str, list[Any]]
-    class_names: list[str] | None
-    source: str
-    name: str | None = None
-    config: str | None = None
-    split: str | None = None
-
-
 def load_data(
     dataset: str | Path,
     *,
@@ -65,132 +76,39 @@ def load_data(
 
     ``limit`` keeps the first N rows, or N rows drawn with ``seed`` when ``sample`` is set.
     """
-    path = Path(dataset)
-    if path.is_dir():
-        columns = _read_saved_dataset(path, split)
-    elif path.is_file():
-        columns = _read_file(path)
-    elif path.suffix.lower() in FILE_FORMATS or str(dataset).startswith((".", "/", "~")):
-        raise DataError(f"dataset file {dataset} does not exist")
-    else:
-        columns = _read_hub_dataset(str(dataset), config, split or "test")
-    return _to_eval_data(columns, text_column, label_column, limit, sample, seed)
-
-
-def _read_file(path: Path) -> _Columns:
-    kind = FILE_FORMATS.get(path.suffix.lower())
-    if kind is None:
+    for option, value in (("--text-column", text_column), ("--label-column", label_column)):
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise DataError(f"{option} must be a column name, got {quote(value)}")
+    if text_column is not None and text_column == label_column:
         raise DataError(
-            f"unknown dataset format {path.suffix!r} for {path}; "
-            f"use one of {', '.join(FILE_FORMATS)} or a `datasets` directory"
+            f"--text-column and --label-column are both {quote(text_column)}; "
+            "texts and labels must come from different columns"
         )
-    try:
-        if kind in ("csv", "tsv"):
-            with path.open(encoding="utf-8", newline="") as handle:
-                records = list(csv.DictReader(handle, delimiter="\t" if kind == "tsv" else ","))
-            rows = _records_to_columns(records)
-        elif kind == "jsonl":
-            with path.open(encoding="utf-8") as handle:
-                records = [json.loads(line) for line in handle if line.strip()]
-            rows = _records_to_columns(records)
-        elif kind == "json":
-            data = json.loads(path.read_text(encoding="utf-8"))
-            rows = data if isinstance(data, dict) else _records_to_columns(data)
-        else:
-            import pyarrow.parquet as pq
-
-            rows = pq.read_table(path).to_pydict()
-    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
-        raise DataError(f"cannot read {path} as {kind}: {exc}") from exc
-    return _Columns(rows=rows, class_names=None, source=str(path), name=path.stem)
-
-
-def _records_to_columns(records: Any) -> dict[str, list[Any]]:
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise ValueError("expected one JSON object per row")
-    names: dict[str, None] = {}
-    for record in records:
-        names.update(dict.fromkeys(record))
-    return {name: [record.get(name) for record in records] for name in names}
-
-
-def _read_saved_dataset(path: Path, split: str | None) -> _Columns:
-    import datasets
-
-    try:
-        loaded = datasets.load_from_disk(str(path))
-    except (FileNotFoundError, ValueError) as exc:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise DataError(f"--limit must be at least 1, got {quote(limit)}")
+    if not isinstance(dataset, (str, Path)) or not str(dataset).strip():
         raise DataError(
-            f"{path} is a directory but not one written by `Dataset.save_to_disk`: {exc}"
-        ) from exc
-    if isinstance(loaded, datasets.DatasetDict):
-        splits = list(loaded)
-        chosen = split or ("test" if "test" in loaded else None)
-        if chosen not in loaded:
-            raise DataError(
-                f"split {chosen!r} not found in {path}; splits are: {', '.join(splits)} "
-                "(use --split)"
-            )
-        loaded, split = loaded[chosen], chosen
-    return _from_datasets(loaded, source=str(path), name=path.name, split=split)
-
-
-def _read_hub_dataset(name: str, config: str | None, split: str) -> _Columns:
-    """``owner/name``, ``name:config`` or the GLUE-style ``name/config`` shorthand.
-
-    When ``datasets`` cannot resolve the name (offline, say) but the dataset repository is in
-    the local Hugging Face hub cache, its data files load from there.
-    """
-    import datasets
-
-    if ":" in name and config is None:
-        name, config = name.split(":", 1)
-    attempts = [(name, config)]
-    if config is None and name.count("/") == 1:
-        attempts.append(tuple(name.split("/")))  # type: ignore[arg-type]
-    errors = []
-    for repo, conf in attempts:
-        for source in (repo, _cached_snapshot(repo)):
-            if source is None:
-                continue
-            try:
-                loaded = datasets.load_dataset(source, conf, split=split)
-            except Exception as exc:  # datasets raises many unrelated types for "not found"
-                errors.append(f"{repo}{f' ({conf})' if conf else ''}: {exc}")
-                continue
-            return _from_datasets(loaded, source=f"hub:{repo}", name=repo, split=split, config=conf)
-    raise DataError(
-        f"dataset {name!r} is neither a local file or directory nor a loadable `datasets` name "
-        f"({'; '.join(errors)}); without network only cached datasets load"
-    )
-
-
-def _cached_snapshot(repo: str) -> str | None:
-    """The local hub-cache snapshot of dataset ``repo``, if one was downloaded before."""
-    from huggingface_hub import snapshot_download
-
+            f"dataset {quote(dataset)} is not usable; pass a data file, a `save_to_disk` "
+            "directory or a `datasets` name"
+        )
+    path = Path(dataset)
     try:
-        return snapshot_download(repo, repo_type="dataset", local_files_only=True)
-    except Exception:  # not cached, or not a valid repo id
-        return None
-
-
-def _from_datasets(
-    loaded: Any, *, source: str, name: str, split: str | None, config: str | None = None
-) -> _Columns:
-    class_names = None
-    for feature in loaded.features.values():
-        if type(feature).__name__ == "ClassLabel":
-            class_names = list(feature.names)
-            break
-    return _Columns(
-        rows=loaded.to_dict(),
-        class_names=class_names,
-        source=source,
-        name=name,
-        config=config,
-        split=split,
-    )
+        is_dir, is_file, exists = path.is_dir(), path.is_file(), path.exists()
+    except OSError as exc:  # a name too long for a path, or a directory we may not enter
+        if exc.errno != errno.ENAMETOOLONG:
+            raise DataError(f"cannot look up dataset {path}: {exc.strerror}") from None
+        is_dir = is_file = exists = False
+    if is_dir:
+        columns = read_saved_dataset(path, split)
+    elif is_file:
+        columns = read_file(path)
+    elif exists:
+        raise DataError(f"dataset {path} is not a regular file or directory")
+    elif path.suffix.lower() in FILE_FORMATS or str(dataset).startswith((".", "/", "~")):
+        raise DataError(f"dataset file {quote(str(dataset))} does not exist")
+    else:
+        columns = read_hub_dataset(str(dataset), config, split or "test")
+    return _to_eval_data(columns, text_column, label_column, limit, sample, seed)
 
 
 def _pick_column(
@@ -203,14 +121,17 @@ def _pick_column(
         if found is not None:
             return found
     missing = wanted or defaults[0]
+    hint = next((f"; {quote(c)} has spaces around it" for c in columns if c.strip() == missing), "")
+    if len(columns) == 1 and ("," in columns[0] or "\t" in columns[0]):
+        hint = "; is the separator right? .csv splits on commas, .tsv on tabs"
     raise DataError(
-        f"column {missing!r} not found in {source}; columns are: {', '.join(columns)} "
-        f"(use --{role}-column)"
+        f"column {quote(missing)} not found in {source}; columns are: {column_list(columns)}"
+        f"{hint} (use --{role}-column)"
     )
 
 
 def _to_eval_data(
-    columns: _Columns,
+    columns: Columns,
     text_column: str | None,
     label_column: str | None,
     limit: int | None,
@@ -218,40 +139,37 @@ def _to_eval_data(
     seed: int,
 ) -> EvalData:
     names = list(columns.rows)
+    check_names(names, columns.source)
     if not names or not any(columns.rows.values()):
         raise DataError(f"dataset {columns.source} has no rows")
     text_col = _pick_column(names, text_column, TEXT_COLUMNS, "text", columns.source)
     label_col = _pick_column(names, label_column, LABEL_COLUMNS, "label", columns.source)
+    if text_col == label_col:
+        raise DataError(f"column {quote(text_col)} cannot hold both the texts and the labels")
     texts, raw = list(columns.rows[text_col]), list(columns.rows[label_col])
+    keep: Sequence[int] = range(len(texts))
     if limit is not None:
-        if limit < 1:
-            raise DataError(f"--limit must be at least 1, got {limit}")
-        keep = (
-            sorted(random.Random(seed).sample(range(len(texts)), min(limit, len(texts))))
-            if sample
-            else range(min(limit, len(texts)))
-        )
+        count = min(limit, len(texts))
+        keep = sorted(random.Random(seed).sample(keep, count)) if sample else range(count)
         texts, raw = [texts[i] for i in keep], [raw[i] for i in keep]
 
-    for i, text in enumerate(texts):
+    for i, text in zip(keep, texts, strict=True):
         if not isinstance(text, str):
+            value = "null or missing" if text is None else quote(text)
             raise DataError(
                 f"row {i} of {columns.source} has a {type(text).__name__} in text column "
-                f"{text_col!r}; every text must be a string"
+                f"{quote(text_col)} ({value}); every text must be a string"
             )
-    bad = next(
-        (i for i, v in enumerate(raw) if v is None or isinstance(v, (float, list, dict))), None
-    )
-    if bad is not None:
-        raise DataError(
-            f"row {bad} of {columns.source} has label {raw[bad]!r} in column {label_col!r}; "
-            "labels must be integers or strings"
-        )
-
-    labels, label_names, indexed = _label_names(raw, columns.class_names, columns.source)
+    labels, label_names, indexed = _label_names(raw, keep, columns, label_col)
     fingerprint = hashlib.sha256()
-    for text, label in zip(texts, labels, strict=True):
-        fingerprint.update(json.dumps([text, label], ensure_ascii=False).encode())
+    for i, text, label in zip(keep, texts, labels, strict=True):
+        try:
+            fingerprint.update(json.dumps([text, label], ensure_ascii=False).encode())
+        except UnicodeEncodeError:
+            raise DataError(
+                f"row {i} of {columns.source} has a text with an unpaired surrogate "
+                f"({quote(text)}), which is not valid Unicode; fix the \\u escapes in the file"
+            ) from None
     info = DatasetInfo(
         source=columns.source,
         name=columns.name,
@@ -266,26 +184,101 @@ def _to_eval_data(
     return EvalData(texts=texts, labels=labels, label_names=label_names, indexed=indexed, info=info)
 
 
+def _label_value(value: Any, row: int, source: str, column: str) -> int | str:
+    """A label as a class id or a name; DataError for any other value."""
+    where = f"row {row} of {source} has label {quote(value)} in column {quote(column)}"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        hint = " (map true/false to names or to 0/1)" if isinstance(value, bool) else ""
+        raise DataError(f"{where}; labels must be integers or strings{hint}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise DataError(f"{where}; a numeric label must be a whole class id")
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if not value.strip():
+        raise DataError(f"{where}; labels must not be empty or blank")
+    if len(value) > MAX_LABEL_CHARS:
+        raise DataError(
+            f"{where}; it has {len(value):,} characters, over cardgen's limit of "
+            f"{MAX_LABEL_CHARS} for a label (MAX_LABEL_CHARS): is it the label column?"
+        )
+    if _CONTROL.search(value):
+        raise DataError(f"{where}; labels must not contain control characters")
+    return int(value) if _CLASS_ID.fullmatch(value) else value
+
+
+def _check_class_names(names: list[Any], source: str) -> None:
+    """ClassLabel names follow the rules of label names: few, short, non-blank, distinct."""
+    if len(names) > MAX_LABELS:
+        raise DataError(
+            f"{source} has a ClassLabel of {len(names):,} names, over cardgen's limit of "
+            f"{MAX_LABELS:,} (MAX_LABELS)"
+        )
+    for name in names:
+        if (
+            not isinstance(name, str)
+            or not name.strip()
+            or len(name) > MAX_LABEL_CHARS
+            or _CONTROL.search(name)
+        ):
+            raise DataError(
+                f"{source} has the ClassLabel name {quote(name)}; names must be non-blank "
+                f"strings of at most {MAX_LABEL_CHARS} characters without control characters"
+            )
+    twice = repeated(names)
+    if twice is not None:
+        raise DataError(f"{source} has the ClassLabel name {quote(twice)} twice")
+
+
 def _label_names(
-    raw: list[Any], class_names: list[str] | None, source: str
+    raw: list[Any], rows: Sequence[int], columns: Columns, column: str
 ) -> tuple[list[str], list[str], bool]:
     """Labels as names, the ordered label set, and whether labels are class ids."""
-    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in raw)
-    digit_strings = all(isinstance(v, str) and v.strip().lstrip("-").isdigit() for v in raw)
-    if class_names is not None and ints:
-        unknown = sorted({v for v in raw if not 0 <= v < len(class_names)})
+    source, class_names = columns.source, columns.class_names
+    seen: dict[tuple[type, Any], int | str] = {}
+    values: list[int | str] = []
+    first: dict[type, int] = {}
+    for i, (row, value) in enumerate(zip(rows, raw, strict=True)):
+        key = (type(value), value if isinstance(value, (int, float, str)) else id(value))
+        if key not in seen:
+            seen[key] = _label_value(value, row, source, column)
+            first.setdefault(type(seen[key]), i)
+        values.append(seen[key])
+    if len(first) > 1:
+        a, b = raw[first[int]], raw[first[str]]
+        raise DataError(
+            f"label column {quote(column)} of {source} mixes class ids and names, e.g. "
+            f"{quote(a)} (row {rows[first[int]]}) and {quote(b)} (row {rows[first[str]]}); "
+            "use names for every row or integer ids for every row"
+        )
+    if int not in first:
+        names = sorted({str(v) for v in values})
+        if len(names) > MAX_LABELS:
+            raise DataError(
+                f"label column {quote(column)} of {source} has {len(names):,} distinct labels, "
+                f"over cardgen's limit of {MAX_LABELS:,} (MAX_LABELS): is it the label column?"
+            )
+        return [str(v) for v in values], names, False
+    ids: list[int] = values  # type: ignore[assignment]
+    if class_names is not None:
+        _check_class_names(class_names, source)
+        unknown = sorted({v for v in ids if not 0 <= v < len(class_names)})
         if unknown:
+            hint = " (-1 marks unlabelled rows: use a labelled split)" if -1 in unknown else ""
             raise DataError(
-                f"labels {unknown} in {source} are outside its ClassLabel names {class_names}"
+                f"labels {quote(unknown)} in {source} are outside its ClassLabel names "
+                f"{quote(class_names)}{hint}"
             )
-        return [class_names[v] for v in raw], list(class_names), True
-    if ints or digit_strings:
-        values = [int(v) for v in raw]
-        if min(values) < 0:
-            raise DataError(
-                f"{source} has negative label ids {sorted({v for v in values if v < 0})}"
-            )
-        names = [str(i) for i in range(max(values) + 1)]
-        return [str(v) for v in values], names, True
-    labels = [str(v) for v in raw]
-    return labels, sorted(set(labels)), False
+        return [class_names[v] for v in ids], list(class_names), True
+    negative = sorted({v for v in ids if v < 0})
+    if negative:
+        raise DataError(f"{source} has negative label ids {quote(negative)}; ids start at 0")
+    top = max(ids)
+    if top >= MAX_LABELS:
+        raise DataError(
+            f"{source} has label id {top:,} (row {rows[ids.index(top)]}) in column "
+            f"{quote(column)}, over cardgen's limit of {MAX_LABELS:,} classes (MAX_LABELS); "
+            "ids must be 0 .. number of classes - 1"
+        )
+    return [str(v) for v in ids], [str(i) for i in range(top + 1)], True

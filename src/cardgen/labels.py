@@ -14,11 +14,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from ._untrusted import parse_json, quote, read_text
+from ._untrusted import MAX_LABELS, parse_json, quote, read_text
 from .errors import LabelError
 from .results import LabelMapping
 
-MAX_LABELS = 10_000
 _GENERIC = re.compile(r"^(label_)?(\d+)$", re.IGNORECASE)
 
 

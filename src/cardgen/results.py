@@ -12,13 +12,12 @@ from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from ._io import write_json
-from ._untrusted import parse_json, quote, read_text
+from ._untrusted import MAX_LABELS, parse_json, quote, read_text
 from .errors import ResultsError
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.jsonl"
-MAX_LABELS = 10_000
 
 
 @dataclass

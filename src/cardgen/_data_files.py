@@ -1,0 +1,173 @@
+"""Local dataset files: CSV, TSV, JSON, JSONL and Parquet, read into columns."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from ._data_columns import Columns, check_names, json_kind
+from ._untrusted import MAX_FILE_BYTES, parse_json, quote, read_text
+from .errors import CardgenError, DataError
+
+FILE_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".json": "json",
+    ".parquet": "parquet",
+}
+MAX_PARQUET_BYTES = 4 * MAX_FILE_BYTES
+"""Most uncompressed bytes a Parquet file may hold (a small file can unpack to gigabytes)."""
+
+
+def read_file(path: Path) -> Columns:
+    """The columns of a data file, chosen by its suffix; DataError names the line or value."""
+    kind = FILE_FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise DataError(
+            f"unknown dataset format {quote(path.suffix)} for {path}; "
+            f"use one of {', '.join(FILE_FORMATS)} or a `datasets` directory"
+        )
+    text = "" if kind == "parquet" else _read_text(path)
+    try:
+        if kind == "parquet":
+            rows = _read_parquet(path)
+        elif kind in ("csv", "tsv"):
+            rows = _read_delimited(text, "\t" if kind == "tsv" else ",")
+        elif kind == "jsonl":
+            rows = _read_jsonl(text)
+        else:
+            rows = _read_json(text)
+    except DataError as exc:
+        raise DataError(f"cannot read {path} as {kind}: {exc}") from None
+    return Columns(rows=rows, class_names=None, source=str(path), name=path.stem)
+
+
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text (a byte-order mark dropped); DataError names a bad byte's line."""
+    try:
+        text = read_text(path, error=DataError, what="dataset file")
+    except DataError as exc:
+        bad = exc.__context__
+        if not isinstance(bad, UnicodeDecodeError):
+            raise
+        raw, start = bad.object, bad.start
+        hint = "it looks like UTF-16; " if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        line = raw.count(b"\n", 0, start) + 1
+        raise DataError(
+            f"dataset file {path} is not UTF-8 text: byte 0x{raw[start]:02x} on line {line} "
+            f"(byte offset {start}, {bad.reason}); {hint}save it as UTF-8"
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def _read_delimited(text: str, delimiter: str) -> dict[str, list[Any]]:
+    """CSV or TSV with a header line; every row must have as many fields as the header."""
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise DataError(
+            f"NUL byte on line {line}; this is not a {delimiter!r}-separated text file "
+            "(a spreadsheet, or UTF-16?); export it as UTF-8 CSV"
+        )
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    records: list[list[str]] = []
+    try:
+        header = next(reader, None)
+        if header is None:
+            return {}
+        if not header:
+            raise DataError("line 1 is empty; the first line must name the columns")
+        check_names(header, "the header")
+        for row in reader:
+            if len(row) != len(header) and row:
+                raise DataError(
+                    f"line {reader.line_num} has {_count(len(row), 'field')} but the header "
+                    f"has {len(header)}; quote fields that contain {delimiter!r} or newlines"
+                )
+            if row:
+                records.append(row)
+    except csv.Error as exc:
+        hint = "; use JSONL or Parquet for longer texts" if "field limit" in str(exc) else ""
+        raise DataError(f"line {reader.line_num}: {exc}{hint}") from None
+    columns = zip(*records, strict=True) if records else ([] for _ in header)
+    return {name: list(values) for name, values in zip(header, columns, strict=True)}
+
+
+def _read_jsonl(text: str) -> dict[str, list[Any]]:
+    records = []
+    for number, line in enumerate(text.split("\n"), 1):  # not splitlines: U+2028 is JSON text
+        if line.strip():
+            where = f"line {number}"
+            record = parse_json(line, source=where, error=DataError)
+            if not isinstance(record, dict):
+                raise DataError(
+                    f"{where} is a JSON {json_kind(record)}, not an object; JSONL needs one "
+                    'object per line, like {"text": "...", "label": "..."}'
+                )
+            records.append(record)
+    return _records_to_columns(records)
+
+
+def _read_json(text: str) -> dict[str, list[Any]]:
+    """A list of row objects, or an object of equal-length column lists."""
+    data = parse_json(text, source="the file", error=DataError)
+    layouts = '[{"text": ..., "label": ...}, ...] or {"text": [...], "label": [...]}'
+    if isinstance(data, list):
+        return _records_to_columns(data)
+    if not isinstance(data, dict):
+        raise DataError(f"the file holds a JSON {json_kind(data)}; use {layouts}")
+    for key, value in data.items():
+        if not isinstance(value, list):
+            raise DataError(
+                f"the file is a JSON object whose {quote(key)} is a {json_kind(value)}, not a "
+                f"list of column values; use {layouts}"
+            )
+    lengths = {key: len(value) for key, value in data.items()}
+    if len(set(lengths.values())) > 1:
+        (short, n), *_, (long, m) = sorted(lengths.items(), key=lambda item: item[1])
+        raise DataError(
+            f"columns have different lengths: {quote(short)} has {_count(n, 'value')}, "
+            f"{quote(long)} has {m}; every column needs one value per row"
+        )
+    return data
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _records_to_columns(records: list[Any]) -> dict[str, list[Any]]:
+    names: dict[str, None] = {}
+    for number, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise DataError(
+                f"item {number} is a JSON {json_kind(record)}, not an object; "
+                'every row must be an object like {"text": "...", "label": "..."}'
+            )
+        names.update(dict.fromkeys(record))
+    return {name: [record.get(name) for record in records] for name in names}
+
+
+def _read_parquet(path: Path) -> dict[str, list[Any]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        with pq.ParquetFile(path) as parquet:
+            check_names(parquet.schema_arrow.names, "its schema")
+            meta = parquet.metadata
+            size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+            if size > MAX_PARQUET_BYTES:
+                raise DataError(
+                    f"it unpacks to {size:,} bytes, over cardgen's limit of "
+                    f"{MAX_PARQUET_BYTES:,} bytes; evaluate on a sample of it"
+                )
+            return parquet.read().to_pydict()
+    except CardgenError:
+        raise
+    except (pa.ArrowException, OSError, ValueError, TypeError, KeyError, EOFError) as exc:
+        raise DataError(
+            f"not a readable Parquet file ({type(exc).__name__}: {quote(str(exc))})"
+        ) from None
