@@ -72,6 +72,8 @@ def read_text(
         ) from None
     except OSError as exc:
         raise error(f"cannot read {what} {target}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # a NUL in the path
+        raise error(f"{what} {quote(str(target))} is not a usable path ({exc})") from None
 
 
 def check_size(data: Any, *, source: str, error: type[CardgenError]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
@@ -123,8 +124,15 @@ def _fill_rows(
 
 
 def plot_file(name: str) -> str:
-    """The plot's file name for probe ``name``: ``probe_<name>.png``, safe on any filesystem."""
-    return f"probe_{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
+    """The plot's file name for probe ``name``: ``probe_<name>.png``, safe on any filesystem.
+
+    A name that had to be changed (other characters, over 80 long) gets a short hash of itself,
+    so that two probes never share a plot.
+    """
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "-", name)[:80]
+    if safe != name:
+        safe += "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"probe_{safe}.png"
 
 
 def write_probe_files(run: ProbeRun, output_dir: Path) -> None:
