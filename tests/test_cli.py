@@ -59,7 +59,7 @@ def _bad_inputs(tmp: Path, model: Path, data: Path) -> list[tuple[list[str], str
         (["--model", str(model), "--dataset", str(tmp / "none.jsonl")], "does not exist"),
         (["--model", str(model), "--dataset", str(missing_col)], "columns are: review, sentiment"),
         (["--model", str(model), "--dataset", str(labels)], "dataset labels: neutral"),
-        (["--model", str(tmp / "nope"), "--dataset", str(data)], "cannot load transformers model"),
+        (["--model", str(tmp / "nope"), "--dataset", str(data)], "model directory"),
         (["--model", str(model), "--dataset", str(data), "--device", "cuda:7"], "no CUDA GPU"),
         (
             ["--model", str(model), "--dataset", str(data), "--output-dir", str(blocker / "x")],

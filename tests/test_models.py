@@ -156,8 +156,8 @@ def _dir(path: Path) -> Path:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda d: d / "missing-dir", r"cannot load transformers model"),
-        (lambda d: _dir(d / "empty"), r"cannot load transformers model"),
+        (lambda d: d / "missing-dir", r"model directory .*missing-dir' does not exist"),
+        (lambda d: _dir(d / "empty"), r"model directory .*empty' has no config.json"),
         (lambda d: _file(d / "m.skops", b"not a zip"), r"cannot load skops file"),
         (lambda d: _file(d / "weights.bin", b"x"), r"cannot tell what kind of model"),
         (lambda d: d / "absent.skops", r"does not exist"),

@@ -174,7 +174,7 @@ def test_a_user_lexicon_replaces_the_builtin_terms() -> None:
         ),
         (["Filmed somewhere."], "no template has a placeholder"),
         (["{FIRST_NAME} filmed it in {COUNTRY}."], "mixes placeholders of different lexicons"),
-        ([], "no template has a placeholder"),
+        ([], "probe mine has no templates; give at least one"),
     ],
 )
 def test_bad_templates_are_refused(templates: list[str], message: str) -> None:
@@ -433,7 +433,7 @@ def test_yaml_probe_file(tmp_path: Path) -> None:
         ),
         (
             '[probes.x]\ntemplates = ["In {CITY}."]\nlexicons = {CITY = "none.txt"}\n',
-            "cannot read lexicon file .*none.txt",
+            "lexicon file .*none.txt does not exist",
         ),
         (
             '[probes.x]\ntemplates = ["In {CITY}."]\nlexicons = {CITY = "empty.txt"}\n',

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._untrusted import quote
 from ..errors import ModelError
+from ._checkpoint import check_model_string
 from .base import RunStats, ScoreKind, TextClassifier
 
 __all__ = ["RunStats", "ScoreKind", "TextClassifier", "load_model"]
@@ -28,26 +31,34 @@ def load_model(
 
     A directory holding exactly one ``.skops`` file and no ``config.json`` is a skops model.
     """
-    path = Path(model)
+    name = check_model_string(model)
+    path = Path(os.path.expanduser(name))
     if path.is_dir() and not (path / "config.json").exists():
         skops_files = sorted(path.glob("*.skops"))
         if len(skops_files) == 1:
             path = skops_files[0]
     if path.suffix in (".skops", *PICKLE_SUFFIXES):
         if not path.is_file():
-            raise ModelError(f"model file {path} does not exist")
+            found = "is a directory, not a file" if path.exists() else "does not exist"
+            raise ModelError(f"model file {quote(name)} {found}")
         from .sklearn import SklearnClassifier
 
         return SklearnClassifier.load(path, allow_pickle=allow_pickle, trusted_types=trusted_types)
     if path.is_file():
+        hint = (
+            f" (for this one, its directory {path.parent})"
+            if path.suffix in (".json", ".safetensors", ".bin")
+            else ""
+        )
         raise ModelError(
-            f"cannot tell what kind of model {path} is; pass a transformers model directory, "
-            f"a .skops file or (with --allow-pickle) a {'/'.join(PICKLE_SUFFIXES)} file"
+            f"cannot tell what kind of model {quote(name)} is; pass a transformers model "
+            f"directory{hint}, a .skops file or (with --allow-pickle) a "
+            f"{'/'.join(PICKLE_SUFFIXES)} file"
         )
     from .transformers import TransformersClassifier
 
     return TransformersClassifier.load(
-        str(model),
+        name,
         revision=revision,
         device=device,
         dtype=dtype,

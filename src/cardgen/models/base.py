@@ -9,6 +9,8 @@ from typing import Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from .._untrusted import quote
+from ..errors import ModelError
 from ..results import ModelInfo
 
 ScoreKind = Literal["probability", "decision", "label"]
@@ -43,3 +45,23 @@ class TextClassifier(Protocol):
     ) -> tuple[NDArray[np.float64], RunStats]: ...
 
     def info(self) -> ModelInfo: ...
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line, cut to ``limit`` characters, for error messages."""
+    line = " ".join(str(exc).split()) or type(exc).__name__
+    return line if len(line) <= limit else f"{line[: limit - 1]}…"
+
+
+def check_finite(scores: NDArray[np.float64], *, model: str, hint: str = "") -> None:
+    """ModelError when any score is NaN or infinite: metrics on them would be quietly wrong."""
+    if not scores.size:
+        return
+    bad = np.flatnonzero(~np.isfinite(scores).all(axis=1))
+    if len(bad):
+        raise ModelError(
+            f"model {quote(model)} gave NaN or infinite scores for {len(bad):,} of "
+            f"{len(scores):,} texts (the first is text {int(bad[0]) + 1}); its weights are likely "
+            f"corrupt (they hold NaN or inf values){hint}; export the model again from a good "
+            "checkpoint"
+        )

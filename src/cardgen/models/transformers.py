@@ -11,13 +11,26 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from .._untrusted import quote
 from ..errors import ModelError
 from ..results import ModelInfo
 from ..runner import classify, cpu_bf16_features, resolve_device, resolve_dtype
-from .base import RunStats, ScoreKind
+from ._checkpoint import (
+    CONFIG_FILE,
+    check_directory,
+    check_labels,
+    check_loading_info,
+    check_model_string,
+    check_tokenizer_fits,
+    local_directory,
+    read_config,
+    tokenizer_fix,
+)
+from .base import RunStats, ScoreKind, check_finite, one_line
 from .sklearn import file_sha256
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+MIN_LENGTH = 4  # a smaller model_max_length in a config is corrupt, not a real limit
 
 
 class TransformersClassifier:
@@ -52,7 +65,7 @@ class TransformersClassifier:
                 getattr(tokenizer, "model_max_length", None),
                 getattr(config, "max_position_embeddings", None),
             )
-            if isinstance(n, int) and n < 1_000_000
+            if isinstance(n, int) and MIN_LENGTH <= n < 1_000_000
         ]
         self.max_length = max_length or (min(limits) if limits else 512)
         self._id = model_id
@@ -69,7 +82,7 @@ class TransformersClassifier:
         max_length: int | None = None,
         trust_remote_code: bool = False,
     ) -> TransformersClassifier:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # cardgen shows its own progress bar
@@ -83,30 +96,52 @@ class TransformersClassifier:
                 "the default float32 is faster here",
                 stacklevel=2,
             )
+        name = check_model_string(model_id)
+        directory = local_directory(name)
+        if directory is not None:
+            check_directory(directory, model=name)
+            config_file = directory / CONFIG_FILE
+        else:
+            config_file = _hub_config(name, revision)
+        read_config(config_file, model=name, trust_remote_code=trust_remote_code)
+        source = str(directory) if directory is not None else name
         options = {"revision": revision, "trust_remote_code": trust_remote_code}
         try:
-            tokenizer = AutoTokenizer.from_pretrained(model_id, **options)
-            model = AutoModelForSequenceClassification.from_pretrained(
-                model_id, dtype=load_dtype, **options
+            config = AutoConfig.from_pretrained(source, **options)
+        except Exception as exc:  # transformers validates fields with several error types
+            raise ModelError(
+                f"config.json of model {quote(name)} is not one transformers accepts: "
+                f"{one_line(exc)}{_remote_code_hint(exc)}"
+            ) from exc
+        check_labels(config.to_dict(), f"the configuration of model {quote(name)}")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source, config=config, **options)
+        except Exception as exc:  # transformers raises OSError, ValueError, tokenizers errors...
+            raise ModelError(
+                f"cannot load the tokenizer of model {quote(name)}: {one_line(exc)}"
+                f"{_remote_code_hint(exc)}; " + tokenizer_fix(directory)
+            ) from exc
+        try:
+            model, loading = AutoModelForSequenceClassification.from_pretrained(
+                source, config=config, dtype=load_dtype, output_loading_info=True, **options
             )
         except Exception as exc:  # transformers raises OSError, ValueError, safetensors errors...
-            hint = (
-                " (pass --trust-remote-code only if you trust its code)"
-                if "trust_remote_code" in str(exc)
-                else ""
-            )
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"cannot load transformers model {model_id!r}: {first}{hint}") from exc
+            raise ModelError(
+                f"cannot load transformers model {quote(name)}: {one_line(exc)}"
+                f"{_remote_code_hint(exc)}"
+            ) from exc
+        check_loading_info(loading, model=name)
+        check_tokenizer_fits(tokenizer, model, name=name, directory=directory)
         classifier = cls(
             model.to(target),
             tokenizer,
-            model_id=model_id,
+            model_id=name,
             device=target,
             dtype=torch_dtype,
             max_length=max_length,
         )
-        if not Path(model_id).is_dir():
-            classifier.revision = _resolved_commit(model_id, revision)
+        if directory is None:
+            classifier.revision = Path(config_file).parent.name
         return classifier
 
     def predict_scores(
@@ -123,6 +158,12 @@ class TransformersClassifier:
             autocast_dtype=autocast,
             progress=progress,
         )
+        hint = (
+            ""
+            if self.dtype == torch.float32
+            else f", or {self.dtype} overflowed (try --dtype float32)"
+        )
+        check_finite(probs, model=self._id, hint=hint)
         return probs, RunStats(
             device=str(self.device),
             dtype=str(self.dtype).removeprefix("torch."),
@@ -151,12 +192,21 @@ class TransformersClassifier:
         )
 
 
-def _resolved_commit(model_id: str, revision: str | None) -> str | None:
-    """The commit a hub id resolved to: the name of its snapshot directory in the cache."""
+def _hub_config(model_id: str, revision: str | None) -> Path:
+    """config.json of a hub model at ``revision`` (from the cache when offline); its folder is
+    named after the commit it resolved to."""
     from huggingface_hub import hf_hub_download
 
     try:
-        config_path = hf_hub_download(model_id, "config.json", revision=revision)
-    except Exception:  # the model loaded, so a failure here only loses the commit hash
-        return revision
-    return Path(config_path).parent.name
+        return Path(hf_hub_download(model_id, CONFIG_FILE, revision=revision))
+    except Exception as exc:  # hub errors: not found, gated, offline and not cached, ...
+        raise ModelError(
+            f"cannot load transformers model {quote(model_id)}: {one_line(exc)} (and there "
+            "is no local directory of that name)"
+        ) from exc
+
+
+def _remote_code_hint(exc: BaseException) -> str:
+    if "trust_remote_code" in str(exc):
+        return " (pass --trust-remote-code only if you trust its code)"
+    return ""

@@ -9,27 +9,25 @@ expected_label = "positive"    # optional: a minimum functionality test
 CITY = ["Paris", "Kabul"]      # or {Paris = "Europe", Kabul = "Asia"}, or "cities.txt"
 ```
 
-The YAML form has the same structure. Lexicon files are relative to the probe file; a
-placeholder without a ``lexicons`` entry fills from the built-in lexicons.
+The YAML form has the same structure. Lexicon files are relative to the probe file and must
+stay inside its folder; a placeholder without a ``lexicons`` entry fills from the built-in
+lexicons. The file is untrusted: it is read with size, depth and alias bounds, and every value
+is checked for its type before use.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .._untrusted import LimitError, inside, parse_toml, parse_yaml, quote, read_text
 from ..errors import ProbeError
 from ._lexicons import PLACEHOLDER, Lexicon, inline_lexicon, load_lexicon
-from ._probe import Probe, template_probe
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from ._probe import PROBE_FILE_SUFFIXES, Probe, template_probe
 
 PROBE_KEYS = ("templates", "lexicons", "target_label", "expected_label")
+MAX_PROBES = 1_000
 
 
 def load_probe_file(
@@ -37,11 +35,7 @@ def load_probe_file(
 ) -> list[Probe]:
     """The probes a TOML or YAML file defines; ``lexicons`` fills placeholders it leaves open."""
     target = Path(path)
-    try:
-        text = target.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProbeError(f"cannot read probe file {target}: {exc}") from exc
-    data = _parse(text, target)
+    data = _parse(target)
     if (
         not isinstance(data, dict)
         or set(data) != {"probes"}
@@ -53,47 +47,71 @@ def load_probe_file(
         )
     if not data["probes"]:
         raise ProbeError(f"probe file {target} defines no probes")
+    if len(data["probes"]) > MAX_PROBES:
+        raise ProbeError(
+            f"probe file {target} defines {len(data['probes']):,} probes, over cardgen's limit "
+            f"of {MAX_PROBES:,}"
+        )
     return [
-        _probe(str(name), spec, target, lexicons or {}) for name, spec in data["probes"].items()
+        _probe(_name(name, target), spec, target, lexicons or {})
+        for name, spec in data["probes"].items()
     ]
 
 
-def _parse(text: str, path: Path) -> Any:
-    if path.suffix == ".toml":
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ProbeError(f"probe file {path} is not valid TOML: {exc}") from exc
-    import yaml
+def _parse(path: Path) -> Any:
+    suffix = path.suffix.lower()
+    if suffix not in PROBE_FILE_SUFFIXES:
+        raise ProbeError(
+            f"probe file {path} must end in {', '.join(PROBE_FILE_SUFFIXES)} (TOML or YAML)"
+        )
+    text = read_text(path, error=ProbeError, what="probe file")
+    source = f"probe file {path}"
+    if suffix == ".toml":
+        return parse_toml(text, source=source, error=ProbeError)
+    return parse_yaml(text, source=source, error=ProbeError)
 
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        detail = " ".join(str(exc).split())
-        raise ProbeError(f"probe file {path} is not valid YAML: {detail}") from exc
+
+def _name(name: Any, path: Path) -> str:
+    if isinstance(name, bool) or not isinstance(name, (str, int)):
+        raise ProbeError(f"probe file {path}: probe names must be text, got {quote(name)}")
+    return str(name)
 
 
 def _probe(name: str, spec: Any, path: Path, defaults: Mapping[str, Lexicon]) -> Probe:
-    where = f"probe {name!r} in {path}"
+    where = f"probe {quote(name)} in {path}"
     if not isinstance(spec, dict):
-        raise ProbeError(f"{where} must be a table of {', '.join(PROBE_KEYS)}")
-    unknown = sorted(set(spec) - set(PROBE_KEYS))
+        raise ProbeError(f"{where} must be a table of {', '.join(PROBE_KEYS)}, got {quote(spec)}")
+    unknown = sorted((str(key) for key in spec if key not in PROBE_KEYS), key=len)
     if unknown:
         raise ProbeError(
-            f"{where} has unknown key {unknown[0]!r}; allowed keys are {', '.join(PROBE_KEYS)}"
+            f"{where} has unknown key {quote(unknown[0])}; allowed keys are {', '.join(PROBE_KEYS)}"
         )
     templates = spec.get("templates")
     if isinstance(templates, str):
         templates = [templates]
-    if not templates or not all(isinstance(t, str) for t in templates):
-        raise ProbeError(f"{where} needs 'templates', a non-empty list of sentences")
-    given = spec.get("lexicons") or {}
+    if not isinstance(templates, list) or not templates:
+        raise ProbeError(
+            f"{where} needs 'templates', a non-empty list of sentences, got {quote(templates)}"
+        )
+    bad = next((t for t in templates if not isinstance(t, str)), None)
+    if bad is not None:
+        raise ProbeError(f"{where}: every template must be a sentence (text), got {quote(bad)}")
+    given = spec.get("lexicons")
+    if given is None:
+        given = {}
     if not isinstance(given, dict):
-        raise ProbeError(f"{where}: 'lexicons' must map each placeholder to its terms or a file")
+        raise ProbeError(
+            f"{where}: 'lexicons' must map each placeholder to its terms or a file, "
+            f"got {quote(given)}"
+        )
     used = {p for template in templates for p in PLACEHOLDER.findall(template)}
     own: dict[str, Lexicon] = {}
     for placeholder, value in given.items():
-        lexicon = _lexicon(str(placeholder), value, path, where)
+        if not isinstance(placeholder, str):
+            raise ProbeError(
+                f"{where}: lexicon names must be placeholders, got {quote(placeholder)}"
+            )
+        lexicon = _lexicon(placeholder, value, path, where)
         if not used & set(lexicon.placeholders):
             raise ProbeError(
                 f"{where}: lexicon {placeholder} is not used by any template; write "
@@ -102,16 +120,22 @@ def _probe(name: str, spec: Any, path: Path, defaults: Mapping[str, Lexicon]) ->
         own.update(dict.fromkeys(lexicon.placeholders, lexicon))
     labels = {key: spec.get(key) for key in ("target_label", "expected_label")}
     for key, value in labels.items():
-        if value is not None and not isinstance(value, str):
-            raise ProbeError(f"{where}: {key} must be a label name, got {value!r}")
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ProbeError(f"{where}: {key} must be a label name, got {quote(value)}")
     return template_probe(name, templates, lexicons={**defaults, **own}, **labels)
 
 
 def _lexicon(placeholder: str, value: Any, path: Path, where: str) -> Lexicon:
     name = f"{placeholder} of {where}"
     if isinstance(value, str):
-        file = Path(value) if Path(value).is_absolute() else path.parent / value
+        try:
+            file = inside(path.parent, value, what=f"lexicon file of {name}")
+        except LimitError as exc:
+            raise ProbeError(f"{exc}; put the lexicon file next to the probe file") from None
         return load_lexicon(file, placeholder=placeholder)
     if isinstance(value, (list, dict)):
         return inline_lexicon(placeholder, value, name=name)
-    raise ProbeError(f"lexicon {name} must be a list of terms, a term -> group table or a file")
+    raise ProbeError(
+        f"lexicon {name} must be a list of terms, a term -> group table or a file, "
+        f"got {quote(value)}"
+    )

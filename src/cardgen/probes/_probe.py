@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._untrusted import quote
 from ..errors import ProbeError
-from ._lexicons import PLACEHOLDER, Lexicon, builtin_placeholders
+from ._lexicons import PLACEHOLDER, Lexicon, builtin_placeholders, check_text
 
 # Several neutral templates per lexicon, so that a finding is not the artefact of one sentence.
 BUILTIN_SUITES: dict[str, tuple[str, ...]] = {
@@ -48,6 +50,13 @@ BUILTIN_SUITES: dict[str, tuple[str, ...]] = {
     ),
 }
 PROBE_FILE_SUFFIXES = (".toml", ".yaml", ".yml")
+MAX_FILLS = 100_000  # templates x terms, per probe and per run
+MAX_TEMPLATES = 1_000
+MAX_TEMPLATE_CHARS = 1_000
+MAX_NAME_CHARS = 100
+MAX_LABEL_CHARS = 256
+# A brace that is not part of a placeholder: a typo, or str.format syntax such as {0} or {X.y}.
+STRAY_BRACE = re.compile(r"\{[^{}]{0,40}\}?|\}")
 
 
 @dataclass(frozen=True)
@@ -65,24 +74,27 @@ class Probe:
     expected_label: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.name.strip():
-            raise ProbeError("a probe needs a non-empty name")
-        if not self.templates:
-            raise ProbeError(f"probe {self.name} has no templates; give at least one")
+        check_text(self.name, what="a probe name", limit=MAX_NAME_CHARS)
+        check_templates(self.name, self.templates)
         for template in self.templates:
-            used = PLACEHOLDER.findall(template)
-            if not used:
-                raise ProbeError(
-                    f"probe {self.name}: template {template!r} has no placeholder such as "
-                    "{COUNTRY}, so every fill would be the same sentence"
-                )
-            unknown = sorted(set(used) - set(self.lexicon.placeholders))
+            unknown = sorted(set(PLACEHOLDER.findall(template)) - set(self.lexicon.placeholders))
             if unknown:
                 raise ProbeError(
-                    f"probe {self.name}: template {template!r} uses {{{unknown[0]}}}, which "
+                    f"probe {self.name}: template {quote(template)} uses {{{unknown[0]}}}, which "
                     f"lexicon {self.lexicon.name} does not fill (it fills "
                     f"{', '.join('{' + p + '}' for p in self.lexicon.placeholders)})"
                 )
+        fills = len(self.templates) * len(self.lexicon.terms)
+        if fills > MAX_FILLS:
+            raise ProbeError(
+                f"probe {self.name} has {len(self.templates):,} templates x "
+                f"{len(self.lexicon.terms):,} terms = {fills:,} fills, over cardgen's limit of "
+                f"{MAX_FILLS:,}; use fewer templates or terms"
+            )
+        for key in ("target_label", "expected_label"):
+            value = getattr(self, key)
+            if value is not None:
+                check_text(value, what=f"probe {self.name}: {key}", limit=MAX_LABEL_CHARS)
 
     def fill(self, template: str, term: str) -> str:
         """``template`` with every placeholder replaced by ``term``'s form for it.
@@ -102,15 +114,18 @@ def template_probe(
     expected_label: str | None = None,
 ) -> Probe:
     """A probe from templates; placeholders fill from ``lexicons`` (by placeholder) or built-ins."""
+    check_text(name, what="a probe name", limit=MAX_NAME_CHARS)
+    if isinstance(templates, str):
+        templates = [templates]
+    if not isinstance(templates, (list, tuple)):
+        raise ProbeError(
+            f"probe {name}: templates must be a list of sentences, got {quote(templates)}"
+        )
+    check_templates(name, templates)
     chosen: dict[str, Lexicon] = {}
     for template in templates:
         for placeholder in PLACEHOLDER.findall(template):
             chosen[placeholder] = _lexicon_for(placeholder, lexicons or {}, probe=name)
-    if not chosen:
-        raise ProbeError(
-            f"probe {name}: no template has a placeholder; write one such as "
-            "'This film was filmed in {COUNTRY}.'"
-        )
     distinct = {id(lexicon): lexicon for lexicon in chosen.values()}
     if len(distinct) > 1:
         raise ProbeError(
@@ -124,6 +139,42 @@ def template_probe(
         target_label=target_label,
         expected_label=expected_label,
     )
+
+
+def check_templates(name: str, templates: Sequence[object]) -> None:
+    """Every template is one line of text with at least one ``{PLACEHOLDER}`` and no other
+    braces (templates are filled by plain replacement, never ``str.format``)."""
+    if not templates:
+        raise ProbeError(f"probe {name} has no templates; give at least one")
+    if len(templates) > MAX_TEMPLATES:
+        raise ProbeError(
+            f"probe {name} has {len(templates):,} templates, over cardgen's limit of "
+            f"{MAX_TEMPLATES:,}"
+        )
+    for template in templates:
+        text = check_text(template, what=f"probe {name}: template", limit=MAX_TEMPLATE_CHARS)
+        stray = STRAY_BRACE.search(PLACEHOLDER.sub("", text))
+        if stray:
+            hint = (
+                f"write {{{stray.group(0)[1:-1].upper()}}}: placeholders are upper-case"
+                if re.fullmatch(r"\{[A-Za-z][A-Za-z0-9_]*\}", stray.group(0))
+                else "placeholders are {UPPER_CASE} names, and braces are not allowed otherwise"
+            )
+            raise ProbeError(
+                f"probe {name}: template {quote(template)} has {quote(stray.group(0))}, which is "
+                f"not a placeholder; {hint}"
+            )
+    if not any(PLACEHOLDER.search(str(template)) for template in templates):
+        raise ProbeError(
+            f"probe {name}: no template has a placeholder; write one such as "
+            "'This film was filmed in {COUNTRY}.'"
+        )
+    for template in templates:
+        if not PLACEHOLDER.search(str(template)):
+            raise ProbeError(
+                f"probe {name}: template {quote(template)} has no placeholder such as "
+                "{COUNTRY}, so every fill would be the same sentence"
+            )
 
 
 def _lexicon_for(placeholder: str, lexicons: Mapping[str, Lexicon], *, probe: str) -> Lexicon:
@@ -143,8 +194,8 @@ def builtin_probe(name: str, *, lexicons: Mapping[str, Lexicon] | None = None) -
     """A built-in suite; ``lexicons`` replaces the terms of the placeholders it names."""
     if name not in BUILTIN_SUITES:
         raise ProbeError(
-            f"unknown probe {name!r}; built-in probes are {', '.join(BUILTIN_SUITES)}, or pass "
-            f"a probe file ({'/'.join(PROBE_FILE_SUFFIXES)})"
+            f"unknown probe {quote(name)}; built-in probes are {', '.join(BUILTIN_SUITES)}, "
+            f"or pass a probe file ({'/'.join(PROBE_FILE_SUFFIXES)})"
         )
     return template_probe(name, BUILTIN_SUITES[name], lexicons=lexicons)
 
@@ -159,15 +210,25 @@ def resolve_probes(
     for spec in specs:
         if isinstance(spec, Probe):
             probes.append(spec)
-        elif str(spec).endswith(PROBE_FILE_SUFFIXES):
+        elif not isinstance(spec, (str, Path)):
+            raise ProbeError(
+                f"a probe must be a built-in name, a probe file or a Probe, got {quote(spec)}"
+            )
+        elif str(spec).lower().endswith(PROBE_FILE_SUFFIXES):
             probes.extend(load_probe_file(spec, lexicons=lexicons))
         else:
             probes.append(builtin_probe(str(spec), lexicons=lexicons))
     seen: set[str] = set()
     for probe in probes:
         if probe.name in seen:
-            raise ProbeError(f"two probes are named {probe.name!r}; give each a distinct name")
+            raise ProbeError(f"two probes are named {quote(probe.name)}; give each a distinct name")
         seen.add(probe.name)
     if not probes:
         raise ProbeError(f"no probes to run; name some of {', '.join(BUILTIN_SUITES)}")
+    fills = sum(len(p.templates) * len(p.lexicon.terms) for p in probes)
+    if fills > MAX_FILLS:
+        raise ProbeError(
+            f"the {len(probes)} probes make {fills:,} fills (templates x terms) in all, over "
+            f"cardgen's limit of {MAX_FILLS:,} per run; run fewer probes at a time"
+        )
     return probes
