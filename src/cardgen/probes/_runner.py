@@ -15,6 +15,7 @@ import numpy as np
 
 from .._io import write_json, write_jsonl
 from .._rundir import staged_run_dir
+from .._untrusted import quote
 from ..errors import ProbeError
 from ..options import check_run_options
 from ..results import SCHEMA_VERSION, ProbeResult
@@ -44,9 +45,8 @@ def match_label(labels: Sequence[str], name: str, *, what: str) -> str:
     for label in labels:
         if label.lower() == name.lower():
             return label
-    raise ProbeError(
-        f"{what} {name!r} is not a label of the model; its labels are: {', '.join(labels)}"
-    )
+    shown = ", ".join(labels[:20]) + (f", ... ({len(labels):,} in all)" if len(labels) > 20 else "")
+    raise ProbeError(f"{what} {quote(name)} is not a label of the model; its labels are: {shown}")
 
 
 def _label(labels: Sequence[str], name: str | None, what: str) -> str | None:
@@ -74,6 +74,8 @@ def measure_probes(
     ``default_target``. Labels are checked before the model runs.
     """
     labels = list(model.labels)
+    if target_label is not None and not target_label.strip():
+        raise ProbeError("--target-label is empty; name one of the model's labels")
     targets = [
         _label(labels, p.target_label or target_label, "target label") or default_target(labels)
         for p in probes
