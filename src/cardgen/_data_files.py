@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-import io
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ FILE_FORMATS = {
     ".json": "json",
     ".parquet": "parquet",
 }
+_BARE_CR = re.compile(r"(?<=\r)(?!\n)")
+MAX_LINE_BYTES = 16 * 2**20
+"""Longest line of a CSV, TSV or JSONL file (these stream, so the file itself has no bound)."""
 MAX_PARQUET_BYTES = 4 * MAX_FILE_BYTES
 """Most uncompressed bytes a Parquet file may hold (a small file can unpack to gigabytes)."""
 
@@ -30,16 +34,15 @@ def read_file(path: Path) -> Columns:
             f"unknown dataset format {quote(path.suffix)} for {path}; "
             f"use one of {', '.join(FILE_FORMATS)} or a `datasets` directory"
         )
-    text = "" if kind == "parquet" else _read_text(path)
     try:
         if kind == "parquet":
             rows = _read_parquet(path)
         elif kind in ("csv", "tsv"):
-            rows = _read_delimited(text, "\t" if kind == "tsv" else ",")
+            rows = _read_delimited(_lines(path), "\t" if kind == "tsv" else ",")
         elif kind == "jsonl":
-            rows = _read_jsonl(text)
+            rows = _read_jsonl(_lines(path))
         else:
-            rows = _read_json(text)
+            rows = _read_json(_read_text(path))
     except DataError as exc:
         raise DataError(f"cannot read {path} as {kind}: {exc}") from None
     return Columns(rows=rows, class_names=None, source=str(path), name=path.stem)
@@ -63,16 +66,44 @@ def _read_text(path: Path) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _read_delimited(text: str, delimiter: str) -> dict[str, list[Any]]:
+def _lines(path: Path) -> Iterator[str]:
+    """The file's lines as UTF-8 text, streamed (split on LF only, a byte-order mark dropped);
+    DataError names the line of a byte that is not UTF-8, or of a NUL byte."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise DataError(f"cannot read dataset file {path}: {exc.strerror or exc}") from None
+    offset = 0
+    with handle:
+        for number, raw in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), 1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise DataError(
+                    f"line {number} of {path} is longer than cardgen's limit of "
+                    f"{MAX_LINE_BYTES:,} bytes; is it a text file with one row per line?"
+                )
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw, offset = raw[3:], 3
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                hint = "it looks like UTF-16; " if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+                raise DataError(
+                    f"dataset file {path} is not UTF-8 text: byte 0x{raw[exc.start]:02x} on line "
+                    f"{number} (byte offset {offset + exc.start}, {exc.reason}); {hint}save it "
+                    "as UTF-8"
+                ) from None
+            if "\x00" in line:
+                raise DataError(
+                    f"NUL byte on line {number}; this is not a text file (a spreadsheet, or "
+                    "UTF-16?); export it as UTF-8"
+                )
+            offset += len(raw)
+            yield line
+
+
+def _read_delimited(lines: Iterator[str], delimiter: str) -> dict[str, list[Any]]:
     """CSV or TSV with a header line; every row must have as many fields as the header."""
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        raise DataError(
-            f"NUL byte on line {line}; this is not a {delimiter!r}-separated text file "
-            "(a spreadsheet, or UTF-16?); export it as UTF-8 CSV"
-        )
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    records: list[list[str]] = []
+    reader = csv.reader(_split_bare_cr(lines), delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
         if header is None:
@@ -80,34 +111,53 @@ def _read_delimited(text: str, delimiter: str) -> dict[str, list[Any]]:
         if not header:
             raise DataError("line 1 is empty; the first line must name the columns")
         check_names(header, "the header")
+        columns: list[list[str]] = [[] for _ in header]
         for row in reader:
-            if len(row) != len(header) and row:
+            if not row:
+                continue
+            if len(row) != len(header):
                 raise DataError(
                     f"line {reader.line_num} has {_count(len(row), 'field')} but the header "
                     f"has {len(header)}; quote fields that contain {delimiter!r} or newlines"
                 )
-            if row:
-                records.append(row)
+            for column, value in zip(columns, row, strict=True):
+                column.append(value)
     except csv.Error as exc:
         hint = "; use JSONL or Parquet for longer texts" if "field limit" in str(exc) else ""
         raise DataError(f"line {reader.line_num}: {exc}{hint}") from None
-    columns = zip(*records, strict=True) if records else ([] for _ in header)
-    return {name: list(values) for name, values in zip(header, columns, strict=True)}
+    return dict(zip(header, columns, strict=True))
 
 
-def _read_jsonl(text: str) -> dict[str, list[Any]]:
-    records = []
-    for number, line in enumerate(text.split("\n"), 1):  # not splitlines: U+2028 is JSON text
-        if line.strip():
-            where = f"line {number}"
-            record = parse_json(line, source=where, error=DataError)
-            if not isinstance(record, dict):
-                raise DataError(
-                    f"{where} is a JSON {json_kind(record)}, not an object; JSONL needs one "
-                    'object per line, like {"text": "...", "label": "..."}'
-                )
-            records.append(record)
-    return _records_to_columns(records)
+def _split_bare_cr(lines: Iterator[str]) -> Iterator[str]:
+    """Lines with a lone CR split as universal newlines would (old Mac line ends)."""
+    for line in lines:
+        if "\r" in line.rstrip("\r\n"):
+            yield from filter(None, _BARE_CR.split(line))
+        else:
+            yield line
+
+
+def _read_jsonl(lines: Iterator[str]) -> dict[str, list[Any]]:
+    """One JSON object per line, gathered straight into columns (a key a row lacks is None)."""
+    columns: dict[str, list[Any]] = {}
+    rows = 0
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"line {number}"
+        record = parse_json(line, source=where, error=DataError)
+        if not isinstance(record, dict):
+            raise DataError(
+                f"{where} is a JSON {json_kind(record)}, not an object; JSONL needs one "
+                'object per line, like {"text": "...", "label": "..."}'
+            )
+        for key in record:
+            if key not in columns:
+                columns[key] = [None] * rows
+        for key, column in columns.items():
+            column.append(record.get(key))
+        rows += 1
+    return columns
 
 
 def _read_json(text: str) -> dict[str, list[Any]]:

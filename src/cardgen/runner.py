@@ -1,12 +1,15 @@
 """The batching engine for transformers models.
 
 ``classify`` is a pure function from (model, tokenizer, texts) to class probabilities, so it can
-run on shards elsewhere. Speed comes from tokenizing everything in one call, sorting by length
-so batches carry little padding, sizing batches by a token budget, and ``inference_mode``.
+run on shards elsewhere. It streams: texts are tokenized a chunk at a time into compact integer
+arrays, sorted by length within the chunk so batches carry little padding, sized by a token
+budget and run under ``inference_mode``; memory stays flat in the number of rows apart from the
+(rows x labels) probability array.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Sequence
@@ -23,21 +26,23 @@ from .errors import UsageError
 # Automatic batch sizing per device type: (most examples, most padded tokens) per batch. On CPU,
 # small batches stay in cache and run faster (bench/throughput.py measured 1-2k tokens best).
 AUTO_BATCH = {"cpu": (64, 1024), "cuda": (256, 65536)}
+# Rows tokenized and length-sorted together (bench/streaming.py measured padding and speed).
+CHUNK_ROWS = 8192
 
 
 @dataclass
 class Encoded:
-    """Token ids per text (truncated), extra per-token fields, and how many were truncated."""
+    """Token ids of a chunk of texts as one flat array with row offsets, extra per-token fields
+    (``token_type_ids``) the same way, and how many texts were truncated."""
 
-    input_ids: list[list[int]]
-    extra: dict[str, list[list[int]]]
+    ids: NDArray[np.int32]
+    offsets: NDArray[np.int64]
+    extra: dict[str, NDArray[np.int32]]
     truncated: int
 
     @property
     def lengths(self) -> NDArray[np.int64]:
-        return np.fromiter(
-            (len(ids) for ids in self.input_ids), dtype=np.int64, count=len(self.input_ids)
-        )
+        return np.diff(self.offsets)
 
 
 @dataclass
@@ -91,9 +96,10 @@ def cpu_bf16_features() -> list[str]:
 
 
 def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> Encoded:
-    """Tokenize all texts in one call; re-tokenize only the too-long ones with truncation."""
+    """Tokenize a chunk in one call; re-tokenize only the too-long texts with truncation."""
     logging.getLogger("transformers.tokenization_utils_base").setLevel(logging.ERROR)
-    full = tokenizer(list(texts), truncation=False, return_attention_mask=False)
+    texts = list(texts)
+    full = tokenizer(texts, truncation=False, return_attention_mask=False)
     fields = {name: list(values) for name, values in full.items()}
     too_long = [i for i, ids in enumerate(fields["input_ids"]) if len(ids) > max_length]
     if too_long:
@@ -106,8 +112,20 @@ def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> Encoded:
         for name, values in fields.items():
             for i, row in zip(too_long, cut[name], strict=True):
                 values[i] = row
-    input_ids = fields.pop("input_ids")
-    return Encoded(input_ids=input_ids, extra=fields, truncated=len(too_long))
+    rows = fields.pop("input_ids")
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return Encoded(
+        ids=_flat(rows, int(offsets[-1])),
+        offsets=offsets,
+        extra={name: _flat(values, int(offsets[-1])) for name, values in fields.items()},
+        truncated=len(too_long),
+    )
+
+
+def _flat(rows: list[list[int]], total: int) -> NDArray[np.int32]:
+    return np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int32, count=total)
 
 
 def length_sorted_batches(
@@ -134,6 +152,7 @@ def classify(
     device: torch.device | None = None,
     autocast_dtype: torch.dtype | None = None,
     progress: bool = False,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> tuple[NDArray[np.float64], InferenceStats]:
     """Class probabilities (n, num_labels) in the input order.
 
@@ -143,39 +162,63 @@ def classify(
     """
     device = device or next(model.parameters()).device
     start = time.perf_counter()
-    encoded = encode(tokenizer, texts, max_length)
-    lengths = encoded.lengths
     max_batch, budget = AUTO_BATCH.get(device.type, AUTO_BATCH["cpu"])
     if batch_size is not None:
         max_batch, budget = batch_size, 1 << 62
     probs = np.zeros((len(texts), model.config.num_labels), dtype=np.float64)
-    padded = 0
-    largest = 0
+    tokens = padded = truncated = largest = 0
     with tqdm(total=len(texts), unit="ex", disable=not progress, desc="evaluating") as bar:
-        pending = list(length_sorted_batches(lengths, max_batch=max_batch, token_budget=budget))
-        while pending:
-            index = pending.pop(0)
-            try:
-                out = _forward(model, tokenizer, encoded, index, device, autocast_dtype)
-            except torch.cuda.OutOfMemoryError:
-                if len(index) == 1:
-                    raise
-                torch.cuda.empty_cache()
-                half = len(index) // 2
-                pending[:0] = [index[:half], index[half:]]
-                continue
-            probs[index] = out
-            padded += len(index) * int(lengths[index].max())
-            largest = max(largest, len(index))
-            bar.update(len(index))
+        for first in range(0, len(texts), chunk_rows):
+            encoded = encode(tokenizer, texts[first : first + chunk_rows], max_length)
+            lengths = encoded.lengths
+            pending = list(length_sorted_batches(lengths, max_batch=max_batch, token_budget=budget))
+            while pending:
+                index = pending.pop(0)
+                try:
+                    out = _forward(model, tokenizer, encoded, index, device, autocast_dtype)
+                except torch.cuda.OutOfMemoryError:
+                    if len(index) == 1:
+                        raise
+                    torch.cuda.empty_cache()
+                    half = len(index) // 2
+                    pending[:0] = [index[:half], index[half:]]
+                    continue
+                probs[first + index] = out
+                padded += len(index) * int(lengths[index].max())
+                largest = max(largest, len(index))
+                bar.update(len(index))
+            tokens += int(lengths.sum())
+            truncated += encoded.truncated
     stats = InferenceStats(
-        tokens=int(lengths.sum()),
+        tokens=tokens,
         padded_tokens=padded,
-        truncated=encoded.truncated,
+        truncated=truncated,
         batch_size=largest,
         wall_seconds=time.perf_counter() - start,
     )
     return probs, stats
+
+
+def padded_batch(tokenizer: Any, encoded: Encoded, index: NDArray[np.int64]) -> dict[str, Any]:
+    """Tensors for the rows ``index`` of a chunk, padded as the tokenizer pads (side, id)."""
+    starts, lengths = encoded.offsets[index], encoded.lengths[index]
+    width = int(lengths.max())
+    columns = np.arange(width)
+    if getattr(tokenizer, "padding_side", "right") == "left":
+        columns = columns - (width - lengths[:, None])
+    else:
+        columns = np.broadcast_to(columns, (len(index), width))
+    mask = (columns >= 0) & (columns < lengths[:, None])
+    source = (starts[:, None] + columns)[mask]
+    pad_values = {"input_ids": tokenizer.pad_token_id or 0}
+    batch = {}
+    for name, flat in {"input_ids": encoded.ids, **encoded.extra}.items():
+        values = np.full((len(index), width), pad_values.get(name, 0), dtype=np.int64)
+        values[mask] = flat[source]
+        batch[name] = torch.from_numpy(values)
+    if "attention_mask" in tokenizer.model_input_names:
+        batch["attention_mask"] = torch.from_numpy(mask.astype(np.int64))
+    return batch
 
 
 def _forward(
@@ -186,10 +229,7 @@ def _forward(
     device: torch.device,
     autocast_dtype: torch.dtype | None,
 ) -> NDArray[np.float64]:
-    features = {"input_ids": [encoded.input_ids[i] for i in index]}
-    for name, values in encoded.extra.items():
-        features[name] = [values[i] for i in index]
-    batch = tokenizer.pad(features, return_tensors="pt")
+    batch = padded_batch(tokenizer, encoded, index)
     if device.type == "cuda":
         batch = {
             name: tensor.pin_memory().to(device, non_blocking=True)
