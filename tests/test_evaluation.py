@@ -9,7 +9,8 @@ from sklearn import metrics as skm
 
 from cardgen import evaluate, load_results
 from cardgen.errors import LabelError, OutputError
-from cardgen.results import EvalResults, load_predictions
+from cardgen.predictions import load_predictions
+from cardgen.results import EvalResults
 
 
 @pytest.fixture(scope="module")

@@ -466,6 +466,92 @@ def test_a_card_with_a_bad_value_is_refused_as_baseline(tmp_path: Path) -> None:
         check_gate(make_results(GOLD, GOLD), card, {"max-drop": {"accuracy": 0.01}})
 
 
+# --- pairing thousands of rows ---------------------------------------------------------------
+
+THREE = ["neg", "neu", "pos"]
+
+
+def _three_label_runs(n: int = 3000) -> tuple[list[str], list[str], list[str]]:
+    """Gold, baseline and current labels in index order: the current run loses ~2 points."""
+    rng = np.random.default_rng(7)
+    gold = rng.integers(0, 3, n)
+    base = np.where(rng.random(n) < 0.85, gold, rng.integers(0, 3, n))
+    cur = np.where(rng.random(n) < 0.04, (gold + 1) % 3, base)
+    cur = np.where(rng.random(n) < 0.1, gold, cur)
+    return ([THREE[i] for i in column] for column in (gold, base, cur))  # type: ignore[return-value]
+
+
+def _shuffled_rows(gold: list[str], predicted: list[str], seed: int) -> list[dict]:
+    """Prediction rows with sparse indices (7 i + 3), in a shuffled order."""
+    rows = [
+        {"index": 7 * i + 3, "gold": g, "predicted": p, "probabilities": {p: 0.9}}
+        for i, (g, p) in enumerate(zip(gold, predicted, strict=True))
+    ]
+    order = np.random.default_rng(seed).permutation(len(rows))
+    return [rows[i] for i in order]
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 0.01, 0.02])
+@pytest.mark.parametrize("passed", [False, True], ids=["run directories", "passed rows"])
+def test_paired_tests_on_thousands_of_shuffled_rows_match_an_independent_computation(
+    tmp_path: Path, tolerance: float, passed: bool
+) -> None:
+    """The pairing aligns rows by index whatever their file order and label order: McNemar
+    matches scipy on directly counted discordant pairs, the bootstrap matches a pairing built
+    straight from the label lists, and the verdicts follow."""
+    from cardgen.gate import Pairing, paired_bootstrap_deltas
+    from cardgen.gate.rules import EPS
+
+    gold, base, cur = _three_label_runs()
+    n = len(gold)
+    base_labels = ["pos", "neg", "neu"]  # the baseline lists its labels in another order
+    rules = {"max-drop": {"accuracy": tolerance, "macro_f1": tolerance, "f1[neu]": 2 * tolerance}}
+    current, baseline = make_results(gold, cur, labels=THREE), make_results(
+        gold, base, labels=base_labels
+    )
+    cur_rows, base_rows = _shuffled_rows(gold, cur, 1), _shuffled_rows(gold, base, 2)
+    if passed:
+        report = check_gate(
+            current, baseline, rules, current_predictions=cur_rows, baseline_predictions=base_rows
+        )
+    else:
+        current.save(tmp_path / "new")
+        baseline.save(tmp_path / "main")
+        write_jsonl(tmp_path / "new" / "predictions.jsonl", cur_rows)
+        write_jsonl(tmp_path / "main" / "predictions.jsonl", base_rows)
+        report = check_gate(tmp_path / "new", tmp_path / "main", rules)
+    assert report.comparison == f"paired on {n:,} examples of the same dataset"
+    assert not report.warnings
+
+    worse = sum(b == g != c for g, b, c in zip(gold, base, cur, strict=True))
+    better = sum(c == g != b for g, b, c in zip(gold, base, cur, strict=True))
+    assert worse > better > 10
+    share = 0.5 + n * tolerance / (2 * (worse + better))
+    expected = {"accuracy": binomtest(worse, worse + better, share, alternative="greater").pvalue}
+    code = {label: i for i, label in enumerate(THREE)}
+    pairing = Pairing(THREE, *(np.array([code[x] for x in col]) for col in (gold, base, cur)))
+    deltas = paired_bootstrap_deltas(pairing, ["macro_f1", "f1[neu]"], n_resamples=2000, seed=0)
+    for name, limit in (("macro_f1", tolerance), ("f1[neu]", 2 * tolerance)):
+        drops = -deltas[name]
+        expected[name] = (1 + np.sum(drops <= limit + EPS)) / (1 + len(drops))
+    f1 = f1_score(gold, cur, labels=THREE, average=None) - f1_score(
+        gold, base, labels=THREE, average=None
+    )
+    observed = {
+        "accuracy": (better - worse) / n,
+        "macro_f1": f1.mean(),
+        "f1[neu]": f1[1],
+    }
+    for name, p_value in expected.items():
+        result = outcome(report, name)
+        assert result.p_value == pytest.approx(p_value, rel=1e-9, abs=1e-15), name
+        assert result.delta == pytest.approx(observed[name], abs=1e-12), name
+        limit = rules["max-drop"][name]
+        verdict = "pass" if -observed[name] <= limit + EPS else "fail" if p_value < 0.05 else "warn"
+        assert result.verdict == verdict, (name, result.message)
+    assert {outcome(report, name).verdict for name in expected} >= {"fail"}
+
+
 # --- run directories, config, reports -------------------------------------------------------
 
 

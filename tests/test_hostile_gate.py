@@ -603,6 +603,17 @@ BAD_PREDICTIONS = [
         ]
     ],
     ('{"index": 0, "gold": "neg", "predicted": "neg", "probabilities": {}}\n' * 2, "appears twice"),
+    ('{"index": 0, "gold": "neg", "predicted": "neg", "probabilities": {}}\n\n' * 2, "twice in line 3"),
+    *[
+        ("{" + row + ', "probabilities": {}}\n', message)
+        for row, message in [
+            ('"index": 0, "gold": "maybe", "predicted": "neg"', "not one of the run's labels"),
+            ('"index": 0, "gold": "neg", "predicted": "NEG"', "not one of the run's labels"),
+            ('"index": 0, "gold": "neg", "predicted": ""', "not one of the run's labels"),
+            ('"index": 18446744073709551616, "gold": "neg", "predicted": "neg"', "64-bit range"),
+            ('"index": -9223372036854775809, "gold": "neg", "predicted": "neg"', "64-bit range"),
+        ]
+    ],
     ("[" * 100_000 + "\n", "predictions.jsonl"),
 ]
 
@@ -630,6 +641,22 @@ def test_predictions_that_are_not_utf8_exit_2(capsys, runs) -> None:
             capsys, "gate", str(new), "--baseline", str(main), "--max-drop", "accuracy=0.01"
         )
     assert_input_error(code, out, err, "predictions.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"index": 1, "gold": "maybe", "predicted": "neg"}, "'gold' is 'maybe', not one of"),
+        ({"index": 1, "gold": "pos", "predicted": "POS"}, "'predicted' is 'POS', not one of"),
+        ({"index": 2**63, "gold": "pos", "predicted": "pos"}, "out of the 64-bit range"),
+        ({"index": 0, "gold": "pos", "predicted": "pos"}, "'index' 0 appears twice"),
+    ],
+)
+def test_passed_predictions_are_checked_like_a_file(row: dict, message: str) -> None:
+    current = results(["neg", "pos"], ["neg", "pos"], ["neg", "pos"])
+    rows = [{"index": 0, "gold": "neg", "predicted": "neg"}, row]
+    with pytest.raises(ResultsError, match=f"{message}.* in row 2 of the current results"):
+        check_gate(current, None, {"min": {"accuracy": 0.5}}, current_predictions=rows)
 
 
 def test_passed_predictions_that_are_no_list_are_refused() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ._data_columns import Columns, check_names, json_kind
-from ._untrusted import MAX_FILE_BYTES, parse_json, quote, read_text
+from ._untrusted import MAX_FILE_BYTES, parse_json, quote, read_lines, read_text
 from .errors import CardgenError, DataError
 
 FILE_FORMATS = {
@@ -20,8 +20,6 @@ FILE_FORMATS = {
     ".parquet": "parquet",
 }
 _BARE_CR = re.compile(r"(?<=\r)(?!\n)")
-MAX_LINE_BYTES = 16 * 2**20
-"""Longest line of a CSV, TSV or JSONL file (these stream, so the file itself has no bound)."""
 MAX_PARQUET_BYTES = 4 * MAX_FILE_BYTES
 """Most uncompressed bytes a Parquet file may hold (a small file can unpack to gigabytes)."""
 
@@ -67,38 +65,15 @@ def _read_text(path: Path) -> str:
 
 
 def _lines(path: Path) -> Iterator[str]:
-    """The file's lines as UTF-8 text, streamed (split on LF only, a byte-order mark dropped);
-    DataError names the line of a byte that is not UTF-8, or of a NUL byte."""
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise DataError(f"cannot read dataset file {path}: {exc.strerror or exc}") from None
-    offset = 0
-    with handle:
-        for number, raw in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), 1):
-            if len(raw) > MAX_LINE_BYTES:
-                raise DataError(
-                    f"line {number} of {path} is longer than cardgen's limit of "
-                    f"{MAX_LINE_BYTES:,} bytes; is it a text file with one row per line?"
-                )
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw, offset = raw[3:], 3
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                hint = "it looks like UTF-16; " if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
-                raise DataError(
-                    f"dataset file {path} is not UTF-8 text: byte 0x{raw[exc.start]:02x} on line "
-                    f"{number} (byte offset {offset + exc.start}, {exc.reason}); {hint}save it "
-                    "as UTF-8"
-                ) from None
-            if "\x00" in line:
-                raise DataError(
-                    f"NUL byte on line {number}; this is not a text file (a spreadsheet, or "
-                    "UTF-16?); export it as UTF-8"
-                )
-            offset += len(raw)
-            yield line
+    """The file's lines as UTF-8 text, streamed (``read_lines``); DataError also names the
+    line of a NUL byte."""
+    for number, line in read_lines(path, error=DataError, what="dataset file"):
+        if "\x00" in line:
+            raise DataError(
+                f"NUL byte on line {number}; this is not a text file (a spreadsheet, or "
+                "UTF-16?); export it as UTF-8"
+            )
+        yield line
 
 
 def _read_delimited(lines: Iterator[str], delimiter: str) -> dict[str, list[Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 MAX_FILE_BYTES = 256 * 2**20
+MAX_LINE_BYTES = 16 * 2**20  # a line of a file that streams (CSV, JSONL), which has no size bound
 MAX_DEPTH = 64
 MAX_NODES = 2_000_000
 MAX_YAML_ALIASES = 64
@@ -74,6 +76,40 @@ def read_text(
         raise error(f"cannot read {what} {target}: {exc.strerror or exc}") from exc
     except ValueError as exc:  # a NUL in the path
         raise error(f"{what} {quote(str(target))} is not a usable path ({exc})") from None
+
+
+def read_lines(
+    path: str | os.PathLike[str], *, error: type[CardgenError], what: str = "file"
+) -> Iterator[tuple[int, str]]:
+    """(line number, text) of every line of ``path`` as UTF-8, streamed: split on LF only (so
+    U+2028 stays text), a byte-order mark dropped, each line bounded by MAX_LINE_BYTES;
+    ``error`` names the line that is too long or not UTF-8."""
+    target = Path(path)
+    try:
+        handle = target.open("rb")
+    except OSError as exc:
+        raise error(f"cannot read {what} {target}: {exc.strerror or exc}") from None
+    offset = 0
+    with handle:
+        for number, raw in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), 1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise error(
+                    f"line {number} of {what} {target} is longer than cardgen's limit of "
+                    f"{MAX_LINE_BYTES:,} bytes; is it a text file with one row per line?"
+                )
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw, offset = raw[3:], 3
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                hint = "it looks like UTF-16; " if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+                raise error(
+                    f"{what} {target} is not UTF-8 text: byte 0x{raw[exc.start]:02x} on line "
+                    f"{number} (byte offset {offset + exc.start}, {exc.reason}); {hint}save it "
+                    "as UTF-8"
+                ) from None
+            offset += len(raw)
+            yield number, line
 
 
 def check_size(data: Any, *, source: str, error: type[CardgenError]) -> Any:

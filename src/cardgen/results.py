@@ -341,23 +341,3 @@ def load_results(path: str | Path) -> EvalResults:
     if not isinstance(data, dict):
         raise ResultsError(f"results file {target} does not hold a JSON object")
     return EvalResults.from_dict(data)
-
-
-def load_predictions(run_dir: str | Path) -> list[dict[str, Any]]:
-    """Per-example predictions of a run: index, gold, predicted and probabilities per class."""
-    path = Path(run_dir) / PREDICTIONS_FILE
-    if not path.is_file():
-        raise ResultsError(f"no predictions file at {path}")
-    rows = []
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                row = parse_json(line, source=f"line {number}", error=ResultsError)
-                if not isinstance(row, dict) or not isinstance(row.get("probabilities"), dict):
-                    raise ResultsError(f"line {number} is not a prediction with probabilities")
-                rows.append(row)
-    except (OSError, UnicodeDecodeError, ResultsError) as exc:
-        raise ResultsError(f"cannot read predictions file {path}: {exc}") from None
-    return rows

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..metrics import CONFUSION_METRICS, confusion_counts, confusion_metrics, per_class_scores
+from ..metrics import CONFUSION_METRICS, confusion_metrics, per_class_scores
+from ..predictions import PredictionCodes
 from ..results import EvalResults
 from .rules import PER_CLASS
 from .runs import Run
@@ -29,7 +30,7 @@ def pair(current: Run, baseline: Run) -> tuple[Pairing | None, str, list[str]]:
     """Pair per-example predictions when both runs allow it: (pairing, comparison, warnings).
 
     The runs were checked to share labels and data (``runs.check_comparable``) and their
-    predictions to be well-formed (``runs.check_predictions``).
+    predictions to be well-formed (``predictions.prediction_codes``).
     """
     if baseline.results is None:
         return None, "unpaired: baseline values from a model card", []
@@ -37,43 +38,42 @@ def pair(current: Run, baseline: Run) -> tuple[Pairing | None, str, list[str]]:
     if reason is not None:
         warning = f"{reason}: drops are compared without a paired test"
         return None, "unpaired: values compared without a test", [warning]
-    assert current.results is not None
-    rows_cur, rows_base = _by_index(current), _by_index(baseline)
-    labels = list(dict.fromkeys([*current.results.labels, *baseline.results.labels]))
-    code = {label: i for i, label in enumerate(labels)}
-    order = sorted(rows_cur)
-
-    def column(rows: dict[int, dict[str, Any]], key: str) -> NDArray[np.int64]:
-        return np.array([code[rows[i][key]] for i in order], dtype=np.int64)
-
+    assert current.predictions is not None and baseline.predictions is not None
+    cur, base = current.predictions, baseline.predictions
+    labels = list(dict.fromkeys([*cur.labels, *base.labels]))
     pairing = Pairing(
         labels=labels,
-        gold=column(rows_cur, "gold"),
-        baseline=column(rows_base, "predicted"),
-        current=column(rows_cur, "predicted"),
+        gold=_recode(cur, cur.gold, labels),
+        baseline=_recode(base, base.predicted, labels),
+        current=_recode(cur, cur.predicted, labels),
     )
-    return pairing, f"paired on {len(order):,} examples of the same dataset", []
+    return pairing, f"paired on {len(cur.index):,} examples of the same dataset", []
 
 
 def why_unpaired(current: Run, baseline: Run) -> str | None:
-    """Why the two runs' predictions cannot be paired, or None when they can."""
+    """Why the two runs' predictions cannot be paired, or None when they can.
+
+    Both runs' codes are in index order, so they pair row by row when their indices are equal.
+    """
     for run in (current, baseline):
         if run.predictions is None:
             return (
                 f"no per-example predictions for {run.source} (keep predictions.jsonl next "
                 "to results.json)"
             )
-    rows_cur, rows_base = _by_index(current), _by_index(baseline)
-    if rows_cur.keys() != rows_base.keys() or any(
-        rows_cur[i]["gold"] != rows_base[i]["gold"] for i in rows_cur
+    cur, base = current.predictions, baseline.predictions
+    assert cur is not None and base is not None
+    labels = list(dict.fromkeys([*cur.labels, *base.labels]))
+    if not np.array_equal(cur.index, base.index) or not np.array_equal(
+        _recode(cur, cur.gold, labels), _recode(base, base.gold, labels)
     ):
         return (
             "the two predictions files do not cover the same examples with the same gold "
             "labels despite equal fingerprints"
         )
-    for run, rows in ((current, rows_cur), (baseline, rows_base)):
+    for run, codes in ((current, cur), (baseline, base)):
         assert run.results is not None
-        if not _matches_confusion(run.results, rows.values()):
+        if not _matches_confusion(run.results, codes):
             return (
                 f"the predictions of {run.source} do not reproduce its confusion matrix (a "
                 "stale predictions.jsonl?)"
@@ -81,20 +81,23 @@ def why_unpaired(current: Run, baseline: Run) -> str | None:
     return None
 
 
-def _by_index(run: Run) -> dict[int, dict[str, Any]]:
-    assert run.predictions is not None
-    return {row["index"]: row for row in run.predictions}
+def _recode(codes: PredictionCodes, column: NDArray[np.int32], labels: list[str]) -> NDArray[Any]:
+    """``column`` (codes into ``codes.labels``) as int64 codes into ``labels``, a superset."""
+    position = {label: i for i, label in enumerate(labels)}
+    table = np.array([position[label] for label in codes.labels], dtype=np.int64)
+    return table[column]
 
 
-def _matches_confusion(results: EvalResults, rows: Iterable[dict[str, Any]]) -> bool:
+def _matches_confusion(results: EvalResults, codes: PredictionCodes) -> bool:
+    """Whether the predictions count exactly the results' confusion matrix."""
     cm = results.confusion_matrix
-    code = {label: i for i, label in enumerate(cm.labels)}
-    pairs = [(row["gold"], row["predicted"]) for row in rows]
-    if not pairs or any(g not in code or p not in code for g, p in pairs):
+    if len(codes.index) == 0 or not set(codes.labels) <= set(cm.labels):
         return False
-    gold = np.array([code[g] for g, _ in pairs], dtype=np.int64)
-    pred = np.array([code[p] for _, p in pairs], dtype=np.int64)
-    return bool(confusion_counts(gold, pred, len(cm.labels)).tolist() == cm.counts)
+    k = len(cm.labels)
+    gold = _recode(codes, codes.gold, cm.labels)
+    predicted = _recode(codes, codes.predicted, cm.labels)
+    counts = np.bincount(gold * k + predicted, minlength=k * k).reshape(k, k)
+    return bool(counts.tolist() == cm.counts)
 
 
 def mcnemar_p_value(

@@ -15,7 +15,8 @@ from typing import Any
 
 from .._untrusted import quote
 from ..errors import CardgenError, LabelError, ResultsError, UsageError
-from ..results import PREDICTIONS_FILE, EvalResults, Metric, load_predictions, load_results
+from ..predictions import PredictionCodes, prediction_codes, read_prediction_codes
+from ..results import PREDICTIONS_FILE, EvalResults, Metric, load_results
 from .values import checked_metric, clip, metric_value
 
 _CARD_FINGERPRINT = re.compile(r"Fingerprint of texts and labels:\*\*[ \t]*`([^`\n]+)`")
@@ -38,7 +39,7 @@ class Run:
     card_values: dict[str, float] | None = None
     card_labels: list[str] | None = None
     card_fingerprint: str | None = None
-    predictions: list[dict[str, Any]] | None = None
+    predictions: PredictionCodes | None = None
 
     @property
     def labels(self) -> list[str] | None:
@@ -78,7 +79,9 @@ class Run:
 
 
 def load_run(run: EvalResults | str | os.PathLike[str], predictions: Any, role: str) -> Run:
-    """The ``role`` ("current" or "baseline") side of a gate, checked (see the module)."""
+    """The ``role`` ("current" or "baseline") side of a gate, checked (see the module);
+    ``predictions`` (rows) are read from the run directory when not passed."""
+    run_dir: Path | None = None
     if isinstance(run, EvalResults):
         source, results = f"the {role} results", run
     elif isinstance(run, str | os.PathLike):
@@ -94,18 +97,20 @@ def load_run(run: EvalResults | str | os.PathLike[str], predictions: Any, role: 
             return _load_card(path)
         source, results = text, _load_results(path)
         try:
-            run_dir = path if path.is_dir() else path.parent
-            kept = (run_dir / PREDICTIONS_FILE).is_file()
+            folder = path if path.is_dir() else path.parent
+            kept = (folder / PREDICTIONS_FILE).is_file()
         except OSError as exc:
             raise ResultsError(f"cannot read run {quote(text)}: {exc.strerror}") from None
-        if predictions is None and kept:
-            predictions = _load_predictions(run_dir)
+        run_dir = folder if kept else None
     else:
         raise UsageError(f"the {role} run must be EvalResults or a path to a run, got {quote(run)}")
     check_results(results, source)
+    codes = None
     if predictions is not None:
-        predictions = check_predictions(predictions, source)
-    return Run(source, results=results, predictions=predictions)
+        codes = check_predictions(predictions, results.labels, source)
+    elif run_dir is not None:
+        codes = read_prediction_codes(run_dir, results.labels)
+    return Run(source, results=results, predictions=codes)
 
 
 def _load_results(path: Path) -> EvalResults:
@@ -116,20 +121,6 @@ def _load_results(path: Path) -> EvalResults:
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise ResultsError(
             f"cannot read results {path} ({type(exc).__name__}); re-run `cardgen evaluate`"
-        ) from None
-
-
-def _load_predictions(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / PREDICTIONS_FILE
-    try:
-        return load_predictions(run_dir)
-    except CardgenError:
-        raise
-    except (OSError, ValueError, TypeError, KeyError, RecursionError) as exc:
-        detail = f": {exc.msg}" if hasattr(exc, "msg") and isinstance(exc.msg, str) else ""
-        raise ResultsError(
-            f"cannot read {path} ({type(exc).__name__}{clip(detail, 200)}); delete it or re-run "
-            "`cardgen evaluate`"
         ) from None
 
 
@@ -220,35 +211,12 @@ def _count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def check_predictions(rows: Any, source: str) -> list[dict[str, Any]]:
-    """Per-example predictions as a list of rows with a unique integer ``index`` and string
-    ``gold`` and ``predicted``; ResultsError naming the first bad row otherwise."""
-
-    def bad(problem: str, number: int) -> ResultsError:
-        return ResultsError(
-            f"a predictions file is malformed ({problem} in row {number} of {source}); "
-            "re-run `cardgen evaluate`"
-        )
-
+def check_predictions(rows: Any, labels: list[str], source: str) -> PredictionCodes:
+    """Passed per-example predictions (a list of rows) as codes into ``labels``; ResultsError
+    naming the first bad row (see ``predictions.prediction_codes``)."""
     if not isinstance(rows, list | tuple):
         raise ResultsError(f"the predictions of {source} must be a list of rows, got {quote(rows)}")
-    seen: set[int] = set()
-    for number, row in enumerate(rows, 1):
-        if not isinstance(row, dict):
-            raise bad(f"{quote(row, 60)} is not an object", number)
-        for key in ("index", "gold", "predicted"):
-            if key not in row:
-                raise bad(f"no {key!r}", number)
-        index = row["index"]
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise bad(f"'index' is {quote(index, 60)}, not an integer", number)
-        if index in seen:
-            raise bad(f"'index' {index} appears twice", number)
-        seen.add(index)
-        for key in ("gold", "predicted"):
-            if not isinstance(row[key], str):
-                raise bad(f"{key!r} is {quote(row[key], 60)}, not a label", number)
-    return list(rows)
+    return prediction_codes(enumerate(rows, 1), labels, source=source)
 
 
 def check_comparable(current: Run, baseline: Run, *, allow_different_data: bool) -> str | None:
