@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,16 +12,50 @@ from .errors import DataError
 _JSON_KINDS = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
 
 
+class ArrowColumns(Mapping[str, list[Any]]):
+    """The columns of an Arrow table, turned into Python values only when one is read.
+
+    The table stays in Arrow's compact (for ``save_to_disk`` data, memory-mapped) buffers, so
+    columns the evaluation does not use never cost Python objects.
+    """
+
+    def __init__(self, table: Any, source: str) -> None:
+        self.table = table
+        self.source = source
+
+    def __getitem__(self, name: str) -> list[Any]:
+        if name not in self.table.column_names:
+            raise KeyError(name)
+        try:
+            return list(self.table.column(name).to_pylist())
+        except Exception as exc:  # a corrupt arrow buffer fails only when read
+            raise DataError(
+                f"cannot read column {quote(name)} of {self.source}: {quote(str(exc))}"
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.table.column_names)
+
+    def __len__(self) -> int:
+        return int(self.table.num_columns)
+
+
 @dataclass
 class Columns:
     """A dataset's rows as column name -> values, its ClassLabel names and where it came from."""
 
-    rows: dict[str, list[Any]]
+    rows: Mapping[str, list[Any]]
     class_names: list[str] | None
     source: str
     name: str | None = None
     config: str | None = None
     split: str | None = None
+
+    @property
+    def num_rows(self) -> int:
+        if isinstance(self.rows, ArrowColumns):
+            return int(self.rows.table.num_rows)
+        return max((len(values) for values in self.rows.values()), default=0)
 
 
 def check_names(names: Sequence[Any], source: str) -> None:

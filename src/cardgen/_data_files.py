@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ._data_columns import Columns, check_names, json_kind
+from ._data_columns import ArrowColumns, Columns, check_names, json_kind
 from ._untrusted import MAX_FILE_BYTES, parse_json, quote, read_lines, read_text
 from .errors import CardgenError, DataError
 
@@ -32,6 +32,7 @@ def read_file(path: Path) -> Columns:
             f"unknown dataset format {quote(path.suffix)} for {path}; "
             f"use one of {', '.join(FILE_FORMATS)} or a `datasets` directory"
         )
+    rows: Mapping[str, list[Any]]
     try:
         if kind == "parquet":
             rows = _read_parquet(path)
@@ -175,7 +176,7 @@ def _records_to_columns(records: list[Any]) -> dict[str, list[Any]]:
     return {name: [record.get(name) for record in records] for name in names}
 
 
-def _read_parquet(path: Path) -> dict[str, list[Any]]:
+def _read_parquet(path: Path) -> ArrowColumns:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -189,7 +190,7 @@ def _read_parquet(path: Path) -> dict[str, list[Any]]:
                     f"it unpacks to {size:,} bytes, over cardgen's limit of "
                     f"{MAX_PARQUET_BYTES:,} bytes; evaluate on a sample of it"
                 )
-            return parquet.read().to_pydict()
+            return ArrowColumns(parquet.read(), str(path))
     except CardgenError:
         raise
     except (pa.ArrowException, OSError, ValueError, TypeError, KeyError, EOFError) as exc:

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ._data_columns import Columns, column_list, json_kind
+from ._data_columns import ArrowColumns, Columns, column_list, json_kind
 from ._untrusted import inside, parse_json, quote, read_text
 from .errors import CardgenError, DataError
 from .labels import MAX_LABELS
@@ -171,7 +171,10 @@ def _from_datasets(
             (list(f.names) for f in loaded.features.values() if type(f).__name__ == "ClassLabel"),
             None,
         )
-        rows = loaded.with_format(None).to_dict()
+        if loaded._indices is not None:  # a selection: materialise just its rows
+            loaded = loaded.flatten_indices()
+        table = loaded.data.table
     except Exception as exc:  # a corrupt arrow table fails only when read
         raise DataError(f"cannot read the rows of {source}: {quote(str(exc))}") from None
+    rows = ArrowColumns(table, source)
     return Columns(rows, class_names, source, name=name, config=config, split=split)

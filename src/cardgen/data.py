@@ -140,7 +140,7 @@ def _to_eval_data(
 ) -> EvalData:
     names = list(columns.rows)
     check_names(names, columns.source)
-    if not names or not any(columns.rows.values()):
+    if not names or columns.num_rows == 0:
         raise DataError(f"dataset {columns.source} has no rows")
     text_col = _pick_column(names, text_column, TEXT_COLUMNS, "text", columns.source)
     label_col = _pick_column(names, label_column, LABEL_COLUMNS, "label", columns.source)
