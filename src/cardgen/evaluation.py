@@ -225,7 +225,7 @@ def write_outputs(
                 "gold": labels[t],
                 "predicted": labels[p],
                 "probabilities": {
-                    label: round(float(s), 7) for label, s in zip(labels, row, strict=True)
+                    label: float(s) for label, s in zip(labels, row, strict=True)
                 },
             }
             for i, (t, p, row) in enumerate(zip(y_true, y_pred, scores, strict=True))
