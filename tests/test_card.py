@@ -13,6 +13,7 @@ from huggingface_hub import ModelCard
 import cardgen
 from cardgen.card import render_card
 from cardgen.errors import CardError, UsageError
+from cardgen.hub_conventions import metric_key
 from cardgen.results import Metric, ProbeResult, ProbeTerm, load_results
 from cardgen.sections import find_blocks, split_front_matter
 
@@ -39,7 +40,7 @@ def test_metadata_round_trips_through_huggingface_hub_model_card(
     assert data.license == "apache-2.0" and data.base_model == "distilbert-base-uncased"
     assert data.datasets == ["glue"] and "text-classification" in data.tags
     assert data.model_name == "cardgen-test/tiny-sentiment"
-    reported = {r.metric_type: r for r in data.eval_results}
+    reported = {metric_key(r.metric_type, r.metric_args): r for r in data.eval_results}
     assert set(reported) == {
         "accuracy",
         "macro_f1",
@@ -55,6 +56,12 @@ def test_metadata_round_trips_through_huggingface_hub_model_card(
         assert (result.dataset_config, result.dataset_split) == ("sst2", "validation")
         assert result.task_type == "text-classification"
     assert reported["macro_f1"].metric_name == "Macro F1"
+    assert (reported["macro_f1"].metric_type, reported["macro_f1"].metric_args) == (
+        "f1",
+        {"average": "macro"},
+    )
+    assert reported["macro_recall"].metric_type == "recall"
+    assert reported["roc_auc"].metric_args is None  # binary: a plain ROC AUC
 
 
 def test_body_has_metrics_with_cis_the_per_class_report_and_linked_images(
@@ -163,7 +170,7 @@ def test_a_card_without_sections_is_replaced_only_with_overwrite(
 ) -> None:
     output = tmp_path / "README.md"
     output.write_text("# My model\n\nWritten by hand.\n")
-    with pytest.raises(CardError, match="has no cardgen sections.*--overwrite"):
+    with pytest.raises(CardError, match="has no cardgen sections.*--merge.*--overwrite"):
         render_card(card_run, output=output)
     assert output.read_text() == "# My model\n\nWritten by hand.\n"
     render_card(card_run, output=output, overwrite=True)

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from huggingface_hub import ModelCard
 
 from cardgen import push_card
 from cardgen.cli import main
@@ -266,8 +267,21 @@ class FakeHub:
     requests: list[dict[str, Any]] = field(default_factory=list)
     commit_status: int = 200
     yaml_errors: list[str] = field(default_factory=list)
+    head: str = "1" * 40  # the commit main points to
+    readme: bytes | None = None  # the repo's README.md at head
+    concurrent: bytes | None = None  # a README someone commits right after ours is read
 
     def answer(self, method: str, path: str, query: dict, body: bytes) -> tuple[int, Any]:
+        if path == "/api/models/org/model/revision/main":
+            return 200, {"id": "org/model", "sha": self.head}
+        if path == f"/org/model/resolve/{self.head}/README.md":
+            if self.readme is None:
+                return 404, ({"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"})
+            readme = self.readme
+            if self.concurrent is not None and method == "GET":
+                self.readme, self.head, self.concurrent = self.concurrent, "2" * 40, None
+            etag = f'"{len(readme)}-{hash(readme) & 0xFFFF}"'
+            return 200, (readme, {"ETag": etag, "X-Repo-Commit": self.head_for(path)})
         if method == "POST" and path == "/api/validate-yaml":
             errors = [{"message": m} for m in self.yaml_errors]
             return 400 if errors else 200, {"errors": errors, "warnings": []}
@@ -283,6 +297,9 @@ class FakeHub:
         if method == "POST" and path.startswith("/api/models/") and parts[-2] == "commit":
             if self.commit_status != 200:
                 return self.commit_status, {"error": "refused"}
+            parent = json.loads(body.splitlines()[0])["value"].get("parentCommit")
+            if parent is not None and parent != self.head:
+                return 412, {"error": "A commit has happened since. Please refresh and try again."}
             pr = query.get("create_pr") == ["1"]
             return 200, {
                 "commitUrl": f"{self.url}/org/model/commit/{'0' * 40}",
@@ -290,6 +307,9 @@ class FakeHub:
                 "pullRequestUrl": f"{self.url}/org/model/discussions/1" if pr else None,
             }
         return 404, {"error": "not found"}
+
+    def head_for(self, path: str) -> str:
+        return path.split("/")[4]
 
     def commits(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if "/commit/" in r["path"]]
@@ -314,12 +334,17 @@ def fake_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
                 }
             )
             status, payload = hub.answer(self.command, url.path, query, body)
-            data = json.dumps(payload).encode()
+            headers = {"Content-Type": "application/json"}
+            if isinstance(payload, tuple):
+                payload, extra = payload
+                headers.update(extra)
+            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
+            for name, value in {**headers, "Content-Length": str(len(data))}.items():
+                self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":
+                self.wfile.write(data)
 
         do_GET = do_POST = do_PUT = do_HEAD = _handle
 
@@ -353,6 +378,8 @@ def _point_the_client_at(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(constants, "ENDPOINT", url)
+    template = url + "/{repo_id}/resolve/{revision}/{filename}"
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
 
 
@@ -443,3 +470,166 @@ def test_cli_dry_run_and_a_bad_card_send_nothing(capsys, card: Path, fake_hub: F
     _, err = capsys.readouterr()
     assert code == 2 and "value must be a finite number, got 'high'" in err
     assert fake_hub.requests == []
+
+
+# --- push --merge-with-hub -----------------------------------------------------------------
+
+HUB_README = b"""\
+---
+license: apache-2.0
+tags:
+- generated_from_trainer
+model-index:
+- name: my-model
+  results: []
+---
+
+# my-model
+
+Written on the Hub by hand.
+
+## Training results
+
+| Epoch | Loss |
+|:-----:|:----:|
+| 1     | 0.3  |
+"""
+
+
+@pytest.fixture
+def cardgen_card(tmp_path: Path) -> Path:
+    """A card with cardgen's markers (as `cardgen card` writes it) and one image."""
+    folder = tmp_path / "local"
+    folder.mkdir()
+    (folder / "confusion_matrix.png").write_bytes(PNG)
+    front, body = CARD.split("---\n# my-model\n")
+    card = folder / "README.md"
+    card.write_text(
+        f"{front}---\n<!-- cardgen:begin summary -->\n# my-model\n\nA summary.\n"
+        "<!-- cardgen:model my-model -->\n<!-- cardgen:end summary -->\n\n"
+        "<!-- cardgen:begin evaluation -->\n## Evaluation results\n\n"
+        "![confusion matrix](confusion_matrix.png)\n<!-- cardgen:end evaluation -->\n"
+    )
+    return card
+
+
+def test_merge_with_hub_dry_run_shows_the_diff_and_commits_nothing(
+    capsys, cardgen_card: Path, fake_hub: FakeHub
+) -> None:
+    fake_hub.readme = HUB_README
+    code = main(
+        ["push", str(cardgen_card), "--repo-id", "org/model", "--merge-with-hub", "--dry-run"]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"--- a/README.md (org/model@{'1' * 12})" in out and "+++ b/README.md (merged)" in out
+    assert "+<!-- cardgen:begin evaluation -->" in out and "+A summary." in out
+    assert "-  results: []" in out and "-Written on the Hub by hand." not in out
+    assert f"merged with README.md at commit {'1' * 12}" in out
+    assert fake_hub.commits() == []
+
+
+def test_merge_with_hub_commits_the_merged_card_onto_the_commit_it_read(
+    capsys, cardgen_card: Path, fake_hub: FakeHub
+) -> None:
+    fake_hub.readme = HUB_README
+    code = main(["push", str(cardgen_card), "--repo-id", "org/model", "--merge-with-hub"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (commit,) = fake_hub.commits()
+    header = json.loads(commit["body"].splitlines()[0])["value"]
+    assert header["parentCommit"] == "1" * 40
+    files = _decoded_files(commit)
+    assert (
+        set(files) == {"README.md", "confusion_matrix.png"} and files["confusion_matrix.png"] == PNG
+    )
+    merged = files["README.md"].decode()
+    hub_body = HUB_README.decode().split("---\n")[-1]
+    rest = iter(merged.splitlines())
+    assert all(any(line == other for other in rest) for line in hub_body.splitlines())
+    card = ModelCard(merged)
+    assert card.data.tags == ["generated_from_trainer"] and card.data.license == "apache-2.0"
+    assert {r.metric_type: r.metric_value for r in card.data.eval_results} == {
+        "accuracy": 0.91,
+        "macro_f1": 0.9,
+    }
+    assert merged.index("## Training results") < merged.index("<!-- cardgen:begin evaluation -->")
+    assert merged.count("# my-model") == 1  # the Hub card's title; the summary's is left out
+
+    # merging again into what is now on the Hub changes nothing
+    fake_hub.readme, fake_hub.requests = files["README.md"], []
+    code = main(
+        ["push", str(cardgen_card), "--repo-id", "org/model", "--merge-with-hub", "--dry-run"]
+    )
+    out, _ = capsys.readouterr()
+    assert code == 0 and "README.md would not change" in out
+
+
+def test_a_concurrent_change_on_the_hub_fails_the_commit_cleanly(
+    capsys, caplog, cardgen_card: Path, fake_hub: FakeHub
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake_hub.readme = HUB_README
+    fake_hub.concurrent = HUB_README + b"\nA line someone added meanwhile.\n"
+    code = main(["push", str(cardgen_card), "--repo-id", "org/model", "--merge-with-hub"])
+    out, err = capsys.readouterr()
+    assert code == 2 and err.count("error:") == 1 and "Traceback" not in err
+    assert "changed on http://127.0.0.1:" in err and "nothing was overwritten" in " ".join(
+        err.split()
+    )
+    (refused,) = fake_hub.commits()  # sent with the old parent, refused by the Hub
+    assert json.loads(refused["body"].splitlines()[0])["value"]["parentCommit"] == "1" * 40
+    assert fake_hub.readme.endswith(b"A line someone added meanwhile.\n")
+    assert TOKEN not in out + err + caplog.text
+
+    # run again: it merges into the new README, keeping the other person's line
+    code = main(["push", str(cardgen_card), "--repo-id", "org/model", "--merge-with-hub"])
+    assert code == 0, capsys.readouterr().err
+    merged = _decoded_files(fake_hub.commits()[-1])["README.md"].decode()
+    assert "A line someone added meanwhile." in merged and "cardgen:begin evaluation" in merged
+
+
+def test_merge_with_hub_into_a_repo_without_a_readme(
+    capsys, cardgen_card: Path, fake_hub: FakeHub
+) -> None:
+    code = main(["push", str(cardgen_card), "--repo-id", "org/model", "--merge-with-hub"])
+    assert code == 0, capsys.readouterr().err
+    (commit,) = fake_hub.commits()
+    assert _decoded_files(commit)["README.md"] == cardgen_card.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("readme", "message"),
+    [
+        (b"<div>\n<h1>Model</h1>\n<p>text</p>\n</div>\n", "is an HTML page, not a Markdown card"),
+        (b"--- license: mit --- # m " + b"## A heading " * 50, "looks flattened onto one line"),
+    ],
+)
+def test_hub_cards_that_cannot_be_merged_are_refused(
+    capsys, cardgen_card: Path, fake_hub: FakeHub, readme: bytes, message: str
+) -> None:
+    fake_hub.readme = readme
+    code = main(["push", str(cardgen_card), "--repo-id", "org/model", "--merge-with-hub"])
+    _, err = capsys.readouterr()
+    assert code == 2 and message in err and "README.md of org/model@main on the Hub" in err
+    assert fake_hub.commits() == []
+
+
+def test_merge_with_hub_needs_a_cardgen_card(capsys, card: Path, fake_hub: FakeHub) -> None:
+    fake_hub.readme = HUB_README
+    code = main(["push", str(card), "--repo-id", "org/model", "--merge-with-hub"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "has no cardgen sections to merge" in err
+    assert fake_hub.requests == []
+
+
+def test_the_diff_of_a_hostile_hub_readme_cannot_drive_the_terminal(
+    capsys, cardgen_card: Path, fake_hub: FakeHub
+) -> None:
+    fake_hub.readme = HUB_README + b"\x1b]0;owned\x07 text \x1b[2J\n"
+    code = main(
+        ["push", str(cardgen_card), "--repo-id", "org/model", "--merge-with-hub", "--dry-run"]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "\x1b" not in out and "\x07" not in out and "\\u001b]0;owned\\u0007" in out

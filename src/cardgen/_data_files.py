@@ -44,7 +44,35 @@ def read_file(path: Path) -> Columns:
             rows = _read_json(_read_text(path))
     except DataError as exc:
         raise DataError(f"cannot read {path} as {kind}: {exc}") from None
-    return Columns(rows=rows, class_names=None, source=str(path), name=path.stem)
+    return Columns(
+        rows=rows, class_names=None, source=str(path), name=path.stem, split=infer_split(path)
+    )
+
+
+# How `datasets` names splits in file and folder names (datasets.data_files.SPLIT_KEYWORDS): a
+# keyword at the start or after a separator, followed by a separator (".", "-", "_", " ", digit).
+SPLIT_KEYWORDS = {
+    "train": ("train", "training"),
+    "validation": ("validation", "valid", "dev", "val"),
+    "test": ("test", "testing", "eval", "evaluation"),
+}
+_SEPARATORS = r"[-._ 0-9]"
+
+
+def infer_split(path: Path) -> str | None:
+    """The split a data file's name says, as ``datasets`` reads it: ``sst2_validation.jsonl``
+    -> validation, ``test.csv`` -> test; else its folder's name when that is a keyword
+    (``dev/part-0.csv`` -> validation). None when no name says it or two splits are named."""
+    found = {
+        split
+        for split, keywords in SPLIT_KEYWORDS.items()
+        for keyword in keywords
+        if re.search(rf"(?:^|{_SEPARATORS}){keyword}{_SEPARATORS}", path.name.lower())
+    }
+    if not found:
+        folder = path.parent.name.lower()
+        found = {split for split, words in SPLIT_KEYWORDS.items() if folder in words}
+    return found.pop() if len(found) == 1 else None
 
 
 def _read_text(path: Path) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from ._untrusted import quote
@@ -20,35 +21,80 @@ if TYPE_CHECKING:
 
     from .hub import PushResult
 
+T = TypeVar("T")
 _TOKEN_LIKE = re.compile(r"hf_[A-Za-z0-9]{6,}")
 _TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 _NETWORK = frozenset({"TransportError", "ConnectionError", "ProtocolError"})
 
 
 def commit(result: PushResult, *, api: HfApi | None, token: str | None) -> Any:
-    """``api.create_commit`` of ``result``'s files; CardError or HubError when it fails."""
+    """``api.create_commit`` of ``result``'s files; CardError or HubError when it fails.
+
+    With ``result.parent_commit`` the Hub refuses the commit when the branch has moved since.
+    """
     from huggingface_hub import CommitOperationAdd
 
-    secrets = [token, *(os.environ.get(name) for name in _TOKEN_VARIABLES)]
-    try:
-        if api is None:
-            api = _default_api(token)
-        secrets.append(getattr(api, "token", None))
-        operations = [CommitOperationAdd(repo, str(local)) for repo, local in result.files]
-        return api.create_commit(
+    def create(hub: HfApi) -> Any:
+        operations = [
+            CommitOperationAdd(repo, result.contents.get(repo) or str(local))
+            for repo, local in result.files
+        ]
+        return hub.create_commit(
             result.repo_id,
             operations,
             commit_message=result.commit_message,
             revision=None if result.revision == "main" else result.revision,
             create_pr=result.create_pr,
+            parent_commit=result.parent_commit,
         )
+
+    return call_hub(
+        create,
+        repo_id=result.repo_id,
+        revision=result.revision,
+        action="committing to",
+        api=api,
+        token=token,
+        conflict=result.parent_commit is not None,
+    )
+
+
+def call_hub(
+    call: Callable[[HfApi], T],
+    *,
+    repo_id: str,
+    revision: str,
+    action: str,
+    api: HfApi | None,
+    token: str | None,
+    require_token: bool = True,
+    conflict: bool = False,
+) -> T:
+    """``call(api)``, with every failure turned into one CardgenError without the token."""
+    secrets = [token, *(os.environ.get(name) for name in _TOKEN_VARIABLES)]
+    try:
+        if api is None:
+            api = _default_api(token) if require_token else _default_api(token, require=False)
+        secrets.append(getattr(api, "token", None))
+        return call(api)
     except Exception as exc:  # every failure becomes one message without the token
         scrub = _scrubber([s for s in secrets if isinstance(s, str) and s])
         endpoint = getattr(api, "endpoint", None) if api is not None else None
-        raise _hub_error(exc, result, _where(endpoint, scrub), scrub) from None
+        where = _where(endpoint, scrub)
+        if conflict and _status(exc) in (409, 412):
+            raise HubError(
+                f"{repo_id}@{revision} changed on {where} after its README.md was read for the "
+                "merge, so the commit was refused and nothing was overwritten; run the push "
+                "again to merge into the new version"
+            ) from None
+        raise _hub_error(exc, repo_id, revision, action, where, scrub) from None
 
 
-def _default_api(token: str | None) -> HfApi:
+def _status(exc: Exception) -> object:
+    return getattr(getattr(exc, "response", None), "status_code", None)
+
+
+def _default_api(token: str | None, *, require: bool = True) -> HfApi:
     from huggingface_hub import HfApi, get_token
 
     try:
@@ -58,7 +104,7 @@ def _default_api(token: str | None) -> HfApi:
             f"cannot read the Hugging Face login ({type(exc).__name__}): set HF_TOKEN instead, "
             "or run `hf auth login` again"
         ) from None
-    if stored is None:
+    if stored is None and require:
         raise HubError(
             "no Hugging Face token found: set HF_TOKEN to a token with write access, or run "
             "`hf auth login`"
@@ -91,30 +137,31 @@ def _where(endpoint: object, scrub: Any) -> str:
     return where if where.isprintable() and len(where) <= 200 else "the Hub"
 
 
-def _hub_error(exc: Exception, result: PushResult, where: str, scrub: Any) -> CardgenError:
-    """One clear CardgenError for a failed commit."""
+def _hub_error(
+    exc: Exception, repo_id: str, revision: str, action: str, where: str, scrub: Any
+) -> CardgenError:
+    """One clear CardgenError for a failed call; ``action`` is e.g. "committing to"."""
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
-    repo_id, revision = result.repo_id, result.revision
     kind = scrub(type(exc).__name__)
     if isinstance(exc, CardgenError):
         return type(exc)(scrub(str(exc)))
     if isinstance(exc, OfflineModeIsEnabled):
-        return HubError("HF_HUB_OFFLINE is set, so nothing can be pushed; unset it to push")
+        return HubError("HF_HUB_OFFLINE is set, so the Hub cannot be reached; unset it to push")
     if isinstance(exc, HfHubHTTPError):
-        return _http_error(exc, repo_id, revision, where, scrub)
+        return _http_error(exc, repo_id, revision, action, where, scrub)
     if isinstance(exc, ValueError) and "Invalid metadata in README.md" in str(exc):
         detail = scrub(" ".join(str(exc).split()))
         return CardError(f"the Hub refused the card's metadata: {quote(detail, 300)[1:-1]}")
     names = {cls.__name__ for cls in type(exc).__mro__}
     if isinstance(exc, TimeoutError) or any("Timeout" in name for name in names):
         return HubError(
-            f"{where} did not answer in time ({kind}) while committing to {repo_id}; check the "
+            f"{where} did not answer in time ({kind}) while {action} {repo_id}; check the "
             "network connection and try again"
         )
     if isinstance(exc, ValueError):  # an answer that is not the JSON it should be
         return HubError(
-            f"{where} gave an unexpected answer while committing to {repo_id} ({kind}); try "
+            f"{where} gave an unexpected answer while {action} {repo_id} ({kind}); try "
             "again later, and report it if it persists"
         )
     if isinstance(exc, OSError) or names & _NETWORK:
@@ -122,18 +169,18 @@ def _hub_error(exc: Exception, result: PushResult, where: str, scrub: Any) -> Ca
             f"cannot reach {where} ({kind}): check the network connection, a proxy, or HF_ENDPOINT"
         )
     return HubError(
-        f"{where} gave an unexpected answer while committing to {repo_id} ({kind}); try again "
+        f"{where} gave an unexpected answer while {action} {repo_id} ({kind}); try again "
         "later, and report it if it persists"
     )
 
 
 def _http_error(
-    exc: Exception, repo_id: str, revision: str, where: str, scrub: Any
+    exc: Exception, repo_id: str, revision: str, action: str, where: str, scrub: Any
 ) -> CardgenError:
     status = getattr(getattr(exc, "response", None), "status_code", None)
     if isinstance(status, bool) or not isinstance(status, int):
         return HubError(
-            f"the request to {where} failed without an HTTP answer while committing to "
+            f"the request to {where} failed without an HTTP answer while {action} "
             f"{repo_id}; check the network connection and try again"
         )
     server = getattr(exc, "server_message", None)
@@ -162,9 +209,9 @@ def _http_error(
         return HubError(f"{where} is rate-limiting requests (429 Too Many Requests); try later")
     if 400 <= status < 500:
         return HubError(
-            f"{where} refused the commit to {repo_id} (HTTP {status}){detail}; check the card "
-            "and the options"
+            f"{where} refused {'the commit to' if action == 'committing to' else action} "
+            f"{repo_id} (HTTP {status}){detail}; check the card and the options"
         )
     return HubError(
-        f"{where} answered HTTP {status} while committing to {repo_id}{detail}; try again later"
+        f"{where} answered HTTP {status} while {action} {repo_id}{detail}; try again later"
     )

@@ -8,7 +8,7 @@ torch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,12 @@ from .sections import (
     split_front_matter,
     tag_model,
 )
-from .training import check_hyperparameters, load_hyperparameters, load_training_history
+from .training import (
+    check_hyperparameters,
+    effective_hyperparameters,
+    load_hyperparameters,
+    load_training_history,
+)
 
 # Sections a person can fill with --section NAME=FILE in the default template.
 USER_SECTIONS = ("model_description", "intended_uses", "training_data", "risks")
@@ -54,6 +59,11 @@ def render_card(
     hyperparameters: str | Path | Mapping[str, Any] | None = None,
     sections: Mapping[str, str] | None = None,
     overwrite: bool = False,
+    dataset_id: str | None = None,
+    dataset_config: str | None = None,
+    dataset_split: str | None = None,
+    language: Sequence[str] | None = None,
+    merge: bool = False,
 ) -> str:
     """Render the model card of a run and return it; with ``output``, also write it.
 
@@ -63,9 +73,13 @@ def render_card(
     to Markdown text; ``hyperparameters`` is a mapping or a JSON file. With ``output`` the
     run's PNGs are copied beside the card, and an existing Markdown card is refreshed: its
     cardgen sections are replaced and everything else is kept (``overwrite`` replaces it
-    whole). ``output_format="html"`` gives a standalone, sanitized HTML page instead; it
-    replaces only an HTML card cardgen wrote, other files need ``overwrite``. Refreshing a card
-    of another model is refused. Raises a CardgenError on bad input before anything is written.
+    whole; ``merge`` adds cardgen's sections to a card written without cardgen, keeping all
+    of it: see ``cardgen.merge``). ``dataset_id`` / ``dataset_config`` / ``dataset_split``
+    say which Hub dataset the evaluation data is, ``language`` the ISO 639 codes of the
+    texts; ``license`` must be a Hub license id. ``output_format="html"`` gives a
+    standalone, sanitized HTML page instead; it replaces only an HTML card cardgen wrote,
+    other files need ``overwrite``. Refreshing a card of another model is refused. Raises a
+    CardgenError on bad input before anything is written.
     """
     if output_format not in ("md", "html"):
         raise UsageError(f"--format must be 'md' or 'html', got {quote(output_format)}")
@@ -86,9 +100,22 @@ def render_card(
         training_history=training_history,
         hyperparameters=hyperparameters,
         sections=sections,
+        dataset_id=dataset_id,
+        dataset_config=dataset_config,
+        dataset_split=dataset_split,
+        language=language,
     )
     text = card.text
-    if output_format == "md" and target is not None and not overwrite:
+    if merge and (overwrite or output_format != "md" or target is None):
+        raise UsageError(
+            "--merge adds cardgen's sections to an existing Markdown card: pass it with "
+            "--output CARD.md, without --overwrite or --format html"
+        )
+    if merge and target is not None:
+        from .merge import merge_file
+
+        text = merge_file(target, text, include=set(sections or {}))
+    elif output_format == "md" and target is not None and not overwrite:
         text = refresh_file(target, text, sections or {})
     if output_format == "html":
         if target is not None and not overwrite:
@@ -117,6 +144,10 @@ def build_card(
     training_history: str | Path | None = None,
     hyperparameters: str | Path | Mapping[str, Any] | None = None,
     sections: Mapping[str, str] | None = None,
+    dataset_id: str | None = None,
+    dataset_config: str | None = None,
+    dataset_split: str | None = None,
+    language: Sequence[str] | None = None,
 ) -> RenderedCard:
     """The card as freshly rendered from a template (no refresh, nothing written)."""
     from .templating import render_template
@@ -149,10 +180,14 @@ def build_card(
         base_model=base_model,
         license=license,
         history=history,
-        hyperparameters=params,
+        hyperparameters=effective_hyperparameters(params),
         sections=user_sections,
         images={name: path.as_posix() for name, path in images.items()},
         run_dir=run_dir,
+        dataset_id=dataset_id,
+        dataset_config=dataset_config,
+        dataset_split=dataset_split,
+        language=[language] if isinstance(language, str) else language,
     )
     text = render_template(template, context)
     source = "the card" if template is None else f"the card rendered from template {template}"

@@ -6,14 +6,23 @@ matter with huggingface_hub's ``ModelCardData`` / ``EvalResult``. Nothing here i
 
 from __future__ import annotations
 
-import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._untrusted import quote
 from .errors import UsageError
+from .hub_conventions import (
+    HUB_ID,
+    INDEX_METRICS,
+    check_dataset_id,
+    check_language,
+    check_license,
+    check_name,
+    index_metric,
+)
 from .results import EvalResults, Metric, ProbeResult
 from .tables import format_metric
 from .templating import Trusted
@@ -21,15 +30,10 @@ from .training import TrainingHistory
 
 PLACEHOLDER = "[More Information Needed]"
 TASK = "text-classification"
-# model-index entries: results key -> human name (accuracy, macro-F1, weighted-F1, P, R, AUC).
-INDEX_METRICS = {
-    "accuracy": "Accuracy",
-    "macro_f1": "Macro F1",
-    "weighted_f1": "Weighted F1",
-    "macro_precision": "Macro Precision",
-    "macro_recall": "Macro Recall",
-    "roc_auc": "ROC AUC",
-}
+# Results keys that go into the model-index (see hub_conventions.INDEX_METRICS for their ids).
+INDEX_KEYS = tuple(INDEX_METRICS)
+# Local data files, read without the `datasets` library.
+DATA_FILE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
 # The metrics table of the card body, in this order.
 BODY_METRICS = {
     "accuracy": "Accuracy",
@@ -49,18 +53,21 @@ LIBRARIES = {
     "cardgen": "cardgen",
     "torch": "PyTorch",
     "transformers": "Transformers",
+    "tokenizers": "Tokenizers",
     "scikit-learn": "scikit-learn",
     "skops": "skops",
     "datasets": "Datasets",
     "numpy": "NumPy",
 }
+# Libraries a framework's model does not use: their versions stay off its card.
+UNUSED_LIBRARIES = {
+    "sklearn": {"torch", "transformers", "tokenizers"},
+    "transformers": {"scikit-learn", "skops"},
+}
 if TYPE_CHECKING:
     from huggingface_hub import ModelCardData
 
-# A Hub repo id: [org/]name, each part of word characters, "-" and "." (not first or last, never
-# doubled), at most 96 characters.
-_HUB_PART = r"(?![-.])(?:(?!--|\.\.)[\w.-]){1,96}(?<![-.])"
-_HUB_ID = re.compile(rf"{_HUB_PART}(?:/{_HUB_PART})?", re.ASCII)
+_HUB_ID = HUB_ID
 
 
 def card_context(
@@ -74,10 +81,24 @@ def card_context(
     sections: Mapping[str, str] | None = None,
     images: Mapping[str, str] | None = None,
     run_dir: Path | None = None,
+    dataset_id: str | None = None,
+    dataset_config: str | None = None,
+    dataset_split: str | None = None,
+    language: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Everything a template can use; every key is always present (None when unknown)."""
+    """Everything a template can use; every key is always present (None when unknown).
+
+    ``dataset_id``, ``dataset_config`` and ``dataset_split`` say what the evaluation data is
+    on the Hub (they replace what the results recorded); ``language`` lists ISO 639 codes.
+    """
     from .skops_sections import sklearn_view
 
+    if license is not None:
+        license = check_license(license)
+    languages = check_language(language) if language else None
+    results = with_dataset(
+        results, dataset_id=dataset_id, config=dataset_config, split=dataset_split
+    )
     model = results.model
     sklearn = model.framework == "sklearn"
     hub_id = _hub_id(results)
@@ -95,7 +116,9 @@ def card_context(
         )
         base = None
     base_url = f"https://huggingface.co/{base}" if base else None
-    metadata = card_metadata(results, model_name=name, base_model=base, license=license)
+    metadata = card_metadata(
+        results, model_name=name, base_model=base, license=license, language=languages
+    )
     images = dict(images or {})
     probes = [
         _probe_view(probe, plot=images.get(f"probe:{name}"))
@@ -163,35 +186,42 @@ def card_metadata(
     model_name: str,
     base_model: str | None = None,
     license: str | None = None,
+    language: list[str] | None = None,
 ) -> ModelCardData:
-    """The YAML front matter: ``ModelCardData`` with one ``EvalResult`` per headline metric."""
+    """The YAML front matter: ``ModelCardData`` with one ``EvalResult`` per headline metric.
+
+    Metrics use the Hub's ids with arguments (``type: f1``, ``args: {average: macro}``).
+    """
     from huggingface_hub.repocard_data import EvalResult, ModelCardData
 
     dataset = results.dataset
     sklearn = results.model.framework == "sklearn"
-    hub = dataset.source.startswith("hub:")
-    eval_results = [
-        EvalResult(
-            task_type=TASK,
-            task_name="Text Classification",
-            dataset_type=dataset.name or Path(dataset.source).stem,
-            dataset_name=_dataset_title(results),
-            dataset_config=dataset.config,
-            dataset_split=dataset.split,
-            metric_type=key,
-            metric_name=name,
-            metric_value=round(results.metrics[key].value, 4),
+    hub_id = dataset_hub_id(results)
+    eval_results = []
+    for key in INDEX_KEYS:
+        if key not in results.metrics:
+            continue
+        metric = index_metric(key, len(results.labels))
+        eval_results.append(
+            EvalResult(
+                task_type=TASK,
+                task_name="Text Classification",
+                dataset_type=hub_id or dataset.name or Path(dataset.source).stem,
+                dataset_name=_dataset_title(results),
+                dataset_config=dataset.config,
+                dataset_split=dataset.split,
+                metric_type=metric.type,
+                metric_name=metric.name,
+                metric_args=dict(metric.args) if metric.args else None,
+                metric_value=round(results.metrics[key].value, 4),
+            )
         )
-        for key, name in INDEX_METRICS.items()
-        if key in results.metrics
-    ]
     data = ModelCardData(
+        language=language,
         library_name="sklearn" if sklearn else results.model.framework,
         license=license,
         base_model=base_model,
-        datasets=[dataset.name]
-        if hub and dataset.name and _HUB_ID.fullmatch(dataset.name)
-        else None,
+        datasets=[hub_id] if hub_id else None,
         tags=[TASK, "cardgen", *(("sklearn", "skops") if sklearn else ())],
         pipeline_tag=TASK,
         model_name=model_name,
@@ -231,6 +261,35 @@ def _probe_view(probe: ProbeResult, *, plot: str | None) -> dict[str, Any]:
     }
 
 
+def with_dataset(
+    results: EvalResults,
+    *,
+    dataset_id: str | None = None,
+    config: str | None = None,
+    split: str | None = None,
+) -> EvalResults:
+    """``results`` whose dataset is ``dataset_id`` / ``config`` / ``split`` where given."""
+    changes: dict[str, Any] = {}
+    if dataset_id is not None:
+        changes["hub_id"] = check_dataset_id(dataset_id)
+    if config is not None:
+        changes["config"] = check_name(config, "--dataset-config")
+    if split is not None:
+        changes["split"] = check_name(split, "--dataset-split")
+    if not changes:
+        return results
+    return replace(results, dataset=replace(results.dataset, **changes))
+
+
+def dataset_hub_id(results: EvalResults) -> str | None:
+    """The evaluation data's Hub dataset id: stated by the user, or the hub dataset loaded."""
+    dataset = results.dataset
+    if dataset.hub_id:
+        return dataset.hub_id
+    hub = dataset.source.startswith("hub:")
+    return dataset.name if hub and dataset.name and _HUB_ID.fullmatch(dataset.name) else None
+
+
 def _hub_id(results: EvalResults) -> str | None:
     """The model's hub id, or None for a local directory or file."""
     model_id = results.model.id
@@ -241,25 +300,23 @@ def _hub_id(results: EvalResults) -> str | None:
 
 def _dataset_title(results: EvalResults) -> str:
     dataset = results.dataset
-    title = dataset.name or Path(dataset.source).stem
+    title = dataset.hub_id or dataset.name or Path(dataset.source).stem
     return f"{title} ({dataset.config})" if dataset.config else title
 
 
 def _dataset_view(results: EvalResults) -> dict[str, Any]:
     dataset = results.dataset
     hub = dataset.source.startswith("hub:")
+    hub_id = dataset_hub_id(results)
     return {
         "title": _dataset_title(results),
         "name": dataset.name,
+        "hub_id": hub_id,
         "config": dataset.config,
         "split": dataset.split,
         "num_rows": dataset.num_rows,
         "source": dataset.source.removeprefix("hub:") if hub else Path(dataset.source).name,
-        "url": (
-            f"https://huggingface.co/datasets/{dataset.name}"
-            if hub and dataset.name and _HUB_ID.fullmatch(dataset.name)
-            else None
-        ),
+        "url": f"https://huggingface.co/datasets/{hub_id}" if hub_id else None,
         "text_column": dataset.text_column,
         "label_column": dataset.label_column,
         "fingerprint": dataset.fingerprint,
@@ -308,6 +365,12 @@ def _report_rows(results: EvalResults) -> list[dict[str, Any]]:
 
 
 def _environment(results: EvalResults) -> list[tuple[str, str]]:
-    known = [(key, results.environment[key]) for key in LIBRARIES if key in results.environment]
-    extra = sorted((k, v) for k, v in results.environment.items() if k not in LIBRARIES)
+    """Library versions, leaving out libraries the model and data did not use."""
+    unused = set(UNUSED_LIBRARIES.get(results.model.framework, ()))
+    source = results.dataset.source
+    if not source.startswith("hub:") and Path(source).suffix.lower() in DATA_FILE_SUFFIXES:
+        unused.add("datasets")
+    environment = {k: v for k, v in results.environment.items() if k not in unused}
+    known = [(key, environment[key]) for key in LIBRARIES if key in environment]
+    extra = sorted((k, v) for k, v in environment.items() if k not in LIBRARIES)
     return known + extra

@@ -21,6 +21,7 @@ from ._rundir import staged_run_dir
 from ._untrusted import quote
 from .data import EvalData, load_data
 from .errors import LabelError
+from .hub_conventions import check_dataset_id
 from .labels import Alignment, align_labels, check_permutation, read_label_map
 from .metrics import compute_metrics
 from .models import TextClassifier, load_model
@@ -29,7 +30,7 @@ from .options import check_run_options
 from .probes import PROBE_FILLS_FILE, Probe, measure_probes, resolve_probes, write_probe_files
 from .results import PREDICTIONS_FILE, EvalResults, Timing
 
-LIBRARIES = ("torch", "transformers", "scikit-learn", "skops", "numpy", "datasets")
+LIBRARIES = ("torch", "transformers", "tokenizers", "scikit-learn", "skops", "numpy", "datasets")
 
 
 def evaluate(
@@ -38,6 +39,7 @@ def evaluate(
     *,
     split: str | None = None,
     dataset_config: str | None = None,
+    dataset_id: str | None = None,
     text_column: str | None = None,
     label_column: str | None = None,
     label_map: str | Path | dict[str, str] | None = None,
@@ -62,10 +64,13 @@ def evaluate(
 
     ``label_map`` is a JSON file or dict (model label -> dataset label), or ``"index"``, which
     needs class ids in the data or ``label_order`` (the dataset's label names, class id 0
-    first). ``batch_size=None`` sizes batches automatically. ``probes`` (built-in probe names,
-    probe files or Probe objects) run on the same model into ``EvalResults.probes``, their
-    plots and fills into ``output_dir``. Every option is checked before any work; a CardgenError
-    leaves ``output_dir`` as it was, and a finished run replaces it whole.
+    first). ``dataset_id`` names the Hub dataset a local file holds; with ``dataset_config``
+    and ``split`` it is recorded for the card (a file's split is otherwise read from its name,
+    ``test.csv`` -> test). ``batch_size=None`` sizes batches automatically. ``probes``
+    (built-in probe names, probe files or Probe objects) run on the same model into
+    ``EvalResults.probes``, their plots and fills into ``output_dir``. Every option is checked
+    before any work; a CardgenError leaves ``output_dir`` as it was, and a finished run replaces
+    it whole.
     """
     check_run_options(
         batch_size=batch_size,
@@ -77,6 +82,8 @@ def evaluate(
         seed=seed,
         label_order=label_order,
     )
+    if dataset_id is not None:
+        check_dataset_id(dataset_id)
     mapping: str | dict[str, str] | None
     if isinstance(label_map, Path) or (isinstance(label_map, str) and label_map != "index"):
         mapping = read_label_map(label_map)
@@ -99,6 +106,7 @@ def evaluate(
                 seed=seed,
             )
         )
+        data = _with_dataset_names(data, dataset_id, dataset_config, split)
         if label_order is not None:
             data = _with_label_order(data, list(label_order))
         if isinstance(model, (str, Path)):
@@ -186,6 +194,20 @@ def _run(
     if out is not None:
         write_outputs(results, y_true, y_pred, scores, out)
     return results
+
+
+def _with_dataset_names(
+    data: EvalData, dataset_id: str | None, config: str | None, split: str | None
+) -> EvalData:
+    """Record what the user said the rows are: a local file's Hub id, config and split."""
+    info = data.info
+    local = not info.source.startswith("hub:") and Path(info.source).is_file()
+    changes: dict[str, Any] = {
+        "hub_id": dataset_id or info.hub_id,
+        "config": (config if local and config else None) or info.config,
+        "split": (split if local and split else None) or info.split,
+    }
+    return replace(data, info=replace(info, **changes))
 
 
 def _with_label_order(data: EvalData, order: list[str]) -> EvalData:

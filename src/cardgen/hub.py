@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from ._untrusted import LimitError, inside, parse_yaml, quote, read_text
 from .errors import CardError, UsageError
+from .hub_conventions import metric_key
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -173,12 +174,14 @@ def validate_card(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def card_metric_values(path: str | os.PathLike[str]) -> dict[str, float]:
-    """``{metric type: value}`` from a card's model-index (the gate's baseline values)."""
+    """``{results key: value}`` from a card's model-index (the gate's baseline values);
+    ``type: f1`` with ``args: {average: macro}`` is ``macro_f1``."""
     values: dict[str, set[float]] = {}
     for entry in validate_card(path)["model-index"]:
         for result in entry["results"]:
             for metric in result["metrics"]:
-                values.setdefault(metric["type"], set()).add(float(metric["value"]))
+                key = metric_key(metric["type"], metric.get("args"))
+                values.setdefault(key, set()).add(float(metric["value"]))
     ambiguous = {name: sorted(found) for name, found in values.items() if len(found) > 1}
     if ambiguous:
         listed = "; ".join(f"{quote(name)[1:-1]}: {found}" for name, found in ambiguous.items())
@@ -262,6 +265,9 @@ class PushResult:
     commit_url: str | None = None
     pr_url: str | None = None
     sizes: list[int] = field(default_factory=list)
+    contents: dict[str, bytes] = field(default_factory=dict)  # files sent from memory
+    parent_commit: str | None = None  # with --merge-with-hub: the commit merged onto
+    diff: str | None = None  # with --merge-with-hub: the change to the Hub's README.md
 
     def describe(self) -> str:
         """Human summary of the commit, one file a line."""
@@ -273,6 +279,8 @@ class PushResult:
             f"  {repo_path}  ({size:,} bytes)"
             for (repo_path, _), size in zip(self.files, sizes, strict=True)
         ]
+        if self.parent_commit:
+            lines.append(f"merged with README.md at commit {self.parent_commit[:12]}")
         lines.append(f"commit message: {self.commit_message}")
         if self.pr_url or self.commit_url:
             lines.append(
@@ -345,13 +353,17 @@ def push_card(
     dry_run: bool = False,
     commit_message: str = DEFAULT_COMMIT_MESSAGE,
     token: str | None = None,
+    merge_with_hub: bool = False,
 ) -> PushResult:
     """Upload a card as the repo's README.md, with the images it links, in one commit.
 
     The repo id, branch, metadata and images are validated first; ``dry_run`` stops there and
     reports what would be sent. ``api`` defaults to ``huggingface_hub.HfApi(token=token)``
     (``token`` defaults to ``HF_TOKEN`` or the login). Hub and network failures raise HubError
-    with one clear message that never holds the token.
+    with one clear message that never holds the token. ``merge_with_hub`` merges the card into
+    the repo's README.md at ``revision`` (as ``cardgen card --merge`` does; read in
+    ``dry_run`` too, with the diff in ``PushResult.diff``) and commits on top of the commit it
+    read, so a concurrent change makes the commit fail instead of being overwritten.
     """
     check_repo_id(repo_id)
     check_revision(revision)
@@ -367,6 +379,12 @@ def push_card(
     card = Path(path)
     validate_card(card)
     files = [(CARD_PATH_IN_REPO, card), *linked_images(card)]
+    merged = None
+    if merge_with_hub:
+        from ._hub_merge import merge_with_hub as merge
+
+        local = read_card_text(card)
+        merged = merge(local, card, repo_id, revision or "main", api=api, token=token)
     result = PushResult(
         repo_id=repo_id,
         revision=revision or "main",
@@ -376,6 +394,10 @@ def push_card(
         dry_run=dry_run,
         sizes=[_size(local) for _, local in files],
     )
+    if merged is not None:
+        result.contents = {CARD_PATH_IN_REPO: merged.text.encode()}
+        result.sizes[0] = len(result.contents[CARD_PATH_IN_REPO])
+        result.parent_commit, result.diff = merged.parent_commit, merged.diff
     if dry_run:
         return result
     from ._hub_commit import commit

@@ -91,7 +91,10 @@ class ModelInfo:
 
 @dataclass
 class DatasetInfo:
-    """Where the evaluation rows came from, and a fingerprint of texts and labels."""
+    """Where the evaluation rows came from, and a fingerprint of texts and labels.
+
+    ``hub_id`` is the Hub dataset the rows are (``--dataset-id``), when the user said so.
+    """
 
     source: str
     split: str | None
@@ -102,6 +105,7 @@ class DatasetInfo:
     labels: list[str]
     name: str | None = None
     config: str | None = None
+    hub_id: str | None = None
 
 
 @dataclass

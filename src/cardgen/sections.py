@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 import urllib.parse
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._markdown import scan
 from ._untrusted import parse_yaml, quote, read_text
 from .errors import CardError
 
@@ -89,7 +90,8 @@ def refresh_card(existing: str, rendered: str, *, source: str) -> tuple[str, lis
     if not old_blocks:
         raise CardError(
             f"{source} exists but has no cardgen sections (`{BEGIN.format('NAME')}` lines) to "
-            "refresh; pass --overwrite to replace it, or write the card to another file"
+            "refresh; pass --merge to add them to it and keep its text, --overwrite to replace "
+            "it, or write the card to another file"
         )
     old_model, new_model = card_model(old_body), card_model(new_body)
     if old_model is not None and new_model is not None and old_model != new_model:
@@ -100,6 +102,7 @@ def refresh_card(existing: str, rendered: str, *, source: str) -> tuple[str, lis
             "write this card to another --output"
         )
     new_blocks = find_blocks(new_body, source="the rendered card")
+    title = own_title(old_body, old_blocks.values())
     parts = []
     position = 0
     for block in old_blocks.values():
@@ -107,7 +110,8 @@ def refresh_card(existing: str, rendered: str, *, source: str) -> tuple[str, lis
         position = block.end
         new = new_blocks.get(block.name)
         if new is not None:
-            parts.append(new_body[new.start : new.end])
+            text = new_body[new.start : new.end]
+            parts.append(_drop_title(text) if title is not None and title < block.start else text)
         elif old_body.startswith("\n", position):
             position += 1
     parts.append(old_body[position:])
@@ -123,16 +127,36 @@ def refresh_card(existing: str, rendered: str, *, source: str) -> tuple[str, lis
     return f"---\n{dump_metadata(metadata)}\n---\n{body}", missing
 
 
+def own_title(body: str, blocks: Iterable[Block]) -> int | None:
+    """Where the card's own ``# title`` (a level-1 heading outside cardgen's sections) starts."""
+    spans = [(block.start, block.end) for block in blocks]
+    for line in scan(body)[0]:
+        if line.heading == 1 and not any(start <= line.start < end for start, end in spans):
+            return line.start
+    return None
+
+
+def _drop_title(block: str) -> str:
+    """``block`` without its leading ``# title`` line: the card has a title of its own."""
+    head, sep, rest = block.partition("\n")
+    if not rest.startswith("# "):
+        return block
+    rest = rest.partition("\n")[2]
+    return head + sep + rest.lstrip("\n")
+
+
 def merge_metadata(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """Keys of ``new`` win, except that lists (tags, datasets…) keep the items ``old`` had.
 
-    ``model-index`` is replaced whole (it is computed from the results) and stays last; keys
-    only ``old`` has come after those of ``new``.
+    ``model-index`` is merged (see ``merge_model_index``) and stays last; keys only ``old`` has
+    come after those of ``new``.
     """
     merged = {}
     for key, value in new.items():
         previous = old.get(key)
-        if key != "model-index" and isinstance(value, list) and isinstance(previous, list):
+        if key == "model-index":
+            merged[key] = merge_model_index(previous, value)
+        elif isinstance(value, list) and isinstance(previous, list):
             merged[key] = previous + [item for item in value if item not in previous]
         else:
             merged[key] = value
@@ -140,6 +164,54 @@ def merge_metadata(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     if "model-index" in merged:
         merged["model-index"] = merged.pop("model-index")
     return merged
+
+
+def merge_model_index(old: Any, new: Any) -> Any:
+    """``new``'s results put into ``old``: a result for the same task, dataset, config and
+    split is replaced (keeping metrics of other types that ``old`` had), others are added, and
+    results for other datasets or splits stay. ``new``'s entries go into the entry of the same
+    name, or into ``old``'s only entry."""
+    if not isinstance(old, list) or not old or not isinstance(new, list):
+        return new
+    merged = [dict(entry) if isinstance(entry, dict) else entry for entry in old]
+    for entry in new:
+        if not isinstance(entry, dict):
+            continue
+        entries = [item for item in merged if isinstance(item, dict)]
+        same = [item for item in entries if item.get("name") == entry.get("name")]
+        target = same[0] if same else entries[0] if len(entries) == 1 else None
+        if target is None:
+            merged.append(entry)
+            continue
+        found = target.get("results")
+        results = list(found) if isinstance(found, list) else []
+        for result in entry.get("results") or []:
+            key = _result_key(result)
+            index = next((i for i, r in enumerate(results) if _result_key(r) == key), None)
+            if index is None:
+                results.append(result)
+                continue
+            kept = results[index].get("metrics") if isinstance(results[index], dict) else None
+            types = {_metric_key(m) for m in result.get("metrics") or []}
+            others = [m for m in kept or [] if _metric_key(m) not in types]
+            results[index] = {**result, "metrics": [*(result.get("metrics") or []), *others]}
+        target["results"] = results
+    return merged
+
+
+def _metric_key(metric: Any) -> str:
+    if not isinstance(metric, dict):
+        return repr(metric)
+    return repr((metric.get("type"), metric.get("args")))
+
+
+def _result_key(result: Any) -> tuple[Any, ...] | None:
+    if not isinstance(result, dict):
+        return None
+    task, data = result.get("task"), result.get("dataset")
+    task = task if isinstance(task, dict) else {}
+    data = data if isinstance(data, dict) else {}
+    return (task.get("type"), data.get("type"), data.get("config"), data.get("split"))
 
 
 def dump_metadata(metadata: dict[str, Any]) -> str:

@@ -16,18 +16,17 @@ from typing import Any
 from ._untrusted import parse_json, quote, read_text
 from .errors import CardError
 
-# trainer_state.json keys that describe how training was run (the rest is bookkeeping).
-TRAINER_HYPERPARAMETERS = (
-    "train_batch_size",
-    "num_train_epochs",
-    "max_steps",
-    "logging_steps",
-    "eval_steps",
-    "save_steps",
-)
-# Evaluation log entries that are timings, not metrics.
+# trainer_state.json keys that describe how training was run (the rest is bookkeeping). Its
+# logging_steps / eval_steps / save_steps hold the Trainer's defaults even when that strategy
+# is not `steps`, so they are shown only where the log shows the strategy was `steps`.
+TRAINER_HYPERPARAMETERS = ("train_batch_size", "num_train_epochs", "max_steps")
+STEP_KINDS = ("logging", "eval", "save")
+# Evaluation log entries that are timings, not metrics (also as eval_<set>_runtime).
 EVAL_TIMINGS = ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time")
 NO_LOG = "No log"
+CSV_SEPARATORS = (",", ";", "\t", "|")
+# Keras history keys that are not metrics: shown last, apart from them.
+KERAS_SCHEDULE = ("lr", "learning_rate")
 MAX_HISTORY_BYTES = 64 * 2**20
 MAX_HYPERPARAMETERS_BYTES = 2**20
 MAX_HYPERPARAMETERS = 1_000
@@ -150,19 +149,19 @@ def _trainer_state(state: Mapping[str, Any], source: str, what: str) -> Training
             evals.append(entry)
     if not train and not evals:
         raise CardError(f"{what}: log_history has no training loss and no evaluation entries")
-    hyperparameters = {}
-    for key in TRAINER_HYPERPARAMETERS:
-        if state.get(key) is not None:
-            hyperparameters[key] = _number(state[key], f"{what}: {key!r}")
+    hyperparameters = _trainer_hyperparameters(state, train, evals, what)
     if evals:
-        _check_size(len(evals), what)
+        merged = _merge_by_step(evals)
+        _check_size(len(merged), what)
         metrics = _ordered_keys(
-            evals, keep=lambda key: key.startswith("eval_") and key[5:] not in EVAL_TIMINGS
+            merged, keep=lambda key: key.startswith("eval_") and not _is_timing(key)
         )
         fixed = ["Training Loss", "Epoch", "Step"]
-        titles = _titles(metrics, fixed, what)
+        sets = _eval_sets(evals)
+        metrics = _group_by_set(metrics, sets)
+        titles = _titles(metrics, fixed, what, sets=sets)
         rows: list[dict[str, Cell]] = []
-        for entry in evals:
+        for entry in merged:
             before = [t for t in train if t["step"] <= entry["step"]]
             row: dict[str, Cell] = {
                 "Training Loss": before[-1]["loss"] if before else NO_LOG,
@@ -184,6 +183,97 @@ def _trainer_state(state: Mapping[str, Any], source: str, what: str) -> Training
     return TrainingHistory(
         "trainer", source, ["Training Loss", "Epoch", "Step"], rows, hyperparameters
     )
+
+
+def _trainer_hyperparameters(
+    state: Mapping[str, Any],
+    train: Sequence[Mapping[str, Any]],
+    evals: Sequence[Mapping[str, Any]],
+    what: str,
+) -> dict[str, Any]:
+    """Batch size, epochs and steps, plus the logging and evaluation strategies the log shows
+    (``steps`` with their interval, or ``epoch``); the save strategy is not in the log."""
+    hyperparameters: dict[str, Any] = {}
+    for key in TRAINER_HYPERPARAMETERS:
+        if state.get(key) is not None:
+            hyperparameters[key] = _number(state[key], f"{what}: {key!r}")
+    last_step = max((float(e["step"]) for e in [*train, *evals]), default=0.0)
+    # Without entries: logging defaults to `steps` (none was reached), evaluation to `no`.
+    for kind, entries, default in (("logging", train, "steps"), ("eval", evals, "no")):
+        interval = state.get(f"{kind}_steps")
+        if interval is not None:
+            _number(interval, f"{what}: {kind + '_steps'!r}")
+        strategy = _strategy(entries, interval, last_step) if entries else default
+        hyperparameters[f"{kind}_strategy"] = strategy
+        if strategy == "steps" and interval is not None:
+            hyperparameters[f"{kind}_steps"] = interval
+    return hyperparameters
+
+
+def _strategy(entries: Sequence[Mapping[str, Any]], interval: Any, last_step: float) -> str:
+    """``steps`` when every entry (but one at the end of training) falls on a multiple of
+    ``interval``, else ``epoch`` when all fall on epoch ends."""
+    steps = isinstance(interval, int | float) and interval >= 1
+    on_steps = steps and all(
+        float(e["step"]) % interval == 0 or float(e["step"]) == last_step for e in entries
+    )
+    on_epochs = all(abs(float(e["epoch"]) - round(float(e["epoch"]))) < 1e-6 for e in entries)
+    if on_steps and not (on_epochs and all(float(e["step"]) == last_step for e in entries)):
+        return "steps"
+    return "epoch" if on_epochs else "steps"
+
+
+def effective_hyperparameters(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` without ``X_steps`` where ``X_strategy`` (or the older
+    ``evaluation_strategy``) says it was not in effect, e.g. TrainingArguments saved as JSON."""
+    kept = dict(params)
+    for kind in STEP_KINDS:
+        strategy = params.get(f"{kind}_strategy")
+        if strategy is None and kind == "eval":
+            strategy = params.get("evaluation_strategy")
+        if isinstance(strategy, str) and strategy.lower().removeprefix("intervalstrategy.") != (
+            "steps"
+        ):
+            kept.pop(f"{kind}_steps", None)
+    return kept
+
+
+def _eval_sets(evals: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Names of the evaluation sets of a Trainer with ``eval_dataset={"dev": ...}``: the
+    ``X`` of ``eval_X_runtime`` / ``eval_X_loss`` keys."""
+    names: dict[str, None] = {}
+    for entry in evals:
+        for key in entry:
+            for suffix in ("_runtime", "_loss"):
+                name = key.removeprefix("eval_").removesuffix(suffix)
+                if key.startswith("eval_") and key.endswith(suffix) and name != key[5:] and name:
+                    names[name] = None
+    return sorted(names, key=len, reverse=True)  # longest first: "dev_2" before "dev"
+
+
+def _group_by_set(keys: list[str], sets: Sequence[str]) -> list[str]:
+    """Keys of each evaluation set together (in order of first appearance), loss first."""
+
+    def owner(key: str) -> str:
+        return next((n for n in sets if key.startswith(f"eval_{n}_")), "")
+
+    order = list(dict.fromkeys(owner(key) for key in keys))
+    return sorted(
+        keys, key=lambda k: (order.index(owner(k)), not k.endswith("_loss"), keys.index(k))
+    )
+
+
+def _merge_by_step(evals: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per evaluation step: several eval sets log one entry each at the same step."""
+    merged: dict[Any, dict[str, Any]] = {}
+    for entry in evals:
+        row = merged.setdefault(entry["step"], {"epoch": entry["epoch"], "step": entry["step"]})
+        row.update({key: value for key, value in entry.items() if key.startswith("eval_")})
+    return list(merged.values())
+
+
+def _is_timing(key: str) -> bool:
+    return any(key == f"eval_{t}" or key.endswith(f"_{t}") for t in EVAL_TIMINGS)
 
 
 def _keras_history(history: Mapping[str, list[Any]], source: str, what: str) -> TrainingHistory:
@@ -218,8 +308,16 @@ def _keras_history(history: Mapping[str, list[Any]], source: str, what: str) -> 
 
 
 def _keras_csv(text: str, source: str, what: str) -> TrainingHistory:
-    """A Keras ``CSVLogger`` file: an ``epoch`` column counted from 0, then one per metric."""
-    reader = csv.reader(io.StringIO(text))
+    """A Keras ``CSVLogger`` file: an ``epoch`` column counted from 0, then one per metric.
+
+    The separator is CSVLogger's ``separator``: one of ``,`` ``;`` tab ``|``, whichever splits
+    the header into a column ``epoch``.
+    """
+    first = text.split("\n", 1)[0].strip("\r")
+    separator = next(
+        (sep for sep in CSV_SEPARATORS if "epoch" in first.split(sep)), CSV_SEPARATORS[0]
+    )
+    reader = csv.reader(io.StringIO(text), delimiter=separator)
     try:
         header = next(reader, [])
         lines = [(reader.line_num, row) for row in reader if row]
@@ -259,12 +357,12 @@ def _keras_csv(text: str, source: str, what: str) -> TrainingHistory:
 
 
 def _keras_order(keys: list[str]) -> list[str]:
-    """loss, training metrics, val_loss, validation metrics, then anything else (e.g. lr)."""
-    training = [k for k in keys if not k.startswith("val_") and k not in ("loss", "lr")]
+    """loss, training metrics, val_loss, validation metrics, then the learning rate."""
+    training = [k for k in keys if not k.startswith("val_") and k not in ("loss", *KERAS_SCHEDULE)]
     validation = [k for k in keys if k.startswith("val_") and k != "val_loss"]
     first = [k for k in ("loss",) if k in keys]
     middle = [k for k in ("val_loss",) if k in keys]
-    rest = [k for k in ("lr",) if k in keys]
+    rest = [k for k in KERAS_SCHEDULE if k in keys]
     return first + training + middle + validation + rest
 
 
@@ -278,14 +376,24 @@ def _ordered_keys(
     return sorted(seen, key=lambda key: key != "eval_loss")
 
 
-def _titles(keys: list[str], taken: list[str], what: str) -> dict[str, str]:
-    """Column title of each key; a key whose title is already taken keeps its own name."""
+def _titles(
+    keys: list[str], taken: list[str], what: str, sets: Sequence[str] = ()
+) -> dict[str, str]:
+    """Column title of each key; a key whose title is already taken keeps its own name.
+
+    With evaluation ``sets``, ``eval_dev_loss`` is titled ``dev: Loss``.
+    """
     if len(keys) > MAX_COLUMNS:
         raise CardError(f"{what} has {len(keys):,} metrics, over cardgen's limit of {MAX_COLUMNS}")
     used = set(taken)
     titles = {}
     for key in keys:
-        title = column_title(key)
+        name = next((n for n in sets if key.startswith(f"eval_{n}_")), None)
+        if name is None:
+            title = column_title(key)
+        else:
+            rest = key.removeprefix(f"eval_{name}_")
+            title = f"{name}: {'Loss' if rest == 'loss' else column_title(rest)}"
         if title in used:
             title = key
         if title in used:

@@ -100,6 +100,21 @@ def card(
             "training_data, risks). Repeatable."
         ),
     ] = None,
+    dataset_id: Annotated[
+        str | None,
+        typer.Option(help="Hub id of the evaluation dataset, e.g. nyu-mll/glue [default: as run]."),
+    ] = None,
+    dataset_config: Annotated[
+        str | None, typer.Option(help="Its configuration, e.g. sst2 [default: as run].")
+    ] = None,
+    dataset_split: Annotated[
+        str | None,
+        typer.Option(help="Its split, e.g. validation [default: as run, or from the file name]."),
+    ] = None,
+    language: Annotated[
+        list[str] | None,
+        typer.Option(help="ISO 639 code of the texts' language, e.g. en. Repeatable."),
+    ] = None,
     format_: Annotated[
         str,
         typer.Option("--format", help="md (Markdown with Hub metadata) or html (one page)."),
@@ -107,6 +122,13 @@ def card(
     overwrite: Annotated[
         bool,
         typer.Option(help="Replace an existing card whole instead of refreshing its sections."),
+    ] = False,
+    merge: Annotated[
+        bool,
+        typer.Option(
+            help="Add cardgen's sections to an existing card written without cardgen, keeping "
+            "every line and front-matter key of it."
+        ),
     ] = False,
 ) -> None:
     """Write the model card of an evaluation run (refreshing the sections of an existing one)."""
@@ -122,4 +144,9 @@ def card(
         hyperparameters=hyperparameters,
         sections=read_sections(section or []),
         overwrite=overwrite,
+        merge=merge,
+        dataset_id=dataset_id,
+        dataset_config=dataset_config,
+        dataset_split=dataset_split,
+        language=language,
     )

@@ -68,9 +68,19 @@ def evaluate(
         ),
     ] = None,
     split: Annotated[
-        str | None, typer.Option(help="Dataset split (hub datasets and DatasetDicts).")
+        str | None,
+        typer.Option(
+            "--split",
+            "--dataset-split",
+            help="Dataset split: the one to load from a hub dataset or DatasetDict; for a file, "
+            "the split it is [default: from the file name, e.g. test.csv].",
+        ),
     ] = None,
     dataset_config: Annotated[str | None, typer.Option(help="Dataset configuration name.")] = None,
+    dataset_id: Annotated[
+        str | None,
+        typer.Option(help="Hub id of the dataset a local file holds (e.g. nyu-mll/glue)."),
+    ] = None,
     text_column: Annotated[
         str | None, typer.Option(help="Text column [default: text, sentence, ...].")
     ] = None,
@@ -137,6 +147,7 @@ def evaluate(
         dataset or DEMO_DATASET,
         split=split,
         dataset_config=dataset_config,
+        dataset_id=dataset_id,
         text_column=text_column,
         label_column=label_column,
         label_map=label_map,

@@ -26,6 +26,14 @@ def push(
         bool,
         typer.Option(help="Validate the card and print what would be committed; send nothing."),
     ] = False,
+    merge_with_hub: Annotated[
+        bool,
+        typer.Option(
+            help="Merge the card into the repo's current README.md (keeping its text) instead "
+            "of replacing it; the commit fails if the repo changes meanwhile. With --dry-run, "
+            "print the diff."
+        ),
+    ] = False,
     token: Annotated[
         str | None,
         typer.Option(
@@ -39,6 +47,14 @@ def push(
     from ..hub import push_card
 
     result = push_card(
-        card, repo_id, create_pr=create_pr, revision=revision, dry_run=dry_run, token=token
+        card,
+        repo_id,
+        create_pr=create_pr,
+        revision=revision,
+        dry_run=dry_run,
+        token=token,
+        merge_with_hub=merge_with_hub,
     )
+    if dry_run and result.diff is not None:
+        console.print(result.diff or "README.md would not change", markup=False, highlight=False)
     console.print(result.describe(), markup=False, highlight=False)

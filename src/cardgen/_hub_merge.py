@@ -1,0 +1,111 @@
+"""``push --merge-with-hub``: merge a local card into the README.md the Hub has now.
+
+The README is read at the commit the branch points to, and that commit becomes the parent of
+the push: when anything was committed in between, the Hub refuses the commit and nothing is
+overwritten (see ``_hub_commit``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._untrusted import read_text
+from .errors import CardError, HubError
+from .merge import merge_card
+from .sections import find_blocks, parse_metadata, split_front_matter
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
+
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+MAX_CARD_BYTES = 32 * 2**20
+
+
+@dataclass(frozen=True)
+class HubMerge:
+    """The merged card, the commit it was merged onto, and the change as a unified diff."""
+
+    text: str
+    parent_commit: str
+    diff: str
+
+
+def merge_with_hub(
+    local: str, card: Path, repo_id: str, revision: str, *, api: HfApi | None, token: str | None
+) -> HubMerge:
+    """Merge ``local`` (the text of ``card``, a card cardgen wrote) into the repo's README."""
+    from ._hub_commit import call_hub
+
+    _, body = split_front_matter(local)
+    if not find_blocks(body, source=str(card)):
+        raise CardError(
+            f"{card} has no cardgen sections to merge into the Hub's README.md; render it with "
+            "`cardgen card RUN --output CARD` first"
+        )
+    parent, remote = call_hub(
+        lambda hub: _download(hub, repo_id, revision),
+        repo_id=repo_id,
+        revision=revision,
+        action="reading README.md of",
+        api=api,
+        token=token,
+        require_token=False,
+    )
+    where = f"the README.md of {repo_id}@{revision} on the Hub"
+    merged = merge_card(remote or "", local, source=where)
+    _check_front_matter(merged, where)
+    before = (remote or "").splitlines(keepends=True)
+    after = merged.splitlines(keepends=True)
+    diff = "".join(
+        difflib.unified_diff(
+            before, after, f"a/README.md ({repo_id}@{parent[:12]})", "b/README.md (merged)"
+        )
+    )
+    return HubMerge(text=merged, parent_commit=parent, diff=_visible(diff))
+
+
+def _download(api: Any, repo_id: str, revision: str) -> tuple[str, str | None]:
+    """``(commit, README text or None)`` of ``repo_id`` at ``revision``."""
+    from huggingface_hub.errors import EntryNotFoundError
+
+    sha = getattr(api.model_info(repo_id, revision=revision), "sha", None)
+    if not isinstance(sha, str) or not _COMMIT.fullmatch(sha):
+        raise HubError(
+            f"the Hub gave no commit id for {repo_id}@{revision}, so a concurrent change could "
+            "not be detected; try again later"
+        )
+    with tempfile.TemporaryDirectory(prefix="cardgen-hub-") as cache:
+        try:
+            path = api.hf_hub_download(repo_id, "README.md", revision=sha, cache_dir=cache)
+        except EntryNotFoundError:
+            return sha, None
+        text = read_text(
+            Path(path),
+            error=CardError,
+            what=f"the README.md of {repo_id}",
+            max_bytes=MAX_CARD_BYTES,
+            encoding="utf-8-sig",
+        )
+    return sha, text
+
+
+def _check_front_matter(text: str, where: str) -> None:
+    from .hub import MAX_LISTED_PROBLEMS, card_metadata_problems
+
+    front, _ = split_front_matter(text)
+    source = f"the card merged into {where}"
+    problems = card_metadata_problems(parse_metadata(front or "", source=source, fix="fix it"))
+    if problems:
+        listed = "; ".join(problems[:MAX_LISTED_PROBLEMS])
+        raise CardError(f"the metadata of {source} would be refused by the Hub: {listed}")
+
+
+def _visible(text: str) -> str:
+    """``text`` with control characters shown as escapes, so a README cannot drive a terminal."""
+    return _CONTROL.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
