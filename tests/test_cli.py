@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -208,3 +209,25 @@ def test_card_bad_input_exits_2_and_leaves_the_card_untouched(
         assert readme.read_text() == before
     code, _, err = run(capsys, "card", str(card_run), "--output", str(blocker / "README.md"))
     assert code == 2 and "cannot write" in err
+
+
+def test_terminal_says_each_finding_once(capsys, tiny_model: Path, tmp_path: Path, sentiment_rows) -> None:
+    from conftest import write_jsonl
+
+    swap = {"negative": "positive", "positive": "negative"}
+    data = write_jsonl(tmp_path / "d.jsonl", [{**r, "label": swap[r["label"]]} for r in sentiment_rows])
+    args = ["evaluate", "--model", str(tiny_model), "--dataset", str(data), "--bootstrap", "0", "--no-progress"]
+    code, _, err = run(capsys, *args, "--output-dir", str(tmp_path / "a"), "--probe", "pronouns")
+    assert code == 0, err
+    assert err.count("looks permuted") == 1 and "UserWarning" not in err and "truncated" not in err
+    assert "pronouns" in json.loads((tmp_path / "a" / "results.json").read_text())["probes"]
+    code, _, err = run(capsys, *args, "--output-dir", str(tmp_path / "b"), "--max-length", "4")
+    assert code == 0, err
+    assert f"{len(sentiment_rows)} of {len(sentiment_rows)} texts (100.0%) were longer than 4 tokens" in err
+
+
+def test_version(capsys) -> None:
+    from cardgen import __version__
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"cardgen {__version__}"

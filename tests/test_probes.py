@@ -249,9 +249,10 @@ def test_one_template_or_no_bootstrap_gives_no_interval() -> None:
     assert result.range.ci_low is None and result.range.ci_high is None
 
 
-def test_default_target_is_positive_else_the_last_label() -> None:
+def test_default_target_is_positive_else_it_must_be_named() -> None:
     assert default_target(["NEGATIVE", "POSITIVE", "neutral"]) == "POSITIVE"
-    assert default_target(["World", "Sports", "Sci/Tech"]) == "Sci/Tech"
+    with pytest.raises(ProbeError, match="no 'positive' label.*--target-label \\(one of 'World'"):
+        default_target(["World", "Sports", "Sci/Tech"])
 
 
 def test_unknown_target_or_expected_label_is_refused_before_the_model_runs() -> None:

@@ -50,7 +50,7 @@ def evaluate(
     dtype: str = "auto",
     limit: int | None = None,
     sample: bool = False,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = 10_000,
     seed: int = 0,
     revision: str | None = None,
     trust_remote_code: bool = False,
@@ -185,7 +185,12 @@ def _run(
     )
     if probe_list:
         run = measure_probes(
-            model, probe_list, n_bootstrap=n_bootstrap, seed=seed, batch_size=batch_size
+            model,
+            probe_list,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+            batch_size=batch_size,
+            progress=progress,
         )
         results.probes = run.results
         if out is not None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ..errors import UsageError
 from ..options import split_list
@@ -47,7 +49,15 @@ def print_summary(results: EvalResults, output_dir: Path | None) -> None:
     if results.probes:
         console.print(probe_summary_table(results.probes))
     for warning in results.warnings:
-        err_console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+        err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)
+    timing = results.timing
+    if timing is not None and timing.truncated:
+        share = timing.truncated / max(results.dataset.num_rows, 1)
+        err_console.print(
+            f"[bold yellow]note:[/] {timing.truncated:,} of {results.dataset.num_rows:,} texts "
+            f"({share:.1%}) were longer than {timing.max_length} tokens and were truncated",
+            highlight=False,
+        )
     if output_dir is not None:
         console.print(f"results written to {output_dir / 'results.json'}", highlight=False)
 
@@ -105,7 +115,7 @@ def evaluate(
     ] = False,
     bootstrap: Annotated[
         int, typer.Option(help="Bootstrap resamples for the 95% CIs (0 to skip).")
-    ] = 1000,
+    ] = 10_000,
     seed: Annotated[int, typer.Option(help="Seed for sampling and the bootstrap.")] = 0,
     revision: Revision = None,
     trust_remote_code: TrustRemoteCode = False,
@@ -122,6 +132,8 @@ def evaluate(
     probes: Annotated[
         str | None,
         typer.Option(
+            "--probes",
+            "--probe",
             help="Also run bias probes: comma-separated built-in probes (country, nationality, "
             "religion, gender-names, pronouns) or .toml/.yaml probe files."
         ),
@@ -142,32 +154,34 @@ def evaluate(
         raise UsageError("pass both --model and --dataset, or neither to run the embedded demo")
     if output_dir is None:
         output_dir = DEFAULT_OUTPUT if model is None else Path("runs") / run_name(model)
-    results = run_evaluation(
-        model or DEMO_MODEL,
-        dataset or DEMO_DATASET,
-        split=split,
-        dataset_config=dataset_config,
-        dataset_id=dataset_id,
-        text_column=text_column,
-        label_column=label_column,
-        label_map=label_map,
-        label_order=split_list(label_order),
-        batch_size=parse_batch_size(batch_size),
-        max_length=max_length,
-        device=device,
-        dtype=dtype,
-        limit=limit,
-        sample=sample,
-        n_bootstrap=bootstrap,
-        seed=seed,
-        revision=revision,
-        trust_remote_code=trust_remote_code,
-        allow_pickle=allow_pickle,
-        trusted_types=trust or (),
-        output_dir=output_dir,
-        progress=progress,
-        probes=split_probes([probes] if probes else None),
-    )
+    with warnings.catch_warnings():  # printed once, from results.warnings, by print_summary
+        warnings.filterwarnings("ignore", message="label mapping looks permuted")
+        results = run_evaluation(
+            model or DEMO_MODEL,
+            dataset or DEMO_DATASET,
+            split=split,
+            dataset_config=dataset_config,
+            dataset_id=dataset_id,
+            text_column=text_column,
+            label_column=label_column,
+            label_map=label_map,
+            label_order=split_list(label_order),
+            batch_size=parse_batch_size(batch_size),
+            max_length=max_length,
+            device=device,
+            dtype=dtype,
+            limit=limit,
+            sample=sample,
+            n_bootstrap=bootstrap,
+            seed=seed,
+            revision=revision,
+            trust_remote_code=trust_remote_code,
+            allow_pickle=allow_pickle,
+            trusted_types=trust or (),
+            output_dir=output_dir,
+            progress=progress,
+            probes=split_probes([probes] if probes else None),
+        )
     print_summary(results, output_dir)
     if card is not None:
         write_card(output_dir, card)

@@ -65,6 +65,7 @@ def probe(
         list[str] | None,
         typer.Option(
             "--probe",
+            "--probes",
             help="Built-in probe (country, nationality, religion, gender-names, pronouns) or a "
             ".toml/.yaml probe file; comma-separated or repeated. Default: all built-in probes "
             "unless --template is given.",

@@ -54,8 +54,16 @@ def _label(labels: Sequence[str], name: str | None, what: str) -> str | None:
 
 
 def default_target(labels: Sequence[str]) -> str:
-    """The label named ``positive`` (any case) if there is one, else the last label."""
-    return next((label for label in labels if label.lower() == "positive"), labels[-1])
+    """The label named ``positive`` (any case); ProbeError when the model has none, since any
+    other choice would be a silent guess."""
+    found = next((label for label in labels if label.lower() == "positive"), None)
+    if found is None:
+        shown = ", ".join(quote(label, 40) for label in labels[:20])
+        raise ProbeError(
+            "the model has no 'positive' label, so say which label the probes measure: pass "
+            f"--target-label (one of {shown}) or set target_label in the probe file"
+        )
+    return found
 
 
 def measure_probes(
