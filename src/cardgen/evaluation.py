@@ -264,7 +264,8 @@ def write_outputs(
     )
     results.files["confusion_matrix"] = "confusion_matrix.png"
     if results.calibration is not None:
-        save_figure(reliability_figure(results.calibration), output_dir / "reliability.png")
+        figure = reliability_figure(results.calibration, n_classes=len(results.labels))
+        save_figure(figure, output_dir / "reliability.png")
         results.files["reliability"] = "reliability.png"
     results.save(output_dir)
 
