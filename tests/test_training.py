@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from cardgen._history_table import column_title
 from cardgen.errors import CardError
-from cardgen.training import column_title, load_hyperparameters, load_training_history
+from cardgen.training import load_hyperparameters, load_training_history
 
 TRAINER_STATE = {
     "epoch": 2.0,

@@ -5,14 +5,13 @@ Both become one table of results per epoch (or per evaluation) and a few hyperpa
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._history_table import Cell, TrainingHistory, check_rows, column_titles, finite_number
+from ._keras import keras_csv, keras_history
 from ._untrusted import parse_json, quote, read_text
 from .errors import CardError
 
@@ -24,32 +23,9 @@ STEP_KINDS = ("logging", "eval", "save")
 # Evaluation log entries that are timings, not metrics (also as eval_<set>_runtime).
 EVAL_TIMINGS = ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time")
 NO_LOG = "No log"
-CSV_SEPARATORS = (",", ";", "\t", "|")
-# Keras history keys that are not metrics: shown last, apart from them.
-KERAS_SCHEDULE = ("lr", "learning_rate")
 MAX_HISTORY_BYTES = 64 * 2**20
 MAX_HYPERPARAMETERS_BYTES = 2**20
 MAX_HYPERPARAMETERS = 1_000
-MAX_ROWS = 10_000
-MAX_COLUMNS = 100
-WORDS = {"f1": "F1", "auc": "AUC", "roc": "ROC", "lr": "Learning Rate", "val": "Validation"}
-
-Cell = float | int | str | None
-
-
-@dataclass
-class TrainingHistory:
-    """Results per epoch (``rows``, keyed by ``columns``) and hyperparameters of a training run.
-
-    ``kind`` is ``"trainer"`` (a transformers ``trainer_state.json``) or ``"keras"`` (a Keras
-    ``CSVLogger`` file or ``history.history`` saved as JSON); ``source`` is the file name.
-    """
-
-    kind: str
-    source: str
-    columns: list[str]
-    rows: list[dict[str, Cell]]
-    hyperparameters: dict[str, Any] = field(default_factory=dict)
 
 
 def load_training_history(path: str | Path) -> TrainingHistory:
@@ -63,12 +39,12 @@ def load_training_history(path: str | Path) -> TrainingHistory:
     text = read_text(source, error=CardError, what="training history", max_bytes=MAX_HISTORY_BYTES)
     text = text.removeprefix("\ufeff")
     if source.suffix.lower() == ".csv":
-        return _keras_csv(text, source.name, what)
+        return keras_csv(text, source.name, what)
     data = parse_json(text, source=what, error=CardError)
     if isinstance(data, dict) and "log_history" in data:
         return _trainer_state(data, source.name, what)
     if isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values()):
-        return _keras_history(data, source.name, what)
+        return keras_history(data, source.name, what)
     raise CardError(
         f"{source} is neither a trainer_state.json (with a log_history list) nor a Keras "
         "history (a CSVLogger .csv, or a JSON object of per-epoch lists like "
@@ -111,16 +87,6 @@ def check_hyperparameters(data: Any, *, source: str) -> dict[str, Any]:
     return dict(data)
 
 
-def column_title(key: str) -> str:
-    """``val_accuracy`` -> ``Validation Accuracy``, ``eval_macro_f1`` -> ``Macro F1``."""
-    if key == "loss":
-        return "Training Loss"
-    if key == "eval_loss":
-        return "Validation Loss"
-    words = key.removeprefix("eval_").split("_")
-    return " ".join(WORDS.get(word, word.capitalize()) for word in words)
-
-
 def _trainer_state(state: Mapping[str, Any], source: str, what: str) -> TrainingHistory:
     """One row per evaluation (with the latest training loss), else one per epoch."""
     log = state["log_history"]
@@ -138,28 +104,28 @@ def _trainer_state(state: Mapping[str, Any], source: str, what: str) -> Training
         for key in ("epoch", "step"):
             if key not in entry:
                 raise CardError(f"{where} has no {key!r}; every log entry needs one")
-            _number(entry[key], f"{where}[{key!r}]")
+            finite_number(entry[key], f"{where}[{key!r}]")
         if "loss" in entry:
-            _number(entry["loss"], f"{where}['loss']")
+            finite_number(entry["loss"], f"{where}['loss']")
             train.append(entry)
         if is_eval:
             for key, value in entry.items():
                 if key.startswith("eval_"):
-                    _number(value, f"{where}[{quote(key)}]")
+                    finite_number(value, f"{where}[{quote(key)}]")
             evals.append(entry)
     if not train and not evals:
         raise CardError(f"{what}: log_history has no training loss and no evaluation entries")
     hyperparameters = _trainer_hyperparameters(state, train, evals, what)
     if evals:
         merged = _merge_by_step(evals)
-        _check_size(len(merged), what)
+        check_rows(len(merged), what)
         metrics = _ordered_keys(
             merged, keep=lambda key: key.startswith("eval_") and not _is_timing(key)
         )
         fixed = ["Training Loss", "Epoch", "Step"]
         sets = _eval_sets(evals)
         metrics = _group_by_set(metrics, sets)
-        titles = _titles(metrics, fixed, what, sets=sets)
+        titles = column_titles(metrics, fixed, what, sets=sets)
         rows: list[dict[str, Cell]] = []
         for entry in merged:
             before = [t for t in train if t["step"] <= entry["step"]]
@@ -175,7 +141,7 @@ def _trainer_state(state: Mapping[str, Any], source: str, what: str) -> Training
     last_per_epoch: dict[int, Mapping[str, Any]] = {}
     for entry in train:
         last_per_epoch[math.ceil(float(entry["epoch"]) - 1e-9)] = entry
-    _check_size(len(last_per_epoch), what)
+    check_rows(len(last_per_epoch), what)
     rows = [
         {"Training Loss": e["loss"], "Epoch": e["epoch"], "Step": e["step"]}
         for e in last_per_epoch.values()
@@ -196,13 +162,13 @@ def _trainer_hyperparameters(
     hyperparameters: dict[str, Any] = {}
     for key in TRAINER_HYPERPARAMETERS:
         if state.get(key) is not None:
-            hyperparameters[key] = _number(state[key], f"{what}: {key!r}")
+            hyperparameters[key] = finite_number(state[key], f"{what}: {key!r}")
     last_step = max((float(e["step"]) for e in [*train, *evals]), default=0.0)
     # Without entries: logging defaults to `steps` (none was reached), evaluation to `no`.
     for kind, entries, default in (("logging", train, "steps"), ("eval", evals, "no")):
         interval = state.get(f"{kind}_steps")
         if interval is not None:
-            _number(interval, f"{what}: {kind + '_steps'!r}")
+            finite_number(interval, f"{what}: {kind + '_steps'!r}")
         strategy = _strategy(entries, interval, last_step) if entries else default
         hyperparameters[f"{kind}_strategy"] = strategy
         if strategy == "steps" and interval is not None:
@@ -276,96 +242,6 @@ def _is_timing(key: str) -> bool:
     return any(key == f"eval_{t}" or key.endswith(f"_{t}") for t in EVAL_TIMINGS)
 
 
-def _keras_history(history: Mapping[str, list[Any]], source: str, what: str) -> TrainingHistory:
-    """Keras ``history.history``: metric name -> one value per epoch (None where missing)."""
-    if not history:
-        raise CardError(f"{what} has no metric columns besides the epoch")
-    lengths = {len(values) for values in history.values()}
-    if len(lengths) > 1:
-        counts = ", ".join(f"{quote(k)}: {len(v)}" for k, v in list(history.items())[:6])
-        raise CardError(
-            f"{what}: the per-epoch lists have different lengths ({counts}); each metric needs "
-            "one value per epoch"
-        )
-    epochs = lengths.pop()
-    if epochs == 0:
-        raise CardError(f"{what}: the per-epoch lists are empty")
-    _check_size(epochs, what)
-    for key, values in history.items():
-        if not key.strip():
-            raise CardError(f"{what}: a metric has an empty name")
-        for i, value in enumerate(values):
-            if value is not None:
-                _number(value, f"{what}: {quote(key)}[{i}]")
-    keys = _keras_order(list(history))
-    titles = _titles(keys, ["Epoch"], what)
-    rows: list[dict[str, Cell]] = []
-    for i in range(epochs):
-        row: dict[str, Cell] = {"Epoch": i + 1}
-        row.update({titles[key]: history[key][i] for key in keys})
-        rows.append(row)
-    return TrainingHistory("keras", source, ["Epoch", *titles.values()], rows)
-
-
-def _keras_csv(text: str, source: str, what: str) -> TrainingHistory:
-    """A Keras ``CSVLogger`` file: an ``epoch`` column counted from 0, then one per metric.
-
-    The separator is CSVLogger's ``separator``: one of ``,`` ``;`` tab ``|``, whichever splits
-    the header into a column ``epoch``.
-    """
-    first = text.split("\n", 1)[0].strip("\r")
-    separator = next(
-        (sep for sep in CSV_SEPARATORS if "epoch" in first.split(sep)), CSV_SEPARATORS[0]
-    )
-    reader = csv.reader(io.StringIO(text), delimiter=separator)
-    try:
-        header = next(reader, [])
-        lines = [(reader.line_num, row) for row in reader if row]
-    except csv.Error as exc:
-        raise CardError(f"{what} is not a valid CSV file: {exc} (line {reader.line_num})") from None
-    if "epoch" not in header:
-        raise CardError(
-            f"{what}: expected a Keras CSVLogger file with an 'epoch' column, found the columns "
-            f"{quote(header)}"
-        )
-    if len(set(header)) != len(header) or not all(name.strip() for name in header):
-        raise CardError(f"{what}: the header {quote(header)} has an empty or repeated column name")
-    if not lines:
-        raise CardError(f"{what} has a header but no rows")
-    _check_size(len(lines), what)
-    by_epoch: dict[int, list[str]] = {}
-    for number, row in lines:
-        if len(row) != len(header):
-            raise CardError(
-                f"{what}, line {number}: {len(row)} fields where the header has {len(header)}"
-            )
-        cell = row[header.index("epoch")].strip()
-        if not cell.isdigit():
-            raise CardError(f"{what}, line {number}: epoch {quote(cell)} is not a whole number")
-        if int(cell) in by_epoch:
-            raise CardError(f"{what}, line {number}: epoch {cell} appears twice")
-        by_epoch[int(cell)] = row
-    keys = [key for key in header if key != "epoch"]
-    history = {
-        key: [
-            _csv_number(by_epoch[epoch][header.index(key)], f"{what}: epoch {epoch}, {quote(key)}")
-            for epoch in sorted(by_epoch)
-        ]
-        for key in keys
-    }
-    return _keras_history(history, source, what)
-
-
-def _keras_order(keys: list[str]) -> list[str]:
-    """loss, training metrics, val_loss, validation metrics, then the learning rate."""
-    training = [k for k in keys if not k.startswith("val_") and k not in ("loss", *KERAS_SCHEDULE)]
-    validation = [k for k in keys if k.startswith("val_") and k != "val_loss"]
-    first = [k for k in ("loss",) if k in keys]
-    middle = [k for k in ("val_loss",) if k in keys]
-    rest = [k for k in KERAS_SCHEDULE if k in keys]
-    return first + training + middle + validation + rest
-
-
 def _ordered_keys(
     entries: Sequence[Mapping[str, Any]], *, keep: Callable[[str], bool]
 ) -> list[str]:
@@ -374,47 +250,6 @@ def _ordered_keys(
     for entry in entries:
         seen.update(dict.fromkeys(key for key in entry if keep(key)))
     return sorted(seen, key=lambda key: key != "eval_loss")
-
-
-def _titles(
-    keys: list[str], taken: list[str], what: str, sets: Sequence[str] = ()
-) -> dict[str, str]:
-    """Column title of each key; a key whose title is already taken keeps its own name.
-
-    With evaluation ``sets``, ``eval_dev_loss`` is titled ``dev: Loss``.
-    """
-    if len(keys) > MAX_COLUMNS:
-        raise CardError(f"{what} has {len(keys):,} metrics, over cardgen's limit of {MAX_COLUMNS}")
-    used = set(taken)
-    titles = {}
-    for key in keys:
-        name = next((n for n in sets if key.startswith(f"eval_{n}_")), None)
-        if name is None:
-            title = column_title(key)
-        else:
-            rest = key.removeprefix(f"eval_{name}_")
-            title = f"{name}: {'Loss' if rest == 'loss' else column_title(rest)}"
-        if title in used:
-            title = key
-        if title in used:
-            raise CardError(f"{what}: two metrics would both be shown as {quote(title)}")
-        used.add(title)
-        titles[key] = title
-    return titles
-
-
-def _check_size(rows: int, what: str) -> None:
-    if rows > MAX_ROWS:
-        raise CardError(f"{what} has {rows:,} rows, over cardgen's limit of {MAX_ROWS:,}")
-
-
-def _number(value: Any, where: str) -> float | int:
-    """``value`` when it is a finite number; CardError naming ``where`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise CardError(f"{where} is {quote(value)}, not a number")
-    if not math.isfinite(value):
-        raise CardError(f"{where} is {value}, not a finite number")
-    return value
 
 
 def _check_finite(value: Any, where: str) -> None:
@@ -427,21 +262,3 @@ def _check_finite(value: Any, where: str) -> None:
     elif isinstance(value, list):
         for item in value:
             _check_finite(item, where)
-
-
-def _csv_number(value: str, where: str) -> Cell:
-    """A CSVLogger cell: a number, or None when empty or ``NA``."""
-    text = value.strip()
-    if text in ("", "NA"):
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        raise CardError(f"{where} is {quote(value)}, not a number") from None
-    if not math.isfinite(number):
-        raise CardError(f"{where} is {quote(value)}, not a finite number")
-    return (
-        int(number)
-        if number.is_integer() and "." not in text and "e" not in text.lower()
-        else number
-    )
