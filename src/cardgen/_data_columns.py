@@ -95,3 +95,14 @@ def column_list(names: Sequence[Any]) -> str:
 def json_kind(value: Any) -> str:
     """What a parsed JSON value is, in JSON's words ("object", "array", "number", ...)."""
     return _JSON_KINDS.get(type(value), "number")
+
+
+def text_like(columns: Columns, name: str, sample: int = 20) -> bool:
+    """Whether column ``name`` holds strings: its Arrow type, or its first ``sample`` values."""
+    if isinstance(columns.rows, ArrowColumns):
+        import pyarrow as pa
+
+        kind = columns.rows.table.schema.field(name).type
+        return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+    values = [v for v in columns.rows[name][:sample] if v is not None]
+    return bool(values) and all(isinstance(v, str) for v in values)

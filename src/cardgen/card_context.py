@@ -318,6 +318,8 @@ def _dataset_view(results: EvalResults) -> dict[str, Any]:
         "source": dataset.source.removeprefix("hub:") if hub else Path(dataset.source).name,
         "url": f"https://huggingface.co/datasets/{hub_id}" if hub_id else None,
         "text_column": dataset.text_column,
+        "text_pair_column": dataset.text_pair.column if dataset.text_pair else None,
+        "pair_truncation": dataset.text_pair.truncation if dataset.text_pair else None,
         "label_column": dataset.label_column,
         "fingerprint": dataset.fingerprint,
         "labels": dataset.labels,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import json
 import random
 import re
@@ -19,19 +20,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._data_columns import Columns, check_names, column_list, repeated
+from ._data_columns import Columns, check_names, column_list, repeated, text_like
 from ._data_files import FILE_FORMATS, read_file
 from ._data_hf import read_hub_dataset, read_saved_dataset
 from ._untrusted import quote
 from .errors import DataError
 from .labels import MAX_LABELS
-from .results import DatasetInfo
+from .results import DatasetInfo, TextPair
 
 __all__ = [
     "FILE_FORMATS",
     "LABEL_COLUMNS",
     "MAX_LABEL_CHARS",
     "MAX_LABELS",
+    "PAIR_COLUMNS",
     "TEXT_COLUMNS",
     "EvalData",
     "load_data",
@@ -39,6 +41,13 @@ __all__ = [
 
 TEXT_COLUMNS = ("text", "sentence", "review", "content", "document")
 LABEL_COLUMNS = ("label", "labels")
+PAIR_COLUMNS = (
+    ("sentence1", "sentence2"),
+    ("premise", "hypothesis"),
+    ("question1", "question2"),
+    ("question", "sentence"),
+)
+"""Text pair columns found without flags, as in GLUE / SuperGLUE style hub datasets."""
 MAX_LABEL_CHARS = 200
 """Longest label name, in characters."""
 
@@ -51,7 +60,8 @@ class EvalData:
     """Texts and gold labels (as names) with the dataset's ordered label set.
 
     ``indexed`` is true when the labels were integers (raw or a ``ClassLabel``), so that label
-    ``label_names[i]`` is class id ``i``.
+    ``label_names[i]`` is class id ``i``. ``text_pairs`` holds the second text of each row for
+    sentence-pair data.
     """
 
     texts: list[str]
@@ -59,6 +69,7 @@ class EvalData:
     label_names: list[str]
     indexed: bool
     info: DatasetInfo
+    text_pairs: list[str] | None = None
 
 
 def load_data(
@@ -71,19 +82,27 @@ def load_data(
     limit: int | None = None,
     sample: bool = False,
     seed: int = 0,
+    text_pair_column: str | None = None,
 ) -> EvalData:
     """Load evaluation rows from a file, a ``save_to_disk`` directory or a hub dataset name.
 
     ``limit`` keeps the first N rows, or N rows drawn with ``seed`` when ``sample`` is set.
+    ``text_pair_column`` makes each row a pair of texts; without any column option, the pairs
+    of ``PAIR_COLUMNS`` are found by name.
     """
-    for option, value in (("--text-column", text_column), ("--label-column", label_column)):
+    options = (
+        ("--text-column", text_column),
+        ("--text-pair-column", text_pair_column),
+        ("--label-column", label_column),
+    )
+    for option, value in options:
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise DataError(f"{option} must be a column name, got {quote(value)}")
-    if text_column is not None and text_column == label_column:
-        raise DataError(
-            f"--text-column and --label-column are both {quote(text_column)}; "
-            "texts and labels must come from different columns"
-        )
+    for (first, a), (second, b) in itertools.combinations(options, 2):
+        if a is not None and a == b:
+            raise DataError(
+                f"{first} and {second} are both {quote(a)}; each must name a different column"
+            )
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise DataError(f"--limit must be at least 1, got {quote(limit)}")
     if not isinstance(dataset, (str, Path)) or not str(dataset).strip():
@@ -108,7 +127,7 @@ def load_data(
         raise DataError(f"dataset file {quote(str(dataset))} does not exist")
     else:
         columns = read_hub_dataset(str(dataset), config, split or "test")
-    return _to_eval_data(columns, text_column, label_column, limit, sample, seed)
+    return _to_eval_data(columns, text_column, text_pair_column, label_column, limit, sample, seed)
 
 
 def _pick_column(
@@ -130,9 +149,52 @@ def _pick_column(
     )
 
 
+def _text_columns(
+    columns: Columns,
+    names: list[str],
+    text_column: str | None,
+    pair_column: str | None,
+    label_column: str | None,
+) -> tuple[str, str | None]:
+    """The text column and, for sentence pairs, the text pair column."""
+    source = columns.source
+    if text_column is None and pair_column is None:
+        for first, second in PAIR_COLUMNS:
+            if first in names and second in names:
+                return first, second
+        labels = [label_column] if label_column else LABEL_COLUMNS
+        label = next((c for c in labels if c in names), None)
+        if label is not None and not any(c in names for c in TEXT_COLUMNS):
+            found = [n for n in names if n != label and text_like(columns, n)]
+            if len(found) >= 2:
+                raise DataError(
+                    f"no text column found by name in {source}, but {len(found)} columns hold "
+                    f"text: {column_list(found)}; name the text with --text-column, and for "
+                    "sentence pairs the second text with --text-pair-column, e.g. "
+                    f"--text-column {quote(found[0])} --text-pair-column {quote(found[1])}"
+                )
+    if pair_column is None:
+        return _pick_column(names, text_column, TEXT_COLUMNS, "text", source), None
+    pair_col = _pick_column(names, pair_column, (), "text-pair", source)
+    if text_column is None:
+        text_column = next((a for a, b in PAIR_COLUMNS if b == pair_col and a in names), None)
+    return _pick_column(names, text_column, TEXT_COLUMNS, "text", source), pair_col
+
+
+def _check_texts(texts: list[Any], rows: Sequence[int], source: str, column: str) -> None:
+    for i, text in zip(rows, texts, strict=True):
+        if not isinstance(text, str):
+            value = "null or missing" if text is None else quote(text)
+            raise DataError(
+                f"row {i} of {source} has a {type(text).__name__} in text column "
+                f"{quote(column)} ({value}); every text must be a string"
+            )
+
+
 def _to_eval_data(
     columns: Columns,
     text_column: str | None,
+    pair_column: str | None,
     label_column: str | None,
     limit: int | None,
     sample: bool,
@@ -142,33 +204,35 @@ def _to_eval_data(
     check_names(names, columns.source)
     if not names or columns.num_rows == 0:
         raise DataError(f"dataset {columns.source} has no rows")
-    text_col = _pick_column(names, text_column, TEXT_COLUMNS, "text", columns.source)
+    text_col, pair_col = _text_columns(columns, names, text_column, pair_column, label_column)
     label_col = _pick_column(names, label_column, LABEL_COLUMNS, "label", columns.source)
-    if text_col == label_col:
-        raise DataError(f"column {quote(text_col)} cannot hold both the texts and the labels")
+    for col in (text_col, pair_col):
+        if col == label_col:
+            raise DataError(f"column {quote(col)} cannot hold both the texts and the labels")
     texts, raw = list(columns.rows[text_col]), list(columns.rows[label_col])
+    pairs = None if pair_col is None else list(columns.rows[pair_col])
     keep: Sequence[int] = range(len(texts))
     if limit is not None:
         count = min(limit, len(texts))
         keep = sorted(random.Random(seed).sample(keep, count)) if sample else range(count)
         texts, raw = [texts[i] for i in keep], [raw[i] for i in keep]
+        pairs = None if pairs is None else [pairs[i] for i in keep]
 
-    for i, text in zip(keep, texts, strict=True):
-        if not isinstance(text, str):
-            value = "null or missing" if text is None else quote(text)
-            raise DataError(
-                f"row {i} of {columns.source} has a {type(text).__name__} in text column "
-                f"{quote(text_col)} ({value}); every text must be a string"
-            )
+    _check_texts(texts, keep, columns.source, text_col)
+    if pairs is not None and pair_col is not None:
+        _check_texts(pairs, keep, columns.source, pair_col)
     labels, label_names, indexed = _label_names(raw, keep, columns, label_col)
     fingerprint = hashlib.sha256()
-    for i, text, label in zip(keep, texts, labels, strict=True):
+    rows = zip(keep, texts, pairs or itertools.repeat(None), labels, strict=pairs is not None)
+    for i, text, pair, label in rows:
+        item = [text, label] if pair is None else [text, pair, label]
         try:
-            fingerprint.update(json.dumps([text, label], ensure_ascii=False).encode())
+            fingerprint.update(json.dumps(item, ensure_ascii=False).encode())
         except UnicodeEncodeError:
             raise DataError(
                 f"row {i} of {columns.source} has a text with an unpaired surrogate "
-                f"({quote(text)}), which is not valid Unicode; fix the \\u escapes in the file"
+                f"({quote(text if pair is None else [text, pair])}), which is not valid Unicode; "
+                "fix the \\u escapes in the file"
             ) from None
     info = DatasetInfo(
         source=columns.source,
@@ -180,8 +244,16 @@ def _to_eval_data(
         text_column=text_col,
         label_column=label_col,
         labels=label_names,
+        text_pair=None if pair_col is None else TextPair(pair_col),
     )
-    return EvalData(texts=texts, labels=labels, label_names=label_names, indexed=indexed, info=info)
+    return EvalData(
+        texts=texts,
+        labels=labels,
+        label_names=label_names,
+        indexed=indexed,
+        info=info,
+        text_pairs=pairs,
+    )
 
 
 def _label_value(value: Any, row: int, source: str, column: str) -> int | str:

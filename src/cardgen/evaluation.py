@@ -20,7 +20,7 @@ from ._io import write_jsonl
 from ._rundir import staged_run_dir
 from ._untrusted import quote
 from .data import EvalData, load_data
-from .errors import LabelError
+from .errors import LabelError, UsageError
 from .hub_conventions import check_dataset_id
 from .labels import Alignment, align_labels, check_permutation, read_label_map
 from .metrics import compute_metrics
@@ -41,6 +41,7 @@ def evaluate(
     dataset_config: str | None = None,
     dataset_id: str | None = None,
     text_column: str | None = None,
+    text_pair_column: str | None = None,
     label_column: str | None = None,
     label_map: str | Path | dict[str, str] | None = None,
     label_order: Sequence[str] | None = None,
@@ -66,7 +67,8 @@ def evaluate(
     needs class ids in the data or ``label_order`` (the dataset's label names, class id 0
     first). ``dataset_id`` names the Hub dataset a local file holds; with ``dataset_config``
     and ``split`` it is recorded for the card (a file's split is otherwise read from its name,
-    ``test.csv`` -> test). ``batch_size=None`` sizes batches automatically. ``probes``
+    ``test.csv`` -> test). ``text_pair_column`` evaluates sentence pairs (found by name too,
+    e.g. premise / hypothesis). ``batch_size=None`` sizes batches automatically. ``probes``
     (built-in probe names, probe files or Probe objects) run on the same model into
     ``EvalResults.probes``, their plots and fills into ``output_dir``. Every option is checked
     before any work; a CardgenError leaves ``output_dir`` as it was, and a finished run replaces
@@ -100,12 +102,20 @@ def evaluate(
                 split=split,
                 config=dataset_config,
                 text_column=text_column,
+                text_pair_column=text_pair_column,
                 label_column=label_column,
                 limit=limit,
                 sample=sample,
                 seed=seed,
             )
         )
+        if probe_list and data.text_pairs is not None:
+            raise UsageError(
+                "bias probes fill single-text templates, but this dataset holds sentence pairs "
+                f"({quote(data.info.text_column)} + "
+                f"{quote(data.info.text_pair.column if data.info.text_pair else None)}); "
+                "drop --probes for a pair evaluation"
+            )
         data = _with_dataset_names(data, dataset_id, dataset_config, split)
         if label_order is not None:
             data = _with_label_order(data, list(label_order))
@@ -139,7 +149,14 @@ def _run(
     n_bootstrap: int,
     seed: int,
 ) -> EvalResults:
-    raw_scores, stats = model.predict_scores(data.texts, batch_size=batch_size, progress=progress)
+    if data.text_pairs is None:  # custom classifiers may not know the text_pairs option
+        raw_scores, stats = model.predict_scores(
+            data.texts, batch_size=batch_size, progress=progress
+        )
+    else:
+        raw_scores, stats = model.predict_scores(
+            data.texts, batch_size=batch_size, progress=progress, text_pairs=data.text_pairs
+        )
     scores = alignment.reorder(raw_scores)
     index = {label: i for i, label in enumerate(alignment.labels)}
     y_true = np.array([index[label] for label in data.labels])

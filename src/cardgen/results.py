@@ -18,6 +18,8 @@ from .errors import ResultsError
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.jsonl"
+PAIR_TRUNCATION = "longest_first"
+"""How a too-long sentence pair is cut: tokens come off the longer text first."""
 
 
 @dataclass
@@ -90,10 +92,20 @@ class ModelInfo:
 
 
 @dataclass
+class TextPair:
+    """The second text of a sentence-pair dataset: its column and the truncation strategy of
+    the tokenizer call (``tokenizer(text, text_pair, truncation=...)``) for too-long pairs."""
+
+    column: str
+    truncation: str = PAIR_TRUNCATION
+
+
+@dataclass
 class DatasetInfo:
     """Where the evaluation rows came from, and a fingerprint of texts and labels.
 
     ``hub_id`` is the Hub dataset the rows are (``--dataset-id``), when the user said so.
+    ``text_pair`` is set when each row is a pair of texts (``text_column``, then its column).
     """
 
     source: str
@@ -106,6 +118,7 @@ class DatasetInfo:
     name: str | None = None
     config: str | None = None
     hub_id: str | None = None
+    text_pair: TextPair | None = None
 
 
 @dataclass

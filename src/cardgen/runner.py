@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from .errors import UsageError
+from .results import PAIR_TRUNCATION
 
 # Automatic batch sizing per device type: (most examples, most padded tokens) per batch. On CPU,
 # small batches stay in cache and run faster (bench/throughput.py measured 1-2k tokens best).
@@ -95,17 +96,31 @@ def cpu_bf16_features() -> list[str]:
     return sorted({f for f in flags if f in ("amx_bf16", "amx_tile", "avx512_bf16")})
 
 
-def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> Encoded:
-    """Tokenize a chunk in one call; re-tokenize only the too-long texts with truncation."""
+def encode(
+    tokenizer: Any,
+    texts: Sequence[str],
+    max_length: int,
+    pairs: Sequence[str] | None = None,
+) -> Encoded:
+    """Tokenize a chunk in one call; re-tokenize only the too-long texts with truncation.
+
+    With ``pairs``, row i is the pair (``texts[i]``, ``pairs[i]``), encoded as the tokenizer
+    encodes pairs (separators, ``token_type_ids``); a too-long pair loses tokens from its longer
+    side first (``PAIR_TRUNCATION``).
+    """
     logging.getLogger("transformers.tokenization_utils_base").setLevel(logging.ERROR)
     texts = list(texts)
-    full = tokenizer(texts, truncation=False, return_attention_mask=False)
+    second = None if pairs is None else list(pairs)
+    if second is not None and len(second) != len(texts):
+        raise ValueError(f"{len(texts)} texts but {len(second)} text pairs")
+    full = tokenizer(texts, second, truncation=False, return_attention_mask=False)
     fields = {name: list(values) for name, values in full.items()}
     too_long = [i for i, ids in enumerate(fields["input_ids"]) if len(ids) > max_length]
     if too_long:
         cut = tokenizer(
             [texts[i] for i in too_long],
-            truncation=True,
+            None if second is None else [second[i] for i in too_long],
+            truncation=True if second is None else PAIR_TRUNCATION,
             max_length=max_length,
             return_attention_mask=False,
         )
@@ -153,8 +168,11 @@ def classify(
     autocast_dtype: torch.dtype | None = None,
     progress: bool = False,
     chunk_rows: int = CHUNK_ROWS,
+    text_pairs: Sequence[str] | None = None,
 ) -> tuple[NDArray[np.float64], InferenceStats]:
     """Class probabilities (n, num_labels) in the input order.
+
+    With ``text_pairs`` (as long as ``texts``), each row is the pair (text, text pair).
 
     ``batch_size`` fixes the batch size; None sizes batches by a per-device token budget.
     ``autocast_dtype`` runs the forward pass under autocast (bf16 on CPU). On CUDA
@@ -162,6 +180,8 @@ def classify(
     """
     device = device or next(model.parameters()).device
     start = time.perf_counter()
+    if text_pairs is not None and len(text_pairs) != len(texts):
+        raise ValueError(f"{len(texts)} texts but {len(text_pairs)} text pairs")
     max_batch, budget = AUTO_BATCH.get(device.type, AUTO_BATCH["cpu"])
     if batch_size is not None:
         max_batch, budget = batch_size, 1 << 62
@@ -169,7 +189,13 @@ def classify(
     tokens = padded = truncated = largest = 0
     with tqdm(total=len(texts), unit="ex", disable=not progress, desc="evaluating") as bar:
         for first in range(0, len(texts), chunk_rows):
-            encoded = encode(tokenizer, texts[first : first + chunk_rows], max_length)
+            chunk = slice(first, first + chunk_rows)
+            encoded = encode(
+                tokenizer,
+                texts[chunk],
+                max_length,
+                None if text_pairs is None else text_pairs[chunk],
+            )
             lengths = encoded.lengths
             pending = list(length_sorted_batches(lengths, max_batch=max_batch, token_budget=budget))
             while pending:

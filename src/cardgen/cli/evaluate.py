@@ -94,6 +94,14 @@ def evaluate(
     text_column: Annotated[
         str | None, typer.Option(help="Text column [default: text, sentence, ...].")
     ] = None,
+    text_pair_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Second text column of sentence pairs, tokenized with the text as one pair "
+            "[default: found by name: sentence1/sentence2, premise/hypothesis, "
+            "question1/question2, question/sentence]."
+        ),
+    ] = None,
     label_column: Annotated[str | None, typer.Option(help="Label column [default: label].")] = None,
     label_map: Annotated[
         str | None,
@@ -163,6 +171,7 @@ def evaluate(
             dataset_config=dataset_config,
             dataset_id=dataset_id,
             text_column=text_column,
+            text_pair_column=text_pair_column,
             label_column=label_column,
             label_map=label_map,
             label_order=split_list(label_order),

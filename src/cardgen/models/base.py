@@ -41,8 +41,16 @@ class TextClassifier(Protocol):
     score_kind: ScoreKind
 
     def predict_scores(
-        self, texts: Sequence[str], *, batch_size: int | None = None, progress: bool = False
-    ) -> tuple[NDArray[np.float64], RunStats]: ...
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        text_pairs: Sequence[str] | None = None,
+    ) -> tuple[NDArray[np.float64], RunStats]:
+        """Scores (n, labels) in input order; with ``text_pairs``, row i is the pair
+        (``texts[i]``, ``text_pairs[i]``). Callers pass ``text_pairs`` only for pair data."""
+        ...
 
     def info(self) -> ModelInfo: ...
 

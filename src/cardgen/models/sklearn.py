@@ -188,8 +188,20 @@ class SklearnClassifier:
         )
 
     def predict_scores(
-        self, texts: Sequence[str], *, batch_size: int | None = None, progress: bool = False
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        text_pairs: Sequence[str] | None = None,
     ) -> tuple[NDArray[np.float64], RunStats]:
+        if text_pairs is not None:
+            raise ModelError(
+                f"{self._id}: scikit-learn pipelines take one text per example, but the data "
+                "holds sentence pairs (--text-pair-column, or pair columns such as "
+                "premise/hypothesis found by name); evaluate a transformers pair classifier, "
+                "or pass --text-column alone to score a single text column"
+            )
         size = batch_size or CHUNK
         start = time.perf_counter()
         parts = []

@@ -145,7 +145,12 @@ class TransformersClassifier:
         return classifier
 
     def predict_scores(
-        self, texts: Sequence[str], *, batch_size: int | None = None, progress: bool = False
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        text_pairs: Sequence[str] | None = None,
     ) -> tuple[NDArray[np.float64], RunStats]:
         autocast = self.dtype if self.device.type == "cpu" and self.dtype != torch.float32 else None
         probs, stats = classify(
@@ -157,6 +162,7 @@ class TransformersClassifier:
             device=self.device,
             autocast_dtype=autocast,
             progress=progress,
+            text_pairs=text_pairs,
         )
         hint = (
             ""
