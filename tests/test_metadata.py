@@ -218,3 +218,28 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
     code, out, _ = run_cli(capsys, "--version")
     assert code == 0 and out.strip() == f"cardgen {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("license", "Apache 2.0", "license 'Apache 2.0' is not a license id the Hub knows; did you mean apache-2.0"),
+        ("language", ["en", "English"], "language 'English' is not what the Hub expects"),
+        ("base_model", "./checkpoints/base", "base_model './checkpoints/base' is not what the Hub expects"),
+        ("datasets", ["glue", "../data.csv"], "datasets '../data.csv' is not what the Hub expects"),
+    ],
+)
+def test_push_refuses_metadata_the_hub_would_misread(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, key: str, value, message: str
+) -> None:
+    card = tmp_path / "README.md"
+    render_card(save_run(make_results(), tmp_path / "run"), output=card)
+    text = card.read_text()
+    import yaml
+
+    front, body = text.split("---\n", 2)[1:]
+    metadata = yaml.safe_load(front)
+    metadata[key] = value
+    card.write_text("---\n" + yaml.safe_dump(metadata, sort_keys=False) + "---\n" + body)
+    code, _, err = run_cli(capsys, "push", str(card), "--repo-id", "me/model", "--dry-run")
+    assert code == 2 and message in err, err

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from ._untrusted import LimitError, inside, parse_yaml, quote, read_text
 from .errors import CardError, UsageError
-from .hub_conventions import metric_key
+from .hub_conventions import convention_problems, metric_key
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -83,7 +83,7 @@ def card_metadata_problems(metadata: dict[str, Any]) -> list[str]:
     ``results``; each result's ``task.type``, ``dataset.name`` / ``dataset.type`` and
     ``metrics``; each metric's ``type`` and a finite numeric ``value``.
     """
-    problems = []
+    problems = convention_problems(metadata)
     for key in _OPTIONAL_TEXT:
         if key in metadata and not isinstance(metadata[key], str):
             problems.append(f"{key} must be a string, got {quote(metadata[key])}")

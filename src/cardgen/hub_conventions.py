@@ -141,3 +141,23 @@ def check_name(value: str, option: str) -> str:
     if not value.strip() or len(value) > 200 or any(ch in value for ch in "\n\r\x00"):
         raise UsageError(f"{option} must be a short name such as validation, got {quote(value)}")
     return value
+
+
+def convention_problems(metadata: Mapping[str, Any]) -> list[str]:
+    """What in a card's metadata breaks the Hub's conventions: a license that is not a Hub id,
+    a language that is not a code, a base model or dataset that is not a repo id."""
+    problems = []
+    license_ = metadata.get("license")
+    if isinstance(license_, str):
+        try:
+            check_license(license_)
+        except UsageError as exc:
+            problems.append(str(exc).replace("--license ", "license ", 1))
+    checks = (("language", _LANGUAGE), ("base_model", HUB_ID), ("datasets", HUB_ID))
+    for key, pattern in checks:
+        value = metadata.get(key)
+        values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        for item in values:
+            if isinstance(item, str) and not pattern.fullmatch(item):
+                problems.append(f"{key} {quote(item)} is not what the Hub expects there")
+    return problems
