@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
-import fcntl
 import os
 import shutil
 import tempfile
@@ -21,6 +20,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import OutputError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, so concurrent writers are not refused there
+    fcntl = None  # type: ignore[assignment]
 
 RUN_MARKERS = ("results.json", "probes.json")
 _RENAME_EXCHANGE = 2
@@ -114,7 +118,8 @@ def _locked(lock_path: Path, target: Path) -> Iterator[None]:
         ) from exc
     try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise OutputError(
                 f"another cardgen run is writing {target} right now; wait for it to finish or "
