@@ -199,3 +199,50 @@ def save_run(results, directory: Path) -> Path:
 def card_run(tmp_path: Path) -> Path:
     """A run directory of made-up binary sentiment results, with its plots."""
     return save_run(make_results(), tmp_path / "run")
+
+
+def results_from_predictions(
+    gold: list[str],
+    predicted: list[str],
+    *,
+    labels: list[str],
+    fingerprint: str = "sha256:" + "a" * 64,
+    probes: dict | None = None,
+    n_bootstrap: int = 50,
+):
+    """EvalResults computed from label lists, as `cardgen evaluate` would write them."""
+    import numpy as np
+
+    from cardgen.metrics import compute_metrics
+    from cardgen.results import DatasetInfo, EvalResults, LabelMapping, ModelInfo
+
+    code = {label: i for i, label in enumerate(labels)}
+    y_true = np.array([code[g] for g in gold])
+    y_pred = np.array([code[p] for p in predicted])
+    scores = np.full((len(gold), len(labels)), 0.1 / max(len(labels) - 1, 1))
+    scores[np.arange(len(gold)), y_pred] = 0.9
+    report = compute_metrics(y_true, y_pred, labels, scores=scores, n_bootstrap=n_bootstrap)
+    return EvalResults(
+        model=ModelInfo(id="model", framework="test", labels=labels),
+        dataset=DatasetInfo(
+            source="test.jsonl",
+            split=None,
+            num_rows=len(gold),
+            fingerprint=fingerprint,
+            text_column="text",
+            label_column="label",
+            labels=labels,
+        ),
+        label_mapping=LabelMapping("name", {label: label for label in labels}),
+        labels=labels,
+        metrics=report.metrics,
+        per_class=report.per_class,
+        confusion_matrix=report.confusion_matrix,
+        calibration=report.calibration,
+        timing=None,
+        environment={},
+        seed=0,
+        created_at="2024-01-01T00:00:00+00:00",
+        cardgen_version="0.1.0",
+        probes=probes or {},
+    )

@@ -7,6 +7,7 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pytest
+from conftest import results_from_predictions
 from conftest import run_cli as run
 from scipy.stats import binomtest
 from sklearn.metrics import f1_score
@@ -22,13 +23,9 @@ from cardgen.gate import (
     merge_rules,
     summary_markdown,
 )
-from cardgen.metrics import compute_metrics
 from cardgen.results import (
-    DatasetInfo,
     EvalResults,
-    LabelMapping,
     Metric,
-    ModelInfo,
     ProbeResult,
     ProbeTerm,
 )
@@ -45,36 +42,8 @@ def make_results(
     fingerprint: str = "sha256:" + "a" * 64,
     probes: dict[str, ProbeResult] | None = None,
 ) -> EvalResults:
-    """EvalResults computed from label lists, as `cardgen evaluate` would write them."""
-    code = {label: i for i, label in enumerate(labels)}
-    y_true = np.array([code[g] for g in gold])
-    y_pred = np.array([code[p] for p in predicted])
-    scores = np.full((len(gold), len(labels)), 0.1 / max(len(labels) - 1, 1))
-    scores[np.arange(len(gold)), y_pred] = 0.9
-    report = compute_metrics(y_true, y_pred, labels, scores=scores, n_bootstrap=50)
-    return EvalResults(
-        model=ModelInfo(id="model", framework="test", labels=labels),
-        dataset=DatasetInfo(
-            source="test.jsonl",
-            split=None,
-            num_rows=len(gold),
-            fingerprint=fingerprint,
-            text_column="text",
-            label_column="label",
-            labels=labels,
-        ),
-        label_mapping=LabelMapping("name", {label: label for label in labels}),
-        labels=labels,
-        metrics=report.metrics,
-        per_class=report.per_class,
-        confusion_matrix=report.confusion_matrix,
-        calibration=report.calibration,
-        timing=None,
-        environment={},
-        seed=0,
-        created_at="2024-01-01T00:00:00+00:00",
-        cardgen_version="0.1.0",
-        probes=probes or {},
+    return results_from_predictions(
+        gold, predicted, labels=labels, fingerprint=fingerprint, probes=probes
     )
 
 

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from xml.etree import ElementTree
 
-import numpy as np
 import pytest
+from conftest import results_from_predictions
 from conftest import run_cli as run
 
 from cardgen._io import write_jsonl
@@ -32,8 +32,7 @@ from cardgen.gate import (
     merge_rules,
     summary_markdown,
 )
-from cardgen.metrics import compute_metrics
-from cardgen.results import DatasetInfo, EvalResults, LabelMapping, ModelInfo
+from cardgen.results import EvalResults
 
 N = 100
 FINGERPRINT = "sha256:" + "a" * 64
@@ -46,34 +45,8 @@ def results(
     *,
     fingerprint: str = FINGERPRINT,
 ) -> EvalResults:
-    code = {label: i for i, label in enumerate(labels)}
-    y_true = np.array([code[g] for g in gold])
-    y_pred = np.array([code[p] for p in predicted])
-    scores = np.full((len(gold), len(labels)), 0.1 / (len(labels) - 1))
-    scores[np.arange(len(gold)), y_pred] = 0.9
-    report = compute_metrics(y_true, y_pred, labels, scores=scores, n_bootstrap=0)
-    return EvalResults(
-        model=ModelInfo(id="model", framework="test", labels=labels),
-        dataset=DatasetInfo(
-            source="test.jsonl",
-            split=None,
-            num_rows=len(gold),
-            fingerprint=fingerprint,
-            text_column="text",
-            label_column="label",
-            labels=labels,
-        ),
-        label_mapping=LabelMapping("name", {label: label for label in labels}),
-        labels=labels,
-        metrics=report.metrics,
-        per_class=report.per_class,
-        confusion_matrix=report.confusion_matrix,
-        calibration=report.calibration,
-        timing=None,
-        environment={},
-        seed=0,
-        created_at="2024-01-01T00:00:00+00:00",
-        cardgen_version="0.1.0",
+    return results_from_predictions(
+        gold, predicted, labels=labels, fingerprint=fingerprint, n_bootstrap=0
     )
 
 
