@@ -7,12 +7,11 @@ like one and clipped to a line.
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+from ._secrets import redactor
 from ._untrusted import quote
 from .errors import CardError, CardgenError, HubError
 
@@ -22,8 +21,6 @@ if TYPE_CHECKING:
     from .hub import PushResult
 
 T = TypeVar("T")
-_TOKEN_LIKE = re.compile(r"hf_[A-Za-z0-9]{6,}")
-_TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 _NETWORK = frozenset({"TransportError", "ConnectionError", "ProtocolError"})
 
 
@@ -71,14 +68,14 @@ def call_hub(
     conflict: bool = False,
 ) -> T:
     """``call(api)``, with every failure turned into one CardgenError without the token."""
-    secrets = [token, *(os.environ.get(name) for name in _TOKEN_VARIABLES)]
+    secrets = [token]
     try:
         if api is None:
             api = _default_api(token) if require_token else _default_api(token, require=False)
         secrets.append(getattr(api, "token", None))
         return call(api)
     except Exception as exc:  # every failure becomes one message without the token
-        scrub = _scrubber([s for s in secrets if isinstance(s, str) and s])
+        scrub = redactor(secrets)
         endpoint = getattr(api, "endpoint", None) if api is not None else None
         where = _where(endpoint, scrub)
         if conflict and _status(exc) in (409, 412):
@@ -110,15 +107,6 @@ def _default_api(token: str | None, *, require: bool = True) -> HfApi:
             "`hf auth login`"
         )
     return HfApi(token=token)
-
-
-def _scrubber(secrets: list[str]) -> Any:
-    def scrub(text: str) -> str:
-        for secret in sorted(secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return _TOKEN_LIKE.sub("hf_***", text)
-
-    return scrub
 
 
 def _where(endpoint: object, scrub: Any) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import tempfile
 import traceback
 from collections.abc import Sequence
@@ -12,19 +11,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import __version__
-
-_TOKEN = re.compile(r"hf_[A-Za-z0-9]{8,}")
-_TOKEN_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_HUB_TOKEN")
+from .._secrets import redactor
 
 
 def redact(text: str, argv: Sequence[str] = ()) -> str:
     """``text`` without Hub tokens: env tokens, ``--token`` values and ``hf_...`` strings."""
-    secrets = [os.environ.get(name, "") for name in _TOKEN_ENV]
-    secrets += [value for flag, value in zip(argv, argv[1:], strict=False) if flag == "--token"]
+    secrets = [value for flag, value in zip(argv, argv[1:], strict=False) if flag == "--token"]
     secrets += [arg.split("=", 1)[1] for arg in argv if arg.startswith("--token=")]
-    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return _TOKEN.sub("***", text)
+    return redactor(secrets)(text)
 
 
 def write_crash_report(exc: BaseException, argv: list[str]) -> Path | None:
