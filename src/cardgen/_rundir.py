@@ -32,13 +32,17 @@ _AT_FDCWD = -100
 
 
 @contextmanager
-def staged_run_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
+def staged_run_dir(target: str | os.PathLike[str] | None) -> Iterator[Path | None]:
     """Yield an empty directory to build a run in; on success it replaces ``target`` whole.
 
     On any failure (including Ctrl-C) the staging directory is removed and ``target`` is left
     as it was. OutputError when ``target`` is not a directory cardgen may replace, cannot be
-    written, or another cardgen process is writing it.
+    written, or another cardgen process is writing it. A ``target`` of None (a run that writes
+    nothing) yields None.
     """
+    if target is None:
+        yield None
+        return
     target = Path(target)
     parent = target.parent
     try:

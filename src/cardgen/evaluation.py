@@ -6,7 +6,6 @@ import json
 import platform
 import warnings
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime, timezone
 from importlib import metadata
@@ -92,8 +91,7 @@ def evaluate(
     else:
         mapping = label_map
     probe_list = resolve_probes(probes) if probes else []
-    stage = staged_run_dir(output_dir) if output_dir is not None else nullcontext(None)
-    with stage as out:
+    with staged_run_dir(output_dir) as out:
         data = (
             dataset
             if isinstance(dataset, EvalData)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -178,8 +177,7 @@ def run_probes(
 
     check_run_options(batch_size=batch_size, n_bootstrap=n_bootstrap, seed=seed)
     resolved = resolve_probes(probes, lexicons=lexicons)
-    stage = staged_run_dir(output_dir) if output_dir is not None else nullcontext(None)
-    with stage as out:
+    with staged_run_dir(output_dir) as out:
         classifier = load_model(model) if isinstance(model, (str, Path)) else model
         run = measure_probes(
             classifier,
