@@ -20,9 +20,10 @@ from conftest import run_cli as run
 from huggingface_hub.errors import HfHubHTTPError
 
 import cardgen._hub_commit as hub_commit
-from cardgen import hub
+from cardgen import card_file
+from cardgen.card_file import linked_images, read_card_metadata
 from cardgen.errors import CardError, HubError, UsageError
-from cardgen.hub import linked_images, push_card, read_card_metadata
+from cardgen.hub import push_card
 
 TOKEN = "hf_hostileSecretToken0123456789"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -223,7 +224,7 @@ def test_unreadable_card_files(
         "nul": str(card) + "\x00",
         "too large": card,
     }[where]
-    monkeypatch.setattr(hub, "MAX_CARD_BYTES", 100)
+    monkeypatch.setattr(card_file, "MAX_CARD_BYTES", 100)
     message = {
         "directory": "is a directory",
         "missing": "no model card at",

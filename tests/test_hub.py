@@ -16,9 +16,14 @@ import pytest
 from huggingface_hub import ModelCard
 
 from cardgen import push_card
+from cardgen.card_file import (
+    card_metadata_problems,
+    card_metric_values,
+    linked_images,
+    validate_card,
+)
 from cardgen.cli import main
 from cardgen.errors import CardError, HubError, UsageError
-from cardgen.hub import card_metadata_problems, card_metric_values, linked_images, validate_card
 
 TOKEN = "hf_cardgenTestSecret0123456789"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4

@@ -12,8 +12,8 @@ from huggingface_hub import ModelCard
 from huggingface_hub.repocard import metadata_load
 
 from cardgen.card import render_card
+from cardgen.card_file import card_metric_values
 from cardgen.errors import UsageError
-from cardgen.hub import card_metric_values
 from cardgen.hub_conventions import check_language, check_license, metric_key
 
 

@@ -15,16 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._untrusted import read_text
+from .card_file import MAX_LISTED_PROBLEMS, card_metadata_problems
 from .errors import CardError, HubError
 from .merge import merge_card
-from .sections import find_blocks, parse_metadata, split_front_matter
+from .sections import MAX_CARD_BYTES, find_blocks, parse_metadata, split_front_matter
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-MAX_CARD_BYTES = 32 * 2**20
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,6 @@ def _download(api: Any, repo_id: str, revision: str) -> tuple[str, str | None]:
 
 
 def _check_front_matter(text: str, where: str) -> None:
-    from .hub import MAX_LISTED_PROBLEMS, card_metadata_problems
-
     front, _ = split_front_matter(text)
     source = f"the card merged into {where}"
     problems = card_metadata_problems(parse_metadata(front or "", source=source, fix="fix it"))

@@ -125,7 +125,7 @@ def _load_results(path: Path) -> EvalResults:
 
 
 def _load_card(path: Path) -> Run:
-    from ..hub import card_metric_values, read_card_text
+    from ..card_file import card_metric_values, read_card_text
 
     values = card_metric_values(path)
     text = read_card_text(path)
@@ -219,9 +219,16 @@ def check_predictions(rows: Any, labels: list[str], source: str) -> PredictionCo
     return prediction_codes(enumerate(rows, 1), labels, source=source)
 
 
-def check_comparable(current: Run, baseline: Run, *, allow_different_data: bool) -> str | None:
-    """Refuse runs with different labels (LabelError) or, unless ``allow_different_data``,
-    on different data (UsageError); return a note saying how the data differed, if it did."""
+def check_comparable(
+    current: Run,
+    baseline: Run,
+    *,
+    allow_different_data: bool,
+    fix: str = "gate against a baseline evaluated on the same labels",
+) -> str | None:
+    """Refuse runs with different labels (LabelError, ending with ``fix``) or, unless
+    ``allow_different_data``, on different data (UsageError); return a note saying how the
+    data differed, if it did."""
     cur, base = current.labels or [], baseline.labels
     if base is not None:
         same = set(cur) == set(base) if baseline.results else _same_labels(cur, base)
@@ -229,8 +236,7 @@ def check_comparable(current: Run, baseline: Run, *, allow_different_data: bool)
             raise LabelError(
                 f"the current run and baseline {baseline.source} have different labels "
                 f"(current: {clip(', '.join(cur), 200)}; baseline: {clip(', '.join(base), 200)}): "
-                "their metrics measure different tasks; gate against a baseline evaluated on "
-                "the same labels"
+                f"their metrics measure different tasks; {fix}"
             )
     new, old = current.fingerprint, baseline.fingerprint
     if baseline.results is None and old is None:
