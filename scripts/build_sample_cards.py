@@ -67,7 +67,7 @@ class Shape:
     imitates: str
     model_name: str
     dataset: str
-    corpus: str  # sentiment | topics | newsgroups
+    corpus: str  # sentiment | topics | newsgroups | moderation (multi-label)
     split: str
     n_train: int
     n_eval: int
@@ -78,6 +78,7 @@ class Shape:
     base_model: str | None = "distilbert-base-uncased"
     probes: str | None = None  # run with `cardgen evaluate --probes`
     place_only: float = 0.0  # share of training rows that only name a filming place
+    thresholds: dict[str, float] | None = None  # multi-label: `--threshold thresholds.json`
 
     @property
     def directory(self) -> Path:
@@ -153,6 +154,19 @@ SHAPES = {
             epochs=5,
             history="keras",
         ),
+        Shape(
+            "toxicity-multilabel",
+            "a multi-label comment moderation model, like a Jigsaw toxicity classifier (a "
+            "multi-label Hugging Face card)",
+            "cardgen-samples/distilbert-moderation-multilabel",
+            "synthetic-moderation",
+            "moderation",
+            "test",
+            n_train=2000,
+            n_eval=800,
+            epochs=10,
+            thresholds={"threat": 0.3},
+        ),
     )
 }
 
@@ -192,8 +206,10 @@ def card_args(shape: Shape, notes_file: Path, output: Path) -> list[str]:
 def _rows(
     shape: Shape, n: int, seed: int, *, place_only: float = 0.0
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    from cardgen._synthetic import sentiment_corpus, topic_corpus
+    from cardgen._synthetic import MODERATION, moderation_corpus, sentiment_corpus, topic_corpus
 
+    if shape.corpus == "moderation":
+        return moderation_corpus(n, seed=seed), list(MODERATION)
     if shape.corpus == "sentiment":
         rows = sentiment_corpus(n, seed=seed, place_only=place_only)
         if shape.generic_labels:  # IMDb's own label names
@@ -248,6 +264,7 @@ def _train(shape: Shape, rows: list[dict[str, Any]], labels: list[str]) -> tuple
         id2label={0: "LABEL_0", 1: "LABEL_1"} if shape.generic_labels else None,
         validation=validation,
         history=history if shape.history else None,
+        multi_label=shape.corpus == "moderation",
     )
     return str(model_dir), history
 
@@ -317,7 +334,14 @@ def build(shape: Shape) -> None:
     train_rows, labels = _rows(shape, shape.n_train, seed=seed, place_only=shape.place_only)
     eval_rows, _ = _rows(shape, shape.n_eval, seed=seed + 1)
     data_dir = BUILD / shape.name / shape.dataset
-    _save_dataset(eval_rows, labels, shape.split, data_dir)
+    if shape.corpus == "moderation":  # label lists, in a JSONL file
+        from cardgen._io import write_jsonl
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir = data_dir / f"{shape.split}.jsonl"
+        write_jsonl(data_dir, eval_rows)
+    else:
+        _save_dataset(eval_rows, labels, shape.split, data_dir)
     model, history = _train(shape, train_rows, labels)
     if shape.history:
         _write_history(shape, history, len(train_rows))
@@ -325,6 +349,11 @@ def build(shape: Shape) -> None:
     evaluate += ["--output-dir", str(shape.directory.relative_to(ROOT)), "--device", "cpu"]
     if shape.probes:
         evaluate += ["--probes", shape.probes]
+    if shape.thresholds:
+        from cardgen._io import write_json
+
+        write_json(BUILD / shape.name / "thresholds.json", shape.thresholds)
+        evaluate += ["--threshold", str(BUILD / shape.name / "thresholds.json")]
     if main([*evaluate, "--no-progress"]) != 0:
         raise SystemExit(f"evaluating {shape.name} failed")
     (shape.directory / "predictions.jsonl").unlink()

@@ -37,7 +37,7 @@ def test_reads_every_file_format(tmp_path: Path, suffix: str) -> None:
     assert data.label_names == ["neg", "pos"]
     assert not data.indexed
     assert data.info.num_rows == 6
-    assert data.info.fingerprint.startswith("sha256:")
+    assert data.info.fingerprint.startswith("rows-sha256:")
 
 
 def test_fingerprint_changes_with_labels(tmp_path: Path) -> None:

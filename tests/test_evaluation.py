@@ -28,12 +28,14 @@ def test_writes_every_output(run: tuple[EvalResults, Path]) -> None:
         "predictions.jsonl",
         "confusion_matrix.png",
         "reliability.png",
+        "slices.png",
     }
     assert load_results(out) == results
     assert results.files == {
         "predictions": "predictions.jsonl",
         "confusion_matrix": "confusion_matrix.png",
         "reliability": "reliability.png",
+        "slices": "slices.png",
     }
     raw = json.loads((out / "results.json").read_text())
     assert next(iter(raw)) == "schema_version"
@@ -66,7 +68,7 @@ def test_results_record_provenance(run: tuple[EvalResults, Path]) -> None:
     results, _ = run
     assert results.label_mapping.strategy == "name"
     assert results.model.framework == "transformers" and results.model.weights_hash
-    assert results.dataset.fingerprint.startswith("sha256:")
+    assert results.dataset.fingerprint.startswith("rows-sha256:")
     assert results.timing.device == "cpu" and results.timing.dtype == "float32"
     assert results.timing.examples_per_second > 0 and 0 <= results.timing.padding_ratio < 1
     assert {"python", "torch", "transformers", "scikit-learn", "cardgen"} <= set(

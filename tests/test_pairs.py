@@ -243,10 +243,11 @@ def test_pair_columns_are_found_by_name(tmp_path: Path, first: str, second: str)
     data = load_data(write_jsonl(tmp_path / "d.jsonl", rows))
     assert data.info.text_column == first and data.texts == ["a b", "d"]
     assert data.info.text_pair == TextPair(second) and data.text_pairs == ["c", "e f"]
-    expected = hashlib.sha256()
+    block = hashlib.sha256()  # one block: the rows' digests in order
     for text, pair, label in (("a b", "c", "x"), ("d", "e f", "y")):
-        expected.update(json.dumps([text, pair, label]).encode())
-    assert data.info.fingerprint == f"sha256:{expected.hexdigest()}"
+        block.update(hashlib.sha256(json.dumps([text, pair, label]).encode()).digest())
+    expected = hashlib.sha256(block.digest()).hexdigest()
+    assert data.info.fingerprint == f"rows-sha256:{expected}"
 
 
 def test_single_text_is_unchanged(tmp_path: Path) -> None:
@@ -254,8 +255,9 @@ def test_single_text_is_unchanged(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", rows)
     single = load_data(path, text_column="sentence")
     assert single.text_pairs is None and single.info.text_pair is None
-    expected = hashlib.sha256(json.dumps(["because.", "yes"]).encode()).hexdigest()
-    assert single.info.fingerprint == f"sha256:{expected}"
+    row = hashlib.sha256(json.dumps(["because.", "yes"]).encode()).digest()
+    expected = hashlib.sha256(hashlib.sha256(row).digest()).hexdigest()
+    assert single.info.fingerprint == f"rows-sha256:{expected}"
     assert load_data(path).info.fingerprint != single.info.fingerprint
     only_pair = load_data(path, text_pair_column="sentence")  # the text found from its partner
     assert only_pair.info.text_column == "question" and only_pair.text_pairs == ["because."]

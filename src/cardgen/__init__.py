@@ -19,6 +19,7 @@ from .results import EvalResults, load_results
 
 if TYPE_CHECKING:
     from .card import render_card
+    from .compare import Comparison, compare_runs
     from .evaluation import evaluate
     from .gate import check_gate
     from .hub import push_card
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CardError",
     "CardgenError",
+    "Comparison",
     "DataError",
     "EvalResults",
     "LabelError",
@@ -35,6 +37,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "check_gate",
+    "compare_runs",
     "evaluate",
     "load_results",
     "push_card",
@@ -55,6 +58,10 @@ def __getattr__(name: str) -> Any:
         from .gate import check_gate
 
         return check_gate
+    if name in ("compare_runs", "Comparison"):
+        from . import compare
+
+        return getattr(compare, name)
     if name == "push_card":
         from .hub import push_card
 

@@ -1,13 +1,21 @@
-"""The column table that every dataset reader returns, and the checks on its column names."""
+"""The column table that every dataset reader returns, the checks on its column names, and
+slice columns (``--slice-by``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ._untrusted import quote
 from .errors import DataError
+
+MAX_SLICE_VALUES = 100
+"""Most distinct values a slice column may hold (``--slice-by``): more is an identifier, not a
+group, and would give slices too small to measure."""
+MISSING_VALUE = "(missing)"
+"""The slice value of a row whose slice column is null or absent."""
 
 _JSON_KINDS = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
 
@@ -106,3 +114,33 @@ def text_like(columns: Columns, name: str, sample: int = 20) -> bool:
         return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
     values = [v for v in columns.rows[name][:sample] if v is not None]
     return bool(values) and all(isinstance(v, str) for v in values)
+
+
+def slice_column(columns: Columns, name: str, keep: Sequence[int]) -> list[str]:
+    """The values of slice column ``name`` in the kept rows, as strings (null: MISSING_VALUE)."""
+    if not isinstance(name, str) or name not in columns.rows:
+        raise DataError(
+            f"slice column {quote(name)} not found in {columns.source}; columns are: "
+            f"{column_list(list(columns.rows))} (use --slice-by with one of them)"
+        )
+    raw = columns.rows[name]
+    values = [_slice_value(raw[i]) if i < len(raw) else MISSING_VALUE for i in keep]
+    distinct = len(set(values))
+    if distinct > MAX_SLICE_VALUES:
+        raise DataError(
+            f"slice column {quote(name)} of {columns.source} has {distinct:,} distinct values, "
+            f"over cardgen's limit of {MAX_SLICE_VALUES} (MAX_SLICE_VALUES): it looks like an "
+            "identifier or free text; slice by a column of groups (a source, a language), or "
+            "bucket its values first"
+        )
+    return values
+
+
+def _slice_value(value: Any) -> str:
+    if value is None:
+        return MISSING_VALUE
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

@@ -164,6 +164,54 @@ def topic_corpus(
     return rows
 
 
+# Multi-label comment moderation: each label has its own cue words and base rate, labels
+# co-occur independently (insults often come with "toxic" too, through a shared cue).
+MODERATION = {
+    "toxic": (0.30, ["nasty", "hateful", "vile", "rotten", "spiteful"]),
+    "insult": (0.20, ["clown", "fool", "buffoon", "nitwit", "dimwit"]),
+    "threat": (0.08, ["punish", "crush", "ruin", "wreck", "smash"]),
+    "spam": (0.15, ["discount", "click", "subscribe", "coupon", "winner"]),
+}
+COMMENT_WORDS = [
+    "this",
+    "post",
+    "comment",
+    "thread",
+    "reply",
+    "honestly",
+    "really",
+    "your",
+    "idea",
+    "take",
+    "about",
+    "again",
+    "today",
+    "page",
+    "people",
+    "is",
+    "so",
+]
+
+
+def moderation_corpus(n: int, *, seed: int = 0, noise: float = 0.05) -> list[dict[str, Any]]:
+    """Comment-like snippets with a list of moderation labels each (``labels``, maybe empty):
+    each label is present at its base rate in MODERATION and shows through its cue words; with
+    probability ``noise`` a label's cue appears without the label (or the label without it)."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        gold = [name for name, (rate, _) in MODERATION.items() if rng.random() < rate]
+        cued = [name for name in MODERATION if (name in gold) != (rng.random() < noise)]
+        words = rng.sample(COMMENT_WORDS, rng.randint(3, 7))
+        for name in cued:
+            words += rng.sample(MODERATION[name][1], 1)
+        if "insult" in cued and rng.random() < 0.5:
+            words.append(rng.choice(MODERATION["toxic"][1]))
+        rng.shuffle(words)
+        rows.append({"text": " ".join(words) + ".", "labels": gold})
+    return rows
+
+
 def build_tokenizer(texts: Sequence[str], *, vocab_size: int = 600, max_length: int = 128) -> Any:
     """A lower-casing WordPiece tokenizer trained on ``texts`` (BERT special tokens)."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
@@ -209,11 +257,14 @@ def train_tiny_distilbert(
     id2label: dict[int, str] | None = None,
     validation: Sequence[dict[str, Any]] | None = None,
     history: list[dict[str, float]] | None = None,
+    multi_label: bool = False,
 ) -> Path:
     """Train a DistilBERT of width ``dim`` on ``rows`` and save it with its tokenizer.
 
     With ``history``, one entry per epoch is appended to it: ``epoch``, ``step``, mean
     training ``loss`` and ``accuracy``, and ``val_loss`` / ``val_accuracy`` on ``validation``.
+    ``multi_label`` trains a sigmoid head (``problem_type: multi_label_classification``) on
+    rows whose ``labels`` list the gold labels; no history is kept then.
     """
     import torch
     from transformers import DistilBertConfig, DistilBertForSequenceClassification
@@ -232,10 +283,15 @@ def train_tiny_distilbert(
         id2label=id2label or dict(enumerate(labels)),
         label2id={name: i for i, name in (id2label or dict(enumerate(labels))).items()},
         pad_token_id=tokenizer.pad_token_id,
+        problem_type="multi_label_classification" if multi_label else None,
     )
     model = DistilBertForSequenceClassification(config)
     index = {label: i for i, label in enumerate(labels)}
-    targets = torch.tensor([index[row["label"]] for row in rows])
+    if multi_label:
+        targets = torch.tensor([[float(x in row["labels"]) for x in labels] for row in rows])
+        history = None
+    else:
+        targets = torch.tensor([index[row["label"]] for row in rows])
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
     generator = torch.Generator().manual_seed(seed)
     step = 0
@@ -252,7 +308,8 @@ def train_tiny_distilbert(
             optimizer.step()
             step += 1
             total_loss += output.loss.item() * len(batch)
-            correct += int((output.logits.argmax(-1) == targets[batch]).sum())
+            if not multi_label:
+                correct += int((output.logits.argmax(-1) == targets[batch]).sum())
         if history is not None:
             entry = {
                 "epoch": float(epoch),

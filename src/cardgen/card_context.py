@@ -13,10 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._untrusted import quote
+from .analysis.robustness import robustness_view
+from .card_analysis import failures_view, slices_view
+from .card_multilabel import MULTILABEL_BODY_METRICS, multilabel_view
 from .errors import UsageError
 from .hub_conventions import (
     HUB_ID,
     INDEX_METRICS,
+    MULTILABEL_INDEX_METRICS,
     check_dataset_id,
     check_language,
     check_license,
@@ -155,9 +159,13 @@ def card_context(
         },
         "metrics": {
             key: _metric_view(key, title, results.metrics[key])
-            for key, title in BODY_METRICS.items()
+            for key, title in (
+                MULTILABEL_BODY_METRICS if results.multilabel else BODY_METRICS
+            ).items()
             if key in results.metrics
         },
+        "task": results.task,
+        "multilabel": multilabel_view(results),
         "per_class": results.per_class,
         "report_rows": _report_rows(results),
         "confusion_matrix": results.confusion_matrix,
@@ -168,6 +176,9 @@ def card_context(
         "hyperparameters": dict(hyperparameters or {}),
         "sklearn": sklearn_view(results.model.id, run_dir) if sklearn else None,
         "probes": probes,
+        "slices": slices_view(results, images),
+        "failures": failures_view(results),
+        "robustness": robustness_view(results.robustness),
         "sections": {key: Trusted(text) for key, text in (sections or {}).items()},
         "warnings": list(results.warnings),
         "environment": [
@@ -198,10 +209,11 @@ def card_metadata(
     sklearn = results.model.framework == "sklearn"
     hub_id = dataset_hub_id(results)
     eval_results = []
-    for key in INDEX_KEYS:
+    multi = results.task == "multi_label"
+    for key in tuple(MULTILABEL_INDEX_METRICS) if multi else INDEX_KEYS:
         if key not in results.metrics:
             continue
-        metric = index_metric(key, len(results.labels))
+        metric = index_metric(key, len(results.labels), multi_label=multi)
         eval_results.append(
             EvalResult(
                 task_type=TASK,
@@ -222,7 +234,12 @@ def card_metadata(
         license=license,
         base_model=base_model,
         datasets=[hub_id] if hub_id else None,
-        tags=[TASK, "cardgen", *(("sklearn", "skops") if sklearn else ())],
+        tags=[
+            TASK,
+            "cardgen",
+            *(("sklearn", "skops") if sklearn else ()),
+            *(("multi-label",) if multi else ()),
+        ],
         pipeline_tag=TASK,
         model_name=model_name,
         eval_results=eval_results,

@@ -10,19 +10,27 @@ directories, hub names); this module picks the columns and checks texts and labe
 from __future__ import annotations
 
 import errno
-import hashlib
 import itertools
-import json
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._data_columns import Columns, check_names, column_list, repeated, text_like
+from ._data_columns import (
+    MAX_SLICE_VALUES,
+    Columns,
+    check_names,
+    column_list,
+    repeated,
+    slice_column,
+    text_like,
+)
 from ._data_files import FILE_FORMATS, read_file
 from ._data_hf import read_hub_dataset, read_saved_dataset
+from ._fingerprint import rows_fingerprint
+from ._label_sets import LabelSets, is_list_column, label_sets
 from ._untrusted import quote
 from .errors import DataError
 from .labels import MAX_LABELS
@@ -33,6 +41,7 @@ __all__ = [
     "LABEL_COLUMNS",
     "MAX_LABEL_CHARS",
     "MAX_LABELS",
+    "MAX_SLICE_VALUES",
     "PAIR_COLUMNS",
     "TEXT_COLUMNS",
     "EvalData",
@@ -50,7 +59,6 @@ PAIR_COLUMNS = (
 """Text pair columns found without flags, as in GLUE / SuperGLUE style hub datasets."""
 MAX_LABEL_CHARS = 200
 """Longest label name, in characters."""
-
 _CLASS_ID = re.compile(r"\s*-?[0-9]+\s*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -61,7 +69,7 @@ class EvalData:
 
     ``indexed`` is true when the labels were integers (raw or a ``ClassLabel``), so that label
     ``label_names[i]`` is class id ``i``. ``text_pairs`` holds the second text of each row for
-    sentence-pair data.
+    sentence-pair data. ``columns`` holds the slice columns asked for, each value as a string.
     """
 
     texts: list[str]
@@ -70,6 +78,11 @@ class EvalData:
     indexed: bool
     info: DatasetInfo
     text_pairs: list[str] | None = None
+    columns: dict[str, list[str]] = field(default_factory=dict)
+    label_sets: list[tuple[str, ...]] | None = None
+    """Multi-label gold: each row's label names (``labels`` is then empty)."""
+    multi_hot: bool = False
+    """Multi-label gold written as 0/1 vectors, one entry per label in ``label_names``."""
 
 
 def load_data(
@@ -83,28 +96,16 @@ def load_data(
     sample: bool = False,
     seed: int = 0,
     text_pair_column: str | None = None,
+    slice_columns: Sequence[str] = (),
 ) -> EvalData:
     """Load evaluation rows from a file, a ``save_to_disk`` directory or a hub dataset name.
 
     ``limit`` keeps the first N rows, or N rows drawn with ``seed`` when ``sample`` is set.
     ``text_pair_column`` makes each row a pair of texts; without any column option, the pairs
-    of ``PAIR_COLUMNS`` are found by name.
+    of ``PAIR_COLUMNS`` are found by name. ``slice_columns`` are kept as strings in
+    ``EvalData.columns``; DataError when one is missing or has over MAX_SLICE_VALUES values.
     """
-    options = (
-        ("--text-column", text_column),
-        ("--text-pair-column", text_pair_column),
-        ("--label-column", label_column),
-    )
-    for option, value in options:
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise DataError(f"{option} must be a column name, got {quote(value)}")
-    for (first, a), (second, b) in itertools.combinations(options, 2):
-        if a is not None and a == b:
-            raise DataError(
-                f"{first} and {second} are both {quote(a)}; each must name a different column"
-            )
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise DataError(f"--limit must be at least 1, got {quote(limit)}")
+    check_column_options(text_column, text_pair_column, label_column, limit)
     if not isinstance(dataset, (str, Path)) or not str(dataset).strip():
         raise DataError(
             f"dataset {quote(dataset)} is not usable; pass a data file, a `save_to_disk` "
@@ -127,10 +128,49 @@ def load_data(
         raise DataError(f"dataset file {quote(str(dataset))} does not exist")
     else:
         columns = read_hub_dataset(str(dataset), config, split or "test")
-    return _to_eval_data(columns, text_column, text_pair_column, label_column, limit, sample, seed)
+    data = _to_eval_data(columns, text_column, text_pair_column, label_column, limit, sample, seed)
+    if slice_columns:
+        keep = _kept_rows(columns.num_rows, limit, sample, seed)
+        data.columns = {
+            name: slice_column(columns, name, keep) for name in dict.fromkeys(slice_columns)
+        }
+    return data
 
 
-def _pick_column(
+def check_column_options(
+    text_column: str | None,
+    text_pair_column: str | None,
+    label_column: str | None,
+    limit: int | None,
+) -> None:
+    """DataError for a blank or repeated column option, or a ``limit`` below 1."""
+    options = (
+        ("--text-column", text_column),
+        ("--text-pair-column", text_pair_column),
+        ("--label-column", label_column),
+    )
+    for option, value in options:
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise DataError(f"{option} must be a column name, got {quote(value)}")
+    for (first, a), (second, b) in itertools.combinations(options, 2):
+        if a is not None and a == b:
+            raise DataError(
+                f"{first} and {second} are both {quote(a)}; each must name a different column"
+            )
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise DataError(f"--limit must be at least 1, got {quote(limit)}")
+
+
+def _kept_rows(num_rows: int, limit: int | None, sample: bool, seed: int) -> Sequence[int]:
+    """The rows ``limit`` / ``sample`` keep, in order: the first N or a seeded draw of N."""
+    keep: Sequence[int] = range(num_rows)
+    if limit is not None:
+        count = min(limit, num_rows)
+        keep = sorted(random.Random(seed).sample(keep, count)) if sample else range(count)
+    return keep
+
+
+def pick_column(
     columns: Sequence[str], wanted: str | None, defaults: Sequence[str], role: str, source: str
 ) -> str:
     if wanted is not None and wanted in columns:
@@ -149,7 +189,7 @@ def _pick_column(
     )
 
 
-def _text_columns(
+def text_columns(
     columns: Columns,
     names: list[str],
     text_column: str | None,
@@ -174,11 +214,11 @@ def _text_columns(
                     f"--text-column {quote(found[0])} --text-pair-column {quote(found[1])}"
                 )
     if pair_column is None:
-        return _pick_column(names, text_column, TEXT_COLUMNS, "text", source), None
-    pair_col = _pick_column(names, pair_column, (), "text-pair", source)
+        return pick_column(names, text_column, TEXT_COLUMNS, "text", source), None
+    pair_col = pick_column(names, pair_column, (), "text-pair", source)
     if text_column is None:
         text_column = next((a for a, b in PAIR_COLUMNS if b == pair_col and a in names), None)
-    return _pick_column(names, text_column, TEXT_COLUMNS, "text", source), pair_col
+    return pick_column(names, text_column, TEXT_COLUMNS, "text", source), pair_col
 
 
 def _check_texts(texts: list[Any], rows: Sequence[int], source: str, column: str) -> None:
@@ -204,43 +244,37 @@ def _to_eval_data(
     check_names(names, columns.source)
     if not names or columns.num_rows == 0:
         raise DataError(f"dataset {columns.source} has no rows")
-    text_col, pair_col = _text_columns(columns, names, text_column, pair_column, label_column)
-    label_col = _pick_column(names, label_column, LABEL_COLUMNS, "label", columns.source)
+    text_col, pair_col = text_columns(columns, names, text_column, pair_column, label_column)
+    label_col = pick_column(names, label_column, LABEL_COLUMNS, "label", columns.source)
     for col in (text_col, pair_col):
         if col == label_col:
             raise DataError(f"column {quote(col)} cannot hold both the texts and the labels")
     texts, raw = list(columns.rows[text_col]), list(columns.rows[label_col])
     pairs = None if pair_col is None else list(columns.rows[pair_col])
-    keep: Sequence[int] = range(len(texts))
+    keep = _kept_rows(len(texts), limit, sample, seed)
     if limit is not None:
-        count = min(limit, len(texts))
-        keep = sorted(random.Random(seed).sample(keep, count)) if sample else range(count)
         texts, raw = [texts[i] for i in keep], [raw[i] for i in keep]
         pairs = None if pairs is None else [pairs[i] for i in keep]
 
     _check_texts(texts, keep, columns.source, text_col)
     if pairs is not None and pair_col is not None:
         _check_texts(pairs, keep, columns.source, pair_col)
-    labels, label_names, indexed = _label_names(raw, keep, columns, label_col)
-    fingerprint = hashlib.sha256()
-    rows = zip(keep, texts, pairs or itertools.repeat(None), labels, strict=pairs is not None)
-    for i, text, pair, label in rows:
-        item = [text, label] if pair is None else [text, pair, label]
-        try:
-            fingerprint.update(json.dumps(item, ensure_ascii=False).encode())
-        except UnicodeEncodeError:
-            raise DataError(
-                f"row {i} of {columns.source} has a text with an unpaired surrogate "
-                f"({quote(text if pair is None else [text, pair])}), which is not valid Unicode; "
-                "fix the \\u escapes in the file"
-            ) from None
+    sets: LabelSets | None = None
+    if is_list_column(raw):
+        sets = label_sets(raw, keep, columns, label_col, check=_label_value)
+        labels: list[str] = []
+        label_names, indexed = sets.names, sets.indexed
+    else:
+        labels, label_names, indexed = read_label_names(raw, keep, columns, label_col)
+    gold: list[Any] = labels if sets is None else [list(row) for row in sets.sets]
+    rows = zip(keep, texts, pairs or itertools.repeat(None), gold, strict=pairs is not None)
     info = DatasetInfo(
         source=columns.source,
         name=columns.name,
         config=columns.config,
         split=columns.split,
         num_rows=len(texts),
-        fingerprint=f"sha256:{fingerprint.hexdigest()}",
+        fingerprint=rows_fingerprint(rows, source=columns.source),
         text_column=text_col,
         label_column=label_col,
         labels=label_names,
@@ -253,6 +287,8 @@ def _to_eval_data(
         indexed=indexed,
         info=info,
         text_pairs=pairs,
+        label_sets=None if sets is None else sets.sets,
+        multi_hot=sets is not None and sets.multi_hot,
     )
 
 
@@ -303,7 +339,7 @@ def _check_class_names(names: list[Any], source: str) -> None:
         raise DataError(f"{source} has the ClassLabel name {quote(twice)} twice")
 
 
-def _label_names(
+def read_label_names(
     raw: list[Any], rows: Sequence[int], columns: Columns, column: str
 ) -> tuple[list[str], list[str], bool]:
     """Labels as names, the ordered label set, and whether labels are class ids."""

@@ -3,33 +3,32 @@
 from __future__ import annotations
 
 import json
-import platform
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import __version__
-from ._io import write_jsonl
 from ._rundir import staged_run_dir
 from ._untrusted import quote
+from .analysis import AnalysisOptions, analyse, analysis_options
+from .analysis.perturb import Perturbation, resolve_perturbations
+from .analysis.robustness import measure_robustness
 from .data import EvalData, load_data
 from .errors import LabelError, UsageError
 from .hub_conventions import check_dataset_id
 from .labels import Alignment, align_labels, check_permutation, read_label_map
 from .metrics import compute_metrics
 from .models import TextClassifier, load_model
-from .models.base import RunStats
-from .options import check_run_options
+from .multilabel import evaluate_multilabel, is_multilabel_run
+from .options import check_engine, check_run_options, check_threshold
 from .probes import PROBE_FILLS_FILE, Probe, measure_probes, resolve_probes, write_probe_files
-from .results import PREDICTIONS_FILE, EvalResults, Timing
-
-LIBRARIES = ("torch", "transformers", "tokenizers", "scikit-learn", "skops", "numpy", "datasets")
+from .results import EvalResults
+from .run_outputs import run_environment, run_timing, write_outputs
 
 
 def evaluate(
@@ -59,6 +58,14 @@ def evaluate(
     output_dir: str | Path | None = None,
     progress: bool = False,
     probes: Sequence[str | Path | Probe] = (),
+    threshold: float | str | Path | Mapping[str, float] | None = None,
+    slice_by: Sequence[str] = (),
+    min_slice_size: int = 30,
+    examples: bool = True,
+    robustness: Sequence[str] = (),
+    robustness_sample: int | None = None,
+    engine: str = "local",
+    spark_master: str | None = None,
 ) -> EvalResults:
     """Evaluate ``model`` on ``dataset``; with ``output_dir``, also write every output file.
 
@@ -72,6 +79,23 @@ def evaluate(
     ``EvalResults.probes``, their plots and fills into ``output_dir``. Every option is checked
     before any work; a CardgenError leaves ``output_dir`` as it was, and a finished run replaces
     it whole.
+
+    ``slice_by`` names dataset columns to compute metrics per value of (input-length quartiles
+    and truncated vs not are sliced without asking); slices under ``min_slice_size`` rows are
+    flagged, never ranked. ``examples=False`` keeps every example text out of the results,
+    ``predictions.jsonl`` and the card (counts stay).
+
+    Multi-label models (``problem_type: multi_label_classification``) and label columns of
+    lists or multi-hot vectors are evaluated as multi-label (``cardgen.multilabel``):
+    ``threshold`` is the decision threshold of every label (0.5), or a JSON file / mapping of
+    label -> threshold.
+
+    ``robustness`` names perturbations (or groups, ``"all"``; see ``analysis.perturb``) whose
+    edited texts are predicted again into ``EvalResults.robustness``; ``robustness_sample``
+    caps the rows edited (a seeded sample).
+
+    ``engine="spark"`` runs on Spark (``cardgen.spark``; ``spark_master`` or the active
+    session or ``local[*]``): the same results, with predictions in ``predictions.parquet``.
     """
     check_run_options(
         batch_size=batch_size,
@@ -82,6 +106,19 @@ def evaluate(
         n_bootstrap=n_bootstrap,
         seed=seed,
         label_order=label_order,
+        robustness=robustness,
+        robustness_sample=robustness_sample,
+    )
+    check_engine(
+        engine,
+        spark_master,
+        local_only={
+            "--sample": sample,
+            "--probes": bool(probes),
+            "--threshold": threshold is not None,
+            "--slice-by": bool(slice_by),
+            "--robustness": bool(robustness),
+        },
     )
     if dataset_id is not None:
         check_dataset_id(dataset_id)
@@ -90,8 +127,40 @@ def evaluate(
         mapping = read_label_map(label_map)
     else:
         mapping = label_map
+    thresholds = check_threshold(threshold)
     probe_list = resolve_probes(probes) if probes else []
+    analysis = analysis_options(slice_by, min_slice_size, examples)
+    perturbations = resolve_perturbations(robustness) if robustness else []
     with staged_run_dir(output_dir) as out:
+        if engine == "spark":
+            from .spark import evaluate_spark
+
+            spark_options = {
+                "revision": revision,
+                "device": device,
+                "dtype": dtype,
+                "max_length": max_length,
+                "trust_remote_code": trust_remote_code,
+                "allow_pickle": allow_pickle,
+                "trusted_types": tuple(trusted_types),
+                "mapping": mapping,
+                "label_order": label_order,
+                "batch_size": batch_size,
+                "n_bootstrap": n_bootstrap,
+                "seed": seed,
+            }
+            return evaluate_spark(
+                model,
+                dataset,
+                out=out,
+                spark_master=spark_master,
+                options=spark_options,
+                text_column=text_column,
+                text_pair_column=text_pair_column,
+                label_column=label_column,
+                limit=limit,
+                names=(dataset_id, dataset_config, split),
+            )
         data = (
             dataset
             if isinstance(dataset, EvalData)
@@ -105,6 +174,7 @@ def evaluate(
                 limit=limit,
                 sample=sample,
                 seed=seed,
+                slice_columns=analysis.slice_by,
             )
         )
         if probe_list and data.text_pairs is not None:
@@ -114,9 +184,9 @@ def evaluate(
                 f"{quote(data.info.text_pair.column if data.info.text_pair else None)}); "
                 "drop --probes for a pair evaluation"
             )
-        data = _with_dataset_names(data, dataset_id, dataset_config, split)
+        data = with_dataset_names(data, dataset_id, dataset_config, split)
         if label_order is not None:
-            data = _with_label_order(data, list(label_order))
+            data = with_label_order(data, list(label_order))
         if isinstance(model, (str, Path)):
             model = load_model(
                 model,
@@ -128,11 +198,44 @@ def evaluate(
                 allow_pickle=allow_pickle,
                 trusted_types=trusted_types,
             )
+        if is_multilabel_run(model, data):
+            if probe_list or analysis.slice_by or perturbations:
+                raise UsageError(
+                    "--probes, --slice-by and --robustness are not available for multi-label "
+                    "evaluations yet; drop them"
+                )
+            return evaluate_multilabel(
+                model,
+                data,
+                mapping,
+                thresholds=thresholds,
+                out=out,
+                batch_size=batch_size,
+                progress=progress,
+                n_bootstrap=n_bootstrap,
+                seed=seed,
+            )
+        if thresholds.source != "default":
+            raise UsageError(
+                "--threshold sets the decision thresholds of multi-label models, but this model "
+                "and dataset are single-label (one label per text); drop --threshold"
+            )
         alignment = align_labels(
             model.labels, data.label_names, dataset_indexed=data.indexed, label_map=mapping
         )
         return _run(
-            model, data, alignment, probe_list, out, batch_size, progress, n_bootstrap, seed
+            model,
+            data,
+            alignment,
+            probe_list,
+            out,
+            batch_size,
+            progress,
+            n_bootstrap,
+            seed,
+            analysis,
+            perturbations=perturbations,
+            robustness_sample=robustness_sample,
         )
 
 
@@ -146,6 +249,10 @@ def _run(
     progress: bool,
     n_bootstrap: int,
     seed: int,
+    options: AnalysisOptions,
+    *,
+    perturbations: Sequence[Perturbation] = (),
+    robustness_sample: int | None = None,
 ) -> EvalResults:
     if data.text_pairs is None:  # custom classifiers may not know the text_pairs option
         raw_scores, stats = model.predict_scores(
@@ -168,19 +275,7 @@ def _run(
         n_bootstrap=n_bootstrap,
         seed=seed,
     )
-    notes = []
-    cm = np.array(report.confusion_matrix.counts)
-    permuted = check_permutation(cm, alignment.labels, alignment.mapping)
-    if permuted is not None:
-        if alignment.mapping.strategy == "index":
-            raise LabelError(
-                f"{permuted.message}. Labels were paired by index, so their order is most likely "
-                "wrong; nothing was written. If the better mapping is right, save "
-                f"{json.dumps(permuted.label_map, ensure_ascii=False)} as map.json and pass "
-                "--label-map map.json"
-            )
-        warnings.warn(permuted.message, stacklevel=3)
-        notes.append(permuted.message)
+    notes = permutation_notes(np.array(report.confusion_matrix.counts), alignment)
 
     results = EvalResults(
         model=model.info(),
@@ -191,13 +286,46 @@ def _run(
         per_class=report.per_class,
         confusion_matrix=report.confusion_matrix,
         calibration=report.calibration,
-        timing=_timing(stats, len(data.texts)),
-        environment=_environment(),
+        timing=run_timing(stats, len(data.texts)),
+        environment=run_environment(),
         seed=seed,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         cardgen_version=__version__,
         warnings=notes,
     )
+    analysis = analyse(
+        y_true,
+        y_pred,
+        scores,
+        alignment.labels,
+        texts=data.texts,
+        text_pairs=data.text_pairs,
+        columns=data.columns,
+        input_lengths=stats.input_lengths,
+        max_length=stats.max_length,
+        score_kind=model.score_kind,
+        options=options,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )
+    results.slices, results.failures = analysis.slices, analysis.failures
+    if perturbations:
+        results.robustness = measure_robustness(
+            model,
+            perturbations,
+            texts=data.texts,
+            text_pairs=data.text_pairs,
+            gold=y_true,
+            scores=scores,
+            labels=alignment.labels,
+            reorder=alignment.reorder,
+            sample=robustness_sample,
+            seed=seed,
+            n_bootstrap=n_bootstrap,
+            batch_size=batch_size,
+            progress=progress,
+            examples=options.examples,
+        )
     if probe_list:
         run = measure_probes(
             model,
@@ -212,11 +340,28 @@ def _run(
             write_probe_files(run, out)
             results.files["probe_fills"] = PROBE_FILLS_FILE
     if out is not None:
-        write_outputs(results, y_true, y_pred, scores, out)
+        write_outputs(results, y_true, y_pred, scores, out, analysis)
     return results
 
 
-def _with_dataset_names(
+def permutation_notes(cm: np.ndarray[Any, Any], alignment: Alignment) -> list[str]:
+    """The warning when the confusion matrix ``cm`` looks permuted; LabelError instead when
+    labels were paired by index, since their order is then most likely wrong."""
+    permuted = check_permutation(cm, alignment.labels, alignment.mapping)
+    if permuted is None:
+        return []
+    if alignment.mapping.strategy == "index":
+        raise LabelError(
+            f"{permuted.message}. Labels were paired by index, so their order is most likely "
+            "wrong; nothing was written. If the better mapping is right, save "
+            f"{json.dumps(permuted.label_map, ensure_ascii=False)} as map.json and pass "
+            "--label-map map.json"
+        )
+    warnings.warn(permuted.message, stacklevel=4)
+    return [permuted.message]
+
+
+def with_dataset_names(
     data: EvalData, dataset_id: str | None, config: str | None, split: str | None
 ) -> EvalData:
     """Record what the user said the rows are: a local file's Hub id, config and split."""
@@ -230,7 +375,7 @@ def _with_dataset_names(
     return replace(data, info=replace(info, **changes))
 
 
-def _with_label_order(data: EvalData, order: list[str]) -> EvalData:
+def with_label_order(data: EvalData, order: list[str]) -> EvalData:
     """``data`` with its label names in the order the user stated (class id 0 first)."""
     if data.indexed:
         if order == data.label_names:
@@ -246,89 +391,3 @@ def _with_label_order(data: EvalData, order: list[str]) -> EvalData:
         )
     info = replace(data.info, labels=order)
     return replace(data, label_names=order, indexed=True, info=info)
-
-
-def write_outputs(
-    results: EvalResults,
-    y_true: np.ndarray[Any, Any],
-    y_pred: np.ndarray[Any, Any],
-    scores: np.ndarray[Any, Any],
-    output_dir: Path,
-) -> None:
-    """Predictions, plots, then ``results.json`` last, each written atomically."""
-    from .plots import confusion_matrix_figure, reliability_figure, save_figure
-
-    labels = results.labels
-    write_jsonl(
-        output_dir / PREDICTIONS_FILE,
-        (
-            {
-                "index": i,
-                "gold": labels[t],
-                "predicted": labels[p],
-                "probabilities": {
-                    label: float(s) for label, s in zip(labels, row, strict=True)
-                },
-            }
-            for i, (t, p, row) in enumerate(zip(y_true, y_pred, scores, strict=True))
-        ),
-    )
-    results.files["predictions"] = PREDICTIONS_FILE
-    save_figure(
-        confusion_matrix_figure(results.confusion_matrix), output_dir / "confusion_matrix.png"
-    )
-    results.files["confusion_matrix"] = "confusion_matrix.png"
-    if results.calibration is not None:
-        figure = reliability_figure(results.calibration, n_classes=len(results.labels))
-        save_figure(figure, output_dir / "reliability.png")
-        results.files["reliability"] = "reliability.png"
-    results.save(output_dir)
-
-
-def _timing(stats: RunStats, n: int) -> Timing:
-    seconds = max(stats.wall_seconds, 1e-9)
-    return Timing(
-        device=stats.device,
-        dtype=stats.dtype,
-        batch_size=stats.batch_size,
-        wall_seconds=round(stats.wall_seconds, 4),
-        examples_per_second=round(n / seconds, 2),
-        tokens_per_second=round(stats.tokens / seconds, 2) if stats.tokens is not None else None,
-        padding_ratio=(
-            round(1 - stats.tokens / stats.padded_tokens, 4)
-            if stats.tokens and stats.padded_tokens
-            else None
-        ),
-        truncated=stats.truncated,
-        max_length=stats.max_length,
-        hardware=hardware_name(stats.device),
-    )
-
-
-def hardware_name(device: str) -> str:
-    if device.startswith("cuda"):
-        import torch
-
-        return torch.cuda.get_device_name(torch.device(device))
-    import os
-
-    name = platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            name = next(
-                (line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")),
-                name,
-            )
-    except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} CPU cores"
-
-
-def _environment() -> dict[str, str]:
-    versions = {"python": platform.python_version(), "cardgen": __version__}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions

@@ -39,9 +39,21 @@ MULTICLASS_ROC_AUC = IndexMetric(
     "roc_auc", "ROC AUC (one-vs-rest, macro)", {"multi_class": "ovr", "average": "macro"}
 )
 
+# A multi-label run's headline metrics (see metrics_multilabel): F1 averaged over all label
+# decisions (micro), labels (macro, weighted) and examples (samples); ROC AUC macro over labels.
+MULTILABEL_INDEX_METRICS = {
+    "micro_f1": IndexMetric("f1", "Micro F1", {"average": "micro"}),
+    "macro_f1": INDEX_METRICS["macro_f1"],
+    "weighted_f1": INDEX_METRICS["weighted_f1"],
+    "samples_f1": IndexMetric("f1", "Samples F1", {"average": "samples"}),
+    "roc_auc": IndexMetric("roc_auc", "ROC AUC (macro over labels)", {"average": "macro"}),
+}
 
-def index_metric(key: str, num_labels: int) -> IndexMetric:
+
+def index_metric(key: str, num_labels: int, *, multi_label: bool = False) -> IndexMetric:
     """The ``model-index`` form of results key ``key`` for a model with ``num_labels`` labels."""
+    if multi_label:
+        return MULTILABEL_INDEX_METRICS[key]
     if key == "roc_auc" and num_labels > 2:
         return MULTICLASS_ROC_AUC
     return INDEX_METRICS[key]
@@ -53,7 +65,8 @@ def metric_key(metric_type: str, args: Any = None) -> str:
     Metric types cardgen wrote before it used arguments (``macro_f1``) map to themselves.
     """
     average = args.get("average") if isinstance(args, Mapping) else None
-    if metric_type in ("f1", "precision", "recall") and average in ("macro", "weighted"):
+    averages = ("macro", "weighted", "micro", "samples")
+    if metric_type in ("f1", "precision", "recall") and average in averages:
         return f"{average}_{metric_type}"
     return metric_type
 

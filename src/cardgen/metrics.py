@@ -111,26 +111,57 @@ def expected_calibration_error(
     y_true: NDArray[np.int_], proba: NDArray[np.float64], *, n_bins: int = 15
 ) -> Calibration:
     """Top-label ECE over ``n_bins`` equal-width confidence bins (first bin closed at 0)."""
+    return calibration_from_sums(*calibration_sums(y_true, proba, n_bins=n_bins))
+
+
+def calibration_edges(n_bins: int) -> NDArray[np.float64]:
+    """The bin edges of ``expected_calibration_error``: bin b holds edges[b] < confidence <=
+    edges[b + 1], and confidence 0 falls in bin 0."""
+    return np.linspace(0.0, 1.0, n_bins + 1)
+
+
+def calibration_sums(
+    y_true: NDArray[np.int_], proba: NDArray[np.float64], *, n_bins: int = 15
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Per confidence bin: rows, sum of top-label confidence, and rows predicted correctly.
+
+    Sums of shards add up to the sums of their union (``calibration_from_sums`` finishes them).
+    """
     confidence = proba.max(axis=1)
     correct = proba.argmax(axis=1) == y_true
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    edges = calibration_edges(n_bins)
     which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
+    masks = [which == b for b in range(n_bins)]
+    return (
+        np.array([int(mask.sum()) for mask in masks], dtype=np.int64),
+        np.array([confidence[mask].sum() for mask in masks], dtype=np.float64),
+        np.array([correct[mask].sum() for mask in masks], dtype=np.float64),
+    )
+
+
+def calibration_from_sums(
+    counts: NDArray[np.int64], confidence: NDArray[np.float64], correct: NDArray[np.float64]
+) -> Calibration:
+    """The Calibration (per-bin means and ECE) of the per-bin sums of ``calibration_sums``."""
+    n_bins, n = len(counts), int(counts.sum())
+    edges = calibration_edges(n_bins)
     bins = []
     ece = 0.0
     for b in range(n_bins):
-        mask = which == b
-        count = int(mask.sum())
-        conf = float(confidence[mask].mean()) if count else 0.0
-        acc = float(correct[mask].mean()) if count else 0.0
-        ece += count / len(y_true) * abs(acc - conf)
+        count = int(counts[b])
+        conf = float(confidence[b] / count) if count else 0.0
+        acc = float(correct[b] / count) if count else 0.0
+        ece += count / n * abs(acc - conf)
         bins.append(CalibrationBin(float(edges[b]), float(edges[b + 1]), count, conf, acc))
     return Calibration(ece=float(ece), n_bins=n_bins, bins=bins)
 
 
-def _log_loss(y_true: NDArray[np.int_], proba: NDArray[np.float64]) -> float:
+def log_loss_sum(y_true: NDArray[np.int_], proba: NDArray[np.float64]) -> float:
+    """The summed negative log-likelihood of the gold labels (probabilities renormalised per
+    row, clipped to [eps, 1 - eps]); divided by the rows, the log loss. Shards' sums add."""
     eps = np.finfo(proba.dtype).eps
     clipped = np.clip(proba / proba.sum(axis=1, keepdims=True), eps, 1 - eps)
-    return float(-np.log(clipped[np.arange(len(y_true)), y_true]).mean())
+    return float((-np.log(clipped[np.arange(len(y_true)), y_true])).sum())
 
 
 def _roc_auc(y_true: NDArray[np.int_], scores: NDArray[np.float64]) -> float | None:
@@ -166,6 +197,35 @@ def compute_metrics(
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     cm = confusion_counts(y_true, y_pred, len(labels))
+    auc = log_loss = calibration = None
+    if scores is not None:
+        auc = _roc_auc(y_true, scores)
+        if probabilistic:
+            log_loss = log_loss_sum(y_true, scores) / len(y_true)
+            calibration = expected_calibration_error(y_true, scores, n_bins=n_calibration_bins)
+    return finish_metrics(
+        cm,
+        labels,
+        roc_auc=auc,
+        log_loss=log_loss,
+        calibration=calibration,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )
+
+
+def finish_metrics(
+    cm: NDArray[np.int64],
+    labels: list[str],
+    *,
+    roc_auc: float | None = None,
+    log_loss: float | None = None,
+    calibration: Calibration | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> MetricsReport:
+    """The MetricsReport of a confusion matrix (rows gold, columns predicted) and the score
+    metrics computed beside it; CIs bootstrap the matrix, so merged shards get the same ones."""
     point = confusion_metrics(cm)
     metrics: dict[str, Metric] = {}
     if n_bootstrap > 0:
@@ -175,16 +235,12 @@ def compute_metrics(
             metrics[name] = Metric(float(point[name]), float(low), float(high))
     else:
         metrics = {name: Metric(float(point[name])) for name in CONFUSION_METRICS}
-
-    calibration = None
-    if scores is not None:
-        auc = _roc_auc(y_true, scores)
-        if auc is not None:
-            metrics["roc_auc"] = Metric(auc)
-        if probabilistic:
-            metrics["log_loss"] = Metric(_log_loss(y_true, scores))
-            calibration = expected_calibration_error(y_true, scores, n_bins=n_calibration_bins)
-            metrics["ece"] = Metric(calibration.ece)
+    if roc_auc is not None:
+        metrics["roc_auc"] = Metric(roc_auc)
+    if log_loss is not None:
+        metrics["log_loss"] = Metric(log_loss)
+    if calibration is not None:
+        metrics["ece"] = Metric(calibration.ece)
 
     table = per_class_scores(cm)
     per_class = [

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from ._untrusted import MAX_LABELS, parse_json, quote, read_text
 from .errors import UsageError
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
@@ -24,6 +27,8 @@ def check_run_options(
     n_bootstrap: int = 1000,
     seed: int = 0,
     label_order: Sequence[str] | None = None,
+    robustness: Sequence[str] = (),
+    robustness_sample: int | None = None,
 ) -> None:
     """Raise UsageError naming the first bad option and what it accepts."""
     _check_int("--batch-size", batch_size, low=1, high=MAX_TOKENS, optional=True)
@@ -43,6 +48,17 @@ def check_run_options(
                 "--label-order takes the dataset's labels once each, class id 0 first "
                 f"(e.g. --label-order negative,positive), got {','.join(names)!r}"
             )
+    _check_robustness(robustness, robustness_sample)
+
+
+def _check_robustness(names: Sequence[str], sample: int | None) -> None:
+    from .analysis.perturb import resolve_perturbations
+
+    _check_int("--robustness-sample", sample, low=1, high=None, optional=True, unit="rows")
+    if names:
+        resolve_perturbations(names)
+    elif sample is not None:
+        raise UsageError("--robustness-sample needs --robustness NAMES (e.g. --robustness all)")
 
 
 def _check_int(
@@ -69,3 +85,81 @@ def split_list(value: str | None) -> list[str] | None:
     if value is None:
         return None
     return [part.strip() for part in value.split(",")]
+
+
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Multi-label decision thresholds: ``per_label`` overrides ``default`` for the labels it
+    names (dataset label names); ``source`` is ``default``, ``option`` or the file's name."""
+
+    default: float = DEFAULT_THRESHOLD
+    per_label: Mapping[str, float] = field(default_factory=dict)
+    source: str = "default"
+
+
+def check_threshold(value: float | str | Path | Mapping[str, float] | None) -> Thresholds:
+    """``--threshold``: one probability (``0.3``), a JSON file of label -> threshold, or such
+    a mapping; every threshold must lie strictly between 0 and 1. UsageError otherwise."""
+    if value is None:
+        return Thresholds()
+    if isinstance(value, str) and not value.lower().endswith(".json"):
+        try:
+            value = float(value)
+        except ValueError:
+            raise UsageError(
+                f"--threshold must be a probability such as 0.5 or a .json file of label -> "
+                f"threshold, got {quote(value)}"
+            ) from None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Thresholds(default=_threshold("--threshold", value), source="option")
+    source, name = "the thresholds mapping", "mapping"
+    if isinstance(value, str | Path):
+        path = Path(value)
+        source, name = f"thresholds file {path}", path.name
+        value = parse_json(
+            read_text(path, error=UsageError, what="thresholds file"),
+            source=source,
+            error=UsageError,
+        )
+    if not isinstance(value, Mapping) or not value or len(value) > MAX_LABELS:
+        raise UsageError(
+            f"{source} must be a JSON object of 1 to {MAX_LABELS:,} label -> threshold pairs, "
+            'e.g. {"toxic": 0.3, "insult": 0.6}'
+        )
+    per_label = {str(k): _threshold(f"{source}: label {quote(k)}", v) for k, v in value.items()}
+    return Thresholds(per_label=per_label, source=name)
+
+
+def _threshold(where: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise UsageError(
+            f"{where} has threshold {quote(value)}; a threshold is a probability strictly "
+            "between 0 and 1, e.g. 0.5"
+        )
+    return float(value)
+
+
+ENGINES = ("local", "spark")
+
+
+def check_engine(
+    engine: str, spark_master: str | None, *, local_only: Mapping[str, bool] = {}
+) -> None:
+    """``--engine`` and ``--spark-master``; ``local_only`` maps each option the Spark engine
+    does not support to whether it was given."""
+    if engine not in ENGINES:
+        raise UsageError(f"unknown --engine {engine!r}; use {' or '.join(ENGINES)}")
+    if spark_master is not None and (engine != "spark" or not str(spark_master).strip()):
+        raise UsageError(
+            "--spark-master names the cluster of --engine spark (e.g. local[4], "
+            "spark://host:7077 or yarn); add --engine spark or drop --spark-master"
+        )
+    given = [option for option, used in local_only.items() if used]
+    if engine == "spark" and given:
+        raise UsageError(
+            f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} not supported by "
+            "--engine spark yet; run with --engine local, or drop it"
+        )

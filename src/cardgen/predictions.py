@@ -1,5 +1,6 @@
-"""Per-example predictions of a run (``predictions.jsonl``), read back as rows or, for the
-gate's paired tests, streamed into compact label-code arrays."""
+"""Per-example predictions of a run (``predictions.jsonl``, or ``predictions.parquet`` from the
+Spark engine), read back as rows or, for the gate's paired tests, streamed into compact
+label-code arrays. Parquet is read with pyarrow, a batch at a time."""
 
 from __future__ import annotations
 
@@ -17,11 +18,24 @@ from .errors import ResultsError
 from .results import PREDICTIONS_FILE
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+PARQUET_PREDICTIONS_FILE = "predictions.parquet"
+"""The Spark engine's predictions: a Parquet directory (or file) of rows index (int64), gold and
+predicted (strings) and probabilities (map of label -> float64)."""
+_PARQUET_BATCH = 65_536
 
 
 def load_predictions(run_dir: str | Path) -> list[dict[str, Any]]:
     """Per-example predictions of a run: index, gold, predicted and probabilities per class."""
-    return [row for _, row in _prediction_lines(_predictions_path(run_dir))]
+    path = _predictions_path(run_dir)
+    if path.name == PARQUET_PREDICTIONS_FILE:
+        return [row for _, row in _parquet_rows(path, full=True)]
+    return [row for _, row in _prediction_lines(path)]
+
+
+def has_predictions(run_dir: str | Path) -> bool:
+    """Whether a run directory keeps per-example predictions (JSON Lines or Parquet)."""
+    folder = Path(run_dir)
+    return (folder / PREDICTIONS_FILE).is_file() or (folder / PARQUET_PREDICTIONS_FILE).exists()
 
 
 @dataclass(eq=False)
@@ -39,6 +53,8 @@ def read_prediction_codes(run_dir: str | Path, labels: list[str]) -> PredictionC
     """The predictions of a run as codes into ``labels``, in one streaming pass over its
     predictions file; ResultsError naming the first bad line (see ``prediction_codes``)."""
     path = _predictions_path(run_dir)
+    if path.name == PARQUET_PREDICTIONS_FILE:
+        return prediction_codes(_parquet_rows(path, full=False), labels, source=str(path))
     return prediction_codes(_prediction_lines(path), labels, source=str(path), unit="line")
 
 
@@ -96,9 +112,40 @@ def prediction_codes(
 
 def _predictions_path(run_dir: str | Path) -> Path:
     path = Path(run_dir) / PREDICTIONS_FILE
-    if not path.is_file():
-        raise ResultsError(f"no predictions file at {path}")
-    return path
+    if path.is_file():
+        return path
+    if (Path(run_dir) / PARQUET_PREDICTIONS_FILE).exists():
+        return Path(run_dir) / PARQUET_PREDICTIONS_FILE
+    raise ResultsError(f"no predictions file at {path} (or {PARQUET_PREDICTIONS_FILE} beside it)")
+
+
+def _parquet_rows(path: Path, *, full: bool) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The rows of a Parquet predictions file or directory (its ``*.parquet`` parts in name
+    order) as (row number, row), a batch at a time; without ``full``, only index, gold and
+    predicted. ResultsError for a file pyarrow cannot read or without those columns."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    columns = ["index", "gold", "predicted", *(["probabilities"] if full else [])]
+    number = 0
+    for part in parts:
+        try:
+            with pq.ParquetFile(part) as parquet:
+                missing = [c for c in columns if c not in parquet.schema_arrow.names]
+                if missing:
+                    raise ResultsError(f"it has no column {quote(missing[0])}")
+                for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH, columns=columns):
+                    for row in batch.to_pylist():
+                        number += 1
+                        if full and isinstance(row["probabilities"], list):
+                            row["probabilities"] = dict(row["probabilities"])
+                        yield number, row
+        except (ResultsError, pa.ArrowException, OSError, ValueError, TypeError) as exc:
+            raise ResultsError(
+                f"cannot read predictions file {part}: {quote(str(exc))}; re-run "
+                "`cardgen evaluate` to rewrite it"
+            ) from None
 
 
 def _prediction_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

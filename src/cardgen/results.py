@@ -14,183 +14,72 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from ._io import write_json
 from ._untrusted import MAX_LABELS, parse_json, quote, read_text
 from .errors import ResultsError
+from .result_types import (
+    PAIR_TRUNCATION,
+    TASKS,
+    Calibration,
+    CalibrationBin,
+    ClassMetrics,
+    ConfusedPair,
+    ConfusionMatrix,
+    DatasetInfo,
+    FailureAnalysis,
+    FailureExample,
+    FalsePositivePair,
+    LabelDetail,
+    LabelIssues,
+    LabelMapping,
+    Metric,
+    ModelInfo,
+    MultiLabelResults,
+    ProbeResult,
+    ProbeTerm,
+    RobustnessExample,
+    RobustnessResult,
+    SliceGap,
+    SliceResult,
+    SliceValue,
+    TextPair,
+    Timing,
+)
+
+__all__ = [
+    "Calibration",
+    "CalibrationBin",
+    "ClassMetrics",
+    "ConfusedPair",
+    "ConfusionMatrix",
+    "DatasetInfo",
+    "EvalResults",
+    "FailureAnalysis",
+    "FailureExample",
+    "FalsePositivePair",
+    "LabelDetail",
+    "LabelIssues",
+    "LabelMapping",
+    "Metric",
+    "ModelInfo",
+    "MultiLabelResults",
+    "PAIR_TRUNCATION",
+    "PREDICTIONS_FILE",
+    "ProbeResult",
+    "ProbeTerm",
+    "RESULTS_FILE",
+    "RobustnessExample",
+    "RobustnessResult",
+    "SCHEMA_VERSION",
+    "SliceGap",
+    "SliceResult",
+    "SliceValue",
+    "TASKS",
+    "TextPair",
+    "Timing",
+    "load_results",
+]
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.jsonl"
-PAIR_TRUNCATION = "longest_first"
-"""How a too-long sentence pair is cut: tokens come off the longer text first."""
-
-
-@dataclass
-class Metric:
-    """A metric value with its 95% bootstrap confidence interval (when one was computed)."""
-
-    value: float
-    ci_low: float | None = None
-    ci_high: float | None = None
-
-
-@dataclass
-class ClassMetrics:
-    """One row of the per-class table."""
-
-    label: str
-    precision: float
-    recall: float
-    f1: float
-    support: int
-
-
-@dataclass
-class ConfusionMatrix:
-    """Counts with rows = gold label and columns = predicted label, in ``labels`` order."""
-
-    labels: list[str]
-    counts: list[list[int]]
-
-    def normalized(self) -> list[list[float]]:
-        """Row-normalised matrix (recall on the diagonal); empty rows stay zero."""
-        rows = []
-        for row in self.counts:
-            total = sum(row)
-            rows.append([c / total if total else 0.0 for c in row])
-        return rows
-
-
-@dataclass
-class CalibrationBin:
-    lower: float
-    upper: float
-    count: int
-    confidence: float
-    accuracy: float
-
-
-@dataclass
-class Calibration:
-    """Reliability of the top-class probability: expected calibration error and its bins."""
-
-    ece: float
-    n_bins: int
-    bins: list[CalibrationBin]
-
-
-@dataclass
-class ModelInfo:
-    """What was evaluated, precisely enough to find it again."""
-
-    id: str
-    framework: str
-    labels: list[str]
-    revision: str | None = None
-    weights_hash: str | None = None
-    architecture: str | None = None
-    num_parameters: int | None = None
-    max_length: int | None = None
-    base_model: str | None = None
-
-
-@dataclass
-class TextPair:
-    """The second text of a sentence-pair dataset: its column and the truncation strategy of
-    the tokenizer call (``tokenizer(text, text_pair, truncation=...)``) for too-long pairs."""
-
-    column: str
-    truncation: str = PAIR_TRUNCATION
-
-
-@dataclass
-class DatasetInfo:
-    """Where the evaluation rows came from, and a fingerprint of texts and labels.
-
-    ``hub_id`` is the Hub dataset the rows are (``--dataset-id``), when the user said so.
-    ``text_pair`` is set when each row is a pair of texts (``text_column``, then its column).
-    """
-
-    source: str
-    split: str | None
-    num_rows: int
-    fingerprint: str
-    text_column: str
-    label_column: str
-    labels: list[str]
-    name: str | None = None
-    config: str | None = None
-    hub_id: str | None = None
-    text_pair: TextPair | None = None
-
-
-@dataclass
-class LabelMapping:
-    """How model labels were mapped onto dataset labels (``strategy``: name, index or file)."""
-
-    strategy: str
-    model_to_dataset: dict[str, str]
-
-
-@dataclass
-class Timing:
-    device: str
-    dtype: str
-    batch_size: int
-    wall_seconds: float
-    examples_per_second: float
-    tokens_per_second: float | None = None
-    padding_ratio: float | None = None
-    truncated: int = 0
-    max_length: int | None = None
-    hardware: str | None = None
-
-
-@dataclass
-class ProbeTerm:
-    """One lexicon term: label probabilities averaged over templates, and their spread.
-
-    ``target_std`` and ``target_by_template`` are the target label's probability per template
-    (in ``ProbeResult.templates`` order) and its standard deviation across them.
-    """
-
-    term: str
-    group: str | None
-    probabilities: dict[str, float]
-    target_std: float
-    target_by_template: list[float]
-
-
-@dataclass
-class ProbeResult:
-    """A template x lexicon bias probe, summarised for cards and the gate.
-
-    All numbers are about the probability of ``target_label`` (a model label), averaged per
-    term over templates. ``range`` is max - min over terms, with a bootstrap CI over templates;
-    ``std`` is across terms. ``flip_rate`` is the share of fills whose predicted label differs
-    from the most common prediction of their template; ``templates_flipped`` counts templates
-    where the prediction changes with the term at all. ``lowest`` / ``highest`` hold the
-    extreme terms, most extreme first. ``group_gap`` is the largest difference between group
-    means, between the groups ``group_gap_between`` (lowest, highest). ``failure_rate`` is the
-    share of fills not predicted as ``expected_label``. ``term_kind`` says what a term is
-    ("country name"); ``plot`` is the plot's file name in the run directory.
-    """
-
-    name: str
-    target_label: str
-    templates: list[str]
-    terms: list[ProbeTerm]
-    range: Metric
-    std: float
-    flip_rate: float
-    lowest: list[tuple[str, float]]
-    highest: list[tuple[str, float]]
-    group_means: dict[str, float] = field(default_factory=dict)
-    group_gap: float | None = None
-    expected_label: str | None = None
-    failure_rate: float | None = None
-    plot: str | None = None
-    templates_flipped: int = 0
-    group_gap_between: tuple[str, str] | None = None
-    term_kind: str | None = None
-    lexicon_source: str | None = None
 
 
 @dataclass
@@ -213,7 +102,12 @@ class EvalResults:
     warnings: list[str] = field(default_factory=list)
     probes: dict[str, ProbeResult] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    slices: dict[str, SliceResult] = field(default_factory=dict)
+    failures: FailureAnalysis | None = None
+    robustness: dict[str, RobustnessResult] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    task: str = "single_label"
+    multilabel: MultiLabelResults | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, ``schema_version`` first."""
@@ -328,6 +222,14 @@ def _check_consistent(results: EvalResults) -> EvalResults:
             f"the results list {len(labels):,} labels ({len(set(labels)):,} distinct); at most "
             f"{MAX_LABELS:,} distinct labels are supported"
         )
+    if results.task not in TASKS or (results.task == "multi_label") != bool(results.multilabel):
+        raise ResultsError(
+            f"task {quote(results.task)} must be one of {', '.join(TASKS)}, with a multilabel "
+            "section exactly when it is multi_label"
+        )
+    if results.multilabel is not None:
+        _check_multilabel(results, results.multilabel)
+        return results
     counts = results.confusion_matrix.counts
     if results.confusion_matrix.labels != labels or any(len(row) != len(labels) for row in counts):
         raise ResultsError("the confusion matrix does not match the results' labels")
@@ -342,6 +244,25 @@ def _check_consistent(results: EvalResults) -> EvalResults:
             f"{results.dataset.num_rows:,}; re-run `cardgen evaluate`"
         )
     return results
+
+
+def _check_multilabel(results: EvalResults, section: MultiLabelResults) -> None:
+    """A multi-label run has no confusion matrix, and one 2x2 table per label of its rows."""
+    labels = results.labels
+    if results.confusion_matrix.labels or results.confusion_matrix.counts:
+        raise ResultsError("a multi-label run must have an empty confusion matrix")
+    rows = [r.label for r in results.per_class]
+    if [d.label for d in section.labels] != labels or rows != labels:
+        raise ResultsError("the per-label results do not match the results' labels")
+    for d in section.labels:
+        cells = (d.tp, d.fp, d.fn, d.tn)
+        if min(cells) < 0 or sum(cells) != results.dataset.num_rows:
+            raise ResultsError(
+                f"the 2x2 table of label {quote(d.label)} does not count the dataset's "
+                f"{results.dataset.num_rows:,} rows; re-run `cardgen evaluate`"
+            )
+    for name in results.files.values():
+        _check_file_name(name)
 
 
 def load_results(path: str | Path) -> EvalResults:

@@ -9,10 +9,13 @@ budget and run under ``inference_mode``; memory stays flat in the number of rows
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +24,7 @@ import torch
 from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
-from .errors import UsageError
+from .errors import ModelError, UsageError
 from .results import PAIR_TRUNCATION
 
 # Automatic batch sizing per device type: (most examples, most padded tokens) per batch. On CPU,
@@ -34,12 +37,14 @@ CHUNK_ROWS = 8192
 @dataclass
 class Encoded:
     """Token ids of a chunk of texts as one flat array with row offsets, extra per-token fields
-    (``token_type_ids``) the same way, and how many texts were truncated."""
+    (``token_type_ids``) the same way, and how many texts were truncated. ``full_lengths``
+    are the token counts before truncation."""
 
     ids: NDArray[np.int32]
     offsets: NDArray[np.int64]
     extra: dict[str, NDArray[np.int32]]
     truncated: int
+    full_lengths: NDArray[np.int64]
 
     @property
     def lengths(self) -> NDArray[np.int64]:
@@ -53,6 +58,8 @@ class InferenceStats:
     truncated: int
     batch_size: int
     wall_seconds: float
+    input_lengths: NDArray[np.int64] | None = None
+    """Tokens of each input before truncation, in input order."""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -115,6 +122,7 @@ def encode(
         raise ValueError(f"{len(texts)} texts but {len(second)} text pairs")
     full = tokenizer(texts, second, truncation=False, return_attention_mask=False)
     fields = {name: list(values) for name, values in full.items()}
+    full_lengths = np.fromiter(map(len, fields["input_ids"]), np.int64, len(texts))
     too_long = [i for i, ids in enumerate(fields["input_ids"]) if len(ids) > max_length]
     if too_long:
         cut = tokenizer(
@@ -136,6 +144,7 @@ def encode(
         offsets=offsets,
         extra={name: _flat(values, int(offsets[-1])) for name, values in fields.items()},
         truncated=len(too_long),
+        full_lengths=full_lengths,
     )
 
 
@@ -169,14 +178,17 @@ def classify(
     progress: bool = False,
     chunk_rows: int = CHUNK_ROWS,
     text_pairs: Sequence[str] | None = None,
+    multi_label: bool = False,
 ) -> tuple[NDArray[np.float64], InferenceStats]:
     """Class probabilities (n, num_labels) in the input order.
 
     With ``text_pairs`` (as long as ``texts``), each row is the pair (text, text pair).
+    ``multi_label`` gives each label's sigmoid probability instead of the softmax.
 
     ``batch_size`` fixes the batch size; None sizes batches by a per-device token budget.
-    ``autocast_dtype`` runs the forward pass under autocast (bf16 on CPU). On CUDA
-    out-of-memory the batch is halved and retried.
+    ``autocast_dtype`` runs the forward pass under autocast (bf16 on CPU). A batch that runs
+    out of memory is halved and retried, and later batches hold at most half its padded
+    tokens; a single text that does not fit is a ModelError.
     """
     device = device or next(model.parameters()).device
     start = time.perf_counter()
@@ -187,32 +199,40 @@ def classify(
         max_batch, budget = batch_size, 1 << 62
     probs = np.zeros((len(texts), model.config.num_labels), dtype=np.float64)
     tokens = padded = truncated = largest = 0
+    token_cap = 1 << 62  # the most padded tokens per batch; lowered after an out-of-memory
+    input_lengths = np.zeros(len(texts), dtype=np.int64)
     with tqdm(total=len(texts), unit="ex", disable=not progress, desc="evaluating") as bar:
-        for first in range(0, len(texts), chunk_rows):
+        ahead = device.type == "cuda"  # on CPU the tokenizer would take the model's cores
+        for first, encoded in _encoded_chunks(
+            tokenizer, texts, text_pairs, max_length, chunk_rows, ahead=ahead
+        ):
             chunk = slice(first, first + chunk_rows)
-            encoded = encode(
-                tokenizer,
-                texts[chunk],
-                max_length,
-                None if text_pairs is None else text_pairs[chunk],
-            )
             lengths = encoded.lengths
+            input_lengths[chunk] = encoded.full_lengths
             pending = list(length_sorted_batches(lengths, max_batch=max_batch, token_budget=budget))
+            done: list[tuple[NDArray[np.int64], torch.Tensor]] = []
             while pending:
                 index = pending.pop(0)
-                try:
-                    out = _forward(model, tokenizer, encoded, index, device, autocast_dtype)
-                except torch.cuda.OutOfMemoryError:
-                    if len(index) == 1:
-                        raise
-                    torch.cuda.empty_cache()
-                    half = len(index) // 2
-                    pending[:0] = [index[:half], index[half:]]
+                width = int(lengths[index].max())
+                if len(index) > 1 and len(index) * width > token_cap:
+                    pending[:0] = _halves(index)
                     continue
-                probs[first + index] = out
-                padded += len(index) * int(lengths[index].max())
+                try:
+                    out = _forward(
+                        model, tokenizer, encoded, index, device, autocast_dtype, multi_label
+                    )
+                except torch.OutOfMemoryError:
+                    out = None
+                if out is None:  # outside the except block, so the failed batch is freed
+                    token_cap = _after_out_of_memory(index, width, device)
+                    pending[:0] = _halves(index)
+                    continue
+                done.append((index, out))
+                padded += len(index) * width
                 largest = max(largest, len(index))
                 bar.update(len(index))
+            for index, out in done:  # one device sync per chunk, not one per batch
+                probs[first + index] = out.cpu().numpy()
             tokens += int(lengths.sum())
             truncated += encoded.truncated
     stats = InferenceStats(
@@ -221,6 +241,7 @@ def classify(
         truncated=truncated,
         batch_size=largest,
         wall_seconds=time.perf_counter() - start,
+        input_lengths=input_lengths,
     )
     return probs, stats
 
@@ -254,19 +275,76 @@ def _forward(
     index: NDArray[np.int64],
     device: torch.device,
     autocast_dtype: torch.dtype | None,
-) -> NDArray[np.float64]:
+    multi_label: bool = False,
+) -> torch.Tensor:
+    """Probabilities of the rows ``index`` as a float32 tensor, left on ``device``."""
     batch = padded_batch(tokenizer, encoded, index)
-    if device.type == "cuda":
+    if device.type == "cuda":  # pinned host memory lets the copy overlap the GPU's work
         batch = {
             name: tensor.pin_memory().to(device, non_blocking=True)
             for name, tensor in batch.items()
         }
     with torch.inference_mode(), _autocast(device, autocast_dtype):
         logits = model(**batch).logits
-    return torch.softmax(logits.float(), dim=-1).cpu().numpy().astype(np.float64)
+    if multi_label:
+        return torch.sigmoid(logits.float())
+    return torch.softmax(logits.float(), dim=-1)
 
 
 def _autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
     if dtype is None:
-        return torch.autocast(device.type, enabled=False)
+        return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=dtype)
+
+
+def _encoded_chunks(
+    tokenizer: Any,
+    texts: Sequence[str],
+    text_pairs: Sequence[str] | None,
+    max_length: int,
+    chunk_rows: int,
+    *,
+    ahead: bool,
+) -> Iterator[tuple[int, Encoded]]:
+    """(first row, encoded chunk) in order; with ``ahead``, a thread tokenizes the next chunk
+    while the caller runs this one (the tokenizer releases the GIL; the GPU works meanwhile)."""
+
+    def encode_chunk(first: int) -> Encoded:
+        chunk = slice(first, first + chunk_rows)
+        pairs = None if text_pairs is None else text_pairs[chunk]
+        return encode(tokenizer, texts[chunk], max_length, pairs)
+
+    starts = range(0, len(texts), chunk_rows)
+    if not ahead:
+        yield from ((first, encode_chunk(first)) for first in starts)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        queued: deque[tuple[int, Future[Encoded]]] = deque()
+        for first in starts:
+            queued.append((first, pool.submit(encode_chunk, first)))
+            if len(queued) == 2:
+                done_first, future = queued.popleft()
+                yield done_first, future.result()
+        for done_first, future in queued:
+            yield done_first, future.result()
+
+
+def _halves(index: NDArray[np.int64]) -> list[NDArray[np.int64]]:
+    half = len(index) // 2
+    return [index[:half], index[half:]]
+
+
+def _after_out_of_memory(index: NDArray[np.int64], width: int, device: torch.device) -> int:
+    """The padded-token cap for later batches after ``index`` ran out of memory: half of it.
+
+    Called outside the ``except`` block, so the failed batch's tensors are already freed.
+    """
+    if len(index) == 1:
+        raise ModelError(
+            f"{device} ran out of memory on a single text of {width:,} tokens; free the "
+            "GPU's memory (other processes), lower --max-length, pass --dtype bfloat16 or "
+            "float16, or run on --device cpu"
+        )
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return len(index) * width // 2

@@ -14,7 +14,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from .results import EvalResults, Metric, ProbeResult
+from .results import EvalResults, Metric, ProbeResult, RobustnessResult
 
 if TYPE_CHECKING:
     from .gate import GateReport
@@ -37,6 +37,19 @@ HEADLINE = (
     "ece",
 )
 
+MULTILABEL_HEADLINE = (
+    "micro_f1",
+    "macro_f1",
+    "weighted_f1",
+    "samples_f1",
+    "subset_accuracy",
+    "hamming_loss",
+    "label_cardinality",
+    "predicted_label_cardinality",
+    "roc_auc",
+    "ece",
+)
+
 
 def format_metric(metric: Metric) -> str:
     """``0.912 [0.893, 0.930]``, or the bare value when there is no interval."""
@@ -51,7 +64,8 @@ def metrics_table(results: EvalResults) -> Table:
     )
     table.add_column("metric")
     table.add_column("value [95% CI]", justify="right")
-    for name in HEADLINE:
+    headline = MULTILABEL_HEADLINE if results.task == "multi_label" else HEADLINE
+    for name in headline:
         if name in results.metrics:
             table.add_row(name, format_metric(results.metrics[name]))
     return table
@@ -165,4 +179,59 @@ def probe_extremes_table(probe: ProbeResult) -> Table:
     table.add_column("P", justify="right")
     for (low, low_p), (high, high_p) in zip(probe.lowest, probe.highest, strict=False):
         table.add_row(plain(low), f"{low_p:.3f}", plain(high), f"{high_p:.3f}")
+    return table
+
+
+def robustness_table(results: Mapping[str, RobustnessResult]) -> Table:
+    """One row per perturbation: rows changed, flip rate and accuracy with 95% CIs, the change
+    of accuracy against the unedited rows, and seconds taken."""
+    rows = max((r.rows for r in results.values()), default=0)
+    table = Table(
+        title=f"robustness on {rows:,} rows (flips counted on changed rows)",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0),
+        show_edge=False,
+    )
+    for name in ("perturbation", "changed", "flips % [95% CI]", "accuracy [95% CI]", "Δ acc", "s"):
+        left = name == "perturbation"
+        table.add_column(
+            name, justify="left" if left else "right", no_wrap=not left, overflow="fold"
+        )
+    for name, result in results.items():
+        flips = result.flip_rate
+        table.add_row(
+            plain(name),
+            f"{result.changed:,}",
+            "-" if flips is None else _with_interval(flips, 100, ".1f"),
+            _with_interval(result.accuracy, 1, ".3f"),
+            f"{result.accuracy.value - result.base_accuracy:+.3f}",
+            f"{result.seconds:.1f}",
+        )
+    return table
+
+
+def _with_interval(metric: Metric, scale: float, spec: str) -> str:
+    """``13.3 [9.7, 17.3]``: the value and its CI times ``scale``."""
+    text = f"{metric.value * scale:{spec}}"
+    if metric.ci_low is None or metric.ci_high is None:
+        return text
+    return f"{text} [{metric.ci_low * scale:{spec}}, {metric.ci_high * scale:{spec}}]"
+
+
+def label_detail_table(results: EvalResults) -> Table:
+    """A multi-label run per label: threshold, the 2x2 counts, F1 with its CI, ROC-AUC, ECE."""
+    table = Table(title="per label (tp fp fn tn: gold x predicted at the threshold)")
+    for name in ("label", "threshold", "tp", "fp", "fn", "tn", "f1 [95% CI]", "roc_auc", "ece"):
+        table.add_column(name, justify="left" if name == "label" else "right")
+    section = results.multilabel
+    for row, detail in zip(results.per_class, section.labels if section else [], strict=True):
+        ci = f" [{detail.f1_ci[0]:.3f}, {detail.f1_ci[1]:.3f}]" if detail.f1_ci else ""
+        table.add_row(
+            plain(row.label),
+            f"{detail.threshold:g}",
+            *(str(c) for c in (detail.tp, detail.fp, detail.fn, detail.tn)),
+            f"{row.f1:.3f}{ci}",
+            "-" if detail.roc_auc is None else f"{detail.roc_auc:.3f}",
+            "-" if detail.ece is None else f"{detail.ece:.3f}",
+        )
     return table

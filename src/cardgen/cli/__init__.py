@@ -28,6 +28,7 @@ from ..errors import (
     CardgenError,
 )
 from . import card as _card  # noqa: F401  (registers commands)
+from . import compare as _compare  # noqa: F401
 from . import evaluate as _evaluate  # noqa: F401
 from . import gate as _gate  # noqa: F401
 from . import probe as _probe  # noqa: F401

@@ -13,7 +13,14 @@ from rich.markup import escape
 from ..errors import UsageError
 from ..options import split_list
 from ..results import EvalResults
-from ..tables import confusion_table, metrics_table, per_class_table, probe_summary_table
+from ..tables import (
+    confusion_table,
+    label_detail_table,
+    metrics_table,
+    per_class_table,
+    probe_summary_table,
+    robustness_table,
+)
 from ._app import app, console, err_console
 from ._options import (
     AllowPickle,
@@ -30,6 +37,20 @@ from ._options import (
 from .card import write_card
 
 DEFAULT_OUTPUT = Path("runs/demo")
+Engine = Annotated[
+    str,
+    typer.Option(
+        help="Where the model runs: local (this process) or spark (executors of a Spark "
+        "cluster; needs pip install 'cardgen[spark]' and Java 17+)."
+    ),
+]
+SparkMaster = Annotated[
+    str | None,
+    typer.Option(
+        help="With --engine spark: the cluster, e.g. local[4], spark://host:7077 or yarn "
+        "[default: the active SparkSession, else local[*]]."
+    ),
+]
 
 
 def run_name(model: str) -> str:
@@ -44,10 +65,15 @@ def print_summary(results: EvalResults, output_dir: Path | None) -> None:
     """Headline metrics with CIs, the per-class table and the confusion matrix."""
     console.print(metrics_table(results))
     console.print(per_class_table(results))
-    if len(results.labels) <= 12:
+    if results.multilabel is not None:
+        console.print(label_detail_table(results))
+    elif len(results.labels) <= 12:
         console.print(confusion_table(results))
     if results.probes:
         console.print(probe_summary_table(results.probes))
+    if results.robustness:
+        console.print(robustness_table(results.robustness))
+    print_analysis(results)
     for warning in results.warnings:
         err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)
     timing = results.timing
@@ -60,6 +86,24 @@ def print_summary(results: EvalResults, output_dir: Path | None) -> None:
         )
     if output_dir is not None:
         console.print(f"results written to {output_dir / 'results.json'}", highlight=False)
+
+
+def print_analysis(results: EvalResults) -> None:
+    """The slice tables, the most confused pairs and the label issue count."""
+    from ..analysis.tables import failure_table, label_issue_note, slice_table
+
+    for result in results.slices.values():
+        if not result.values:
+            continue  # "nothing was truncated": the run's truncation count already says it
+        console.print(slice_table(result))
+        if result.note:
+            err_console.print(f"[bold]note:[/] {escape(result.note)}", highlight=False)
+    failures = results.failures
+    if failures is not None and failures.pairs:
+        console.print(failure_table(failures))
+    note = label_issue_note(failures, results.dataset.num_rows) if failures else None
+    if note is not None:
+        err_console.print(f"[bold]note:[/] {escape(note)}", highlight=False)
 
 
 @app.command()
@@ -146,12 +190,57 @@ def evaluate(
             "religion, gender-names, pronouns) or .toml/.yaml probe files."
         ),
     ] = None,
+    robustness: Annotated[
+        str | None,
+        typer.Option(
+            help="Also measure robustness on edited copies of the texts: comma-separated "
+            "perturbations (typos, lowercase, uppercase, titlecase, no-punctuation, "
+            "extra-punctuation, whitespace, expand-contractions, add-contractions, swap-names, "
+            "swap-countries, swap-nationalities), groups (case, punctuation, contractions, "
+            "lexicons) or all."
+        ),
+    ] = None,
+    robustness_sample: Annotated[
+        int | None,
+        typer.Option(help="With --robustness, edit at most N rows (a seeded sample)."),
+    ] = None,
+    slice_by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--slice-by",
+            help="Dataset column to compute metrics per value of (repeatable); input-length "
+            "quartiles and truncated vs not are sliced without asking.",
+        ),
+    ] = None,
+    min_slice_size: Annotated[
+        int,
+        typer.Option(
+            help="Slices with fewer rows are reported but flagged, never ranked worst or best."
+        ),
+    ] = 30,
+    examples: Annotated[
+        bool,
+        typer.Option(
+            "--examples/--no-examples",
+            help="Write example texts (failure analysis, predictions.jsonl); --no-examples "
+            "keeps every text of the evaluation set out of the written files.",
+        ),
+    ] = True,
+    threshold: Annotated[
+        str | None,
+        typer.Option(
+            help="Multi-label models: the decision threshold of every label, or a JSON file of "
+            "label -> threshold (others keep 0.5) [default: 0.5].",
+        ),
+    ] = None,
     card: Annotated[
         Path | None,
         typer.Option(
             help="Also write (or refresh) the model card here; `cardgen card` has more options."
         ),
     ] = None,
+    engine: Engine = "local",
+    spark_master: SparkMaster = None,
 ) -> None:
     """Evaluate a text classifier on a held-out split; write results, predictions and plots."""
     from ..demo import DEMO_DATASET, DEMO_MODEL
@@ -190,6 +279,14 @@ def evaluate(
             output_dir=output_dir,
             progress=progress,
             probes=split_probes([probes] if probes else None),
+            robustness=split_list(robustness) or (),
+            robustness_sample=robustness_sample,
+            slice_by=slice_by or (),
+            min_slice_size=min_slice_size,
+            examples=examples,
+            threshold=threshold,
+            engine=engine,
+            spark_master=spark_master,
         )
     print_summary(results, output_dir)
     if card is not None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..errors import UsageError
-from ..options import check_run_options
+from ..options import check_engine, check_run_options
 from ..probes import (
     BUILTIN_SUITES,
     Lexicon,
@@ -32,6 +33,7 @@ from ._options import (
     TrustRemoteCode,
     parse_batch_size,
 )
+from .evaluate import Engine, SparkMaster
 
 
 def split_probes(values: list[str] | None) -> list[str]:
@@ -113,6 +115,8 @@ def probe(
         Path, typer.Option(help="Where probes.json, probe_fills.jsonl and the plots go.")
     ] = Path("runs/probes"),
     progress: Progress = True,
+    engine: Engine = "local",
+    spark_master: SparkMaster = None,
 ) -> None:
     """Run bias probes: fill neutral templates with countries, names, ... and compare labels."""
     from ..demo import DEMO_MODEL
@@ -126,6 +130,7 @@ def probe(
         n_bootstrap=bootstrap,
         seed=seed,
     )
+    check_engine(engine, spark_master)
     if not template and (expected_label is not None or name != "custom"):
         raise UsageError("--name and --expected-label describe a --template probe; add --template")
     lexicons = parse_lexicon_options(lexicon)
@@ -136,8 +141,13 @@ def probe(
             template_probe(name, template, lexicons=lexicons, expected_label=expected_label)
         )
     probes = resolve_probes(specs, lexicons=lexicons)
-    classifier = load_model(
-        model or DEMO_MODEL,
+    load = load_model
+    if engine == "spark":
+        from ..spark import spark_classifier
+
+        load = partial(spark_classifier, spark_master=spark_master)
+    classifier = load(
+        str(model or DEMO_MODEL),
         revision=revision,
         device=device,
         dtype=dtype,

@@ -16,31 +16,46 @@ from typing import Any, Literal, cast
 from .._untrusted import quote
 from ..errors import UsageError
 from ..metrics import CONFUSION_METRICS
+from ..metrics_multilabel import MULTILABEL_METRICS
 
 RuleKind = Literal["min", "max", "max-drop"]
 RULE_KINDS: tuple[RuleKind, ...] = ("min", "max", "max-drop")
 PER_CLASS_STATS = ("precision", "recall", "f1")
 PROBE_STATS = ("range", "std", "flip_rate", "group_gap", "failure_rate")
-LOWER_IS_BETTER = frozenset({"log_loss", "ece"})
+ROBUSTNESS_STATS = ("flip_rate", "accuracy")
+LOWER_IS_BETTER = frozenset({"log_loss", "ece", "hamming_loss"})
+CARDINALITIES = frozenset({"label_cardinality", "predicted_label_cardinality"})
+"""Multi-label: mean labels per example, in [0, number of labels]."""
 MCNEMAR_METRICS = frozenset({"accuracy", "micro_precision", "micro_recall", "micro_f1"})
 MAX_NAME_LENGTH = 500
 MAX_BOOTSTRAP = 100_000
 
 EPS = 1e-9  # comparisons with thresholds tolerate float rounding (0.91 - 0.90 > 0.01)
 PER_CLASS = re.compile(r"^(precision|recall|f1)\[(.*)\]$", re.S)
+SLICE_STATS = ("accuracy", "macro_f1")
+SLICE = re.compile(r"^slice\..+\]\.(accuracy|macro_f1|recall\[.*\])$", re.S)
+"""``slice.COLUMN[VALUE].accuracy``, ``.macro_f1`` or ``.recall[LABEL]``: a slice's metric."""
+SLICE_GAP = re.compile(r"^slice_gap\..+\.(accuracy|macro_f1)$", re.S)
+"""``slice_gap.COLUMN.accuracy``: the largest gap between slices of a column (lower is better)."""
 _UNIT = (0.0, 1.0)
 _SIGNED = frozenset({"mcc", "matthews_corrcoef", "cohen_kappa"})
 
 
 def metric_range(name: str) -> tuple[float, float] | None:
     """The values metric ``name`` can take, or None when cardgen does not know the metric."""
-    if name == "log_loss":
+    if name == "log_loss" or name in CARDINALITIES:
         return (0.0, math.inf)
+    if name in MULTILABEL_METRICS or name == "micro_roc_auc":
+        return _UNIT
     if name in _SIGNED:
         return (-1.0, 1.0)
     if name in CONFUSION_METRICS or name in ("roc_auc", "ece") or PER_CLASS.match(name):
         return _UNIT
     if name.startswith("probe.") and name.rpartition(".")[2] in PROBE_STATS:
+        return _UNIT
+    if name.startswith("robustness.") and name.rpartition(".")[2] in ROBUSTNESS_STATS:
+        return _UNIT
+    if SLICE.match(name) or SLICE_GAP.match(name):
         return _UNIT
     return None
 
@@ -217,8 +232,11 @@ def check_options(alpha: object, n_bootstrap: object, seed: object) -> float:
 
 
 def higher_is_better(name: str) -> bool:
-    """False for metrics where lower is better: log loss, calibration error, probe statistics."""
-    return name not in LOWER_IS_BETTER and not name.startswith("probe.")
+    """False for metrics where lower is better: log loss, calibration error, probe statistics,
+    robustness flip rates and gaps between slices."""
+    flips = name.startswith("robustness.") and name.endswith(".flip_rate")
+    lower = name.startswith(("probe.", "slice_gap.")) or flips
+    return name not in LOWER_IS_BETTER and not lower
 
 
 def paired_test(name: str) -> str | None:

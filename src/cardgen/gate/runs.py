@@ -15,8 +15,13 @@ from typing import Any
 
 from .._untrusted import quote
 from ..errors import CardgenError, LabelError, ResultsError, UsageError
-from ..predictions import PredictionCodes, prediction_codes, read_prediction_codes
-from ..results import PREDICTIONS_FILE, EvalResults, Metric, load_results
+from ..predictions import (
+    PredictionCodes,
+    has_predictions,
+    prediction_codes,
+    read_prediction_codes,
+)
+from ..results import EvalResults, Metric, load_results
 from .values import checked_metric, clip, metric_value
 
 _CARD_FINGERPRINT = re.compile(r"Fingerprint of texts and labels:\*\*[ \t]*`([^`\n]+)`")
@@ -98,7 +103,7 @@ def load_run(run: EvalResults | str | os.PathLike[str], predictions: Any, role: 
         source, results = text, _load_results(path)
         try:
             folder = path if path.is_dir() else path.parent
-            kept = (folder / PREDICTIONS_FILE).is_file()
+            kept = has_predictions(folder)
         except OSError as exc:
             raise ResultsError(f"cannot read run {quote(text)}: {exc.strerror}") from None
         run_dir = folder if kept else None
@@ -106,6 +111,8 @@ def load_run(run: EvalResults | str | os.PathLike[str], predictions: Any, role: 
         raise UsageError(f"the {role} run must be EvalResults or a path to a run, got {quote(run)}")
     check_results(results, source)
     codes = None
+    if results.task == "multi_label":  # label sets: no paired test yet, values compare unpaired
+        return Run(source, results=results)
     if predictions is not None:
         codes = check_predictions(predictions, results.labels, source)
     elif run_dir is not None:
@@ -184,6 +191,13 @@ def check_results(results: EvalResults, source: str) -> None:
             f"{source} has no usable label list (got {quote(labels)}); re-run `cardgen evaluate`"
         )
     rows = results.dataset.num_rows
+    if results.task == "multi_label":
+        if not _count(rows) or rows == 0:
+            raise ResultsError(
+                f"{source} has no evaluated rows: its metrics mean nothing; re-run `cardgen "
+                "evaluate` on a non-empty dataset"
+            )
+        return
     cm = results.confusion_matrix
     k = len(cm.labels) if isinstance(cm.labels, list) else -1
     counts = cm.counts
@@ -244,15 +258,33 @@ def check_comparable(
     if isinstance(new, str) and new and new == old:
         return None
     note = (
-        f"the runs saw different data: dataset fingerprints differ (current {clip(str(new)[:19])}"
-        f" on {_dataset(current)}, baseline {clip(str(old)[:19])} on {_dataset(baseline)})"
+        f"the runs saw different data: dataset fingerprints differ (current {_short(new)}"
+        f" on {_dataset(current)}, baseline {_short(old)} on {_dataset(baseline)})"
     )
+    older = [run.source for run, fp in ((current, new), (baseline, old)) if _is_old_scheme(fp)]
+    if older and not all(_is_old_scheme(fp) for fp in (new, old)):
+        note += (
+            f"; {clip(older[0], 80)} was fingerprinted by an older cardgen (sha256: over all "
+            "rows, not rows-sha256: over blocks of rows), so the fingerprints cannot match even "
+            "on the same data: evaluate it again with this cardgen"
+        )
     if not allow_different_data:
         raise UsageError(
             f"{note}, so the gate cannot tell a regression from a change of data; evaluate both "
             "on the same dataset, or pass --allow-different-data to compare the values anyway"
         )
     return note
+
+
+def _short(fingerprint: str | None) -> str:
+    """A fingerprint for a message: its scheme and 12 hex digits."""
+    scheme, _, digest = str(fingerprint).rpartition(":")
+    return clip(f"{scheme}:{digest[:12]}" if scheme else digest[:19])
+
+
+def _is_old_scheme(fingerprint: str | None) -> bool:
+    """Whether a fingerprint is from cardgen before block fingerprints (one sha256 of rows)."""
+    return isinstance(fingerprint, str) and fingerprint.startswith("sha256:")
 
 
 def _dataset(run: Run) -> str:

@@ -8,7 +8,15 @@ import math
 from .._untrusted import quote
 from ..errors import ResultsError, UsageError
 from ..results import EvalResults, Metric
-from .rules import EPS, PER_CLASS, PER_CLASS_STATS, PROBE_STATS, metric_range
+from .rules import (
+    EPS,
+    PER_CLASS,
+    PER_CLASS_STATS,
+    PROBE_STATS,
+    ROBUSTNESS_STATS,
+    SLICE_STATS,
+    metric_range,
+)
 
 
 def metric_value(results: EvalResults, name: str, *, source: str = "the results") -> Metric:
@@ -36,6 +44,49 @@ def metric_value(results: EvalResults, name: str, *, source: str = "the results"
             if value is None:
                 raise UsageError(f"probe {quote(probe_name)} in {source} has no {stat} to gate on")
             return checked_metric(name, value, source)
+    if name.startswith("robustness."):
+        perturbation, _, stat = name.removeprefix("robustness.").rpartition(".")
+        result = results.robustness.get(perturbation)
+        if result is not None and stat in ROBUSTNESS_STATS:
+            value = getattr(result, stat)
+            if value is None:
+                raise UsageError(
+                    f"perturbation {quote(perturbation)} in {source} changed no row, so it has "
+                    f"no {stat} to gate on"
+                )
+            return checked_metric(name, value, source)
+    if name.startswith(("slice.", "slice_gap.")) and results.slices:
+        return checked_metric(name, _slice_metric(results, name, source), source)
+    raise UsageError(
+        f"unknown metric {quote(name)} in {source}{_did_you_mean(results, name)}; {_known(results)}"
+    )
+
+
+def _slice_metric(results: EvalResults, name: str, source: str) -> Metric:
+    """``slice.COLUMN[VALUE].STAT`` or ``slice_gap.COLUMN.STAT`` (columns and values may hold
+    dots and brackets, so they are matched against the results, longest first)."""
+    kind, _, rest = name.partition(".")
+    for column in sorted(results.slices, key=len, reverse=True):
+        result = results.slices[column]
+        if kind == "slice_gap" and rest.startswith(f"{column}."):
+            gap = result.gaps.get(rest[len(column) + 1 :])
+            if gap is None:
+                raise UsageError(
+                    f"slice column {quote(column)} in {source} has no gap for {quote(name)}: "
+                    f"a gap needs two slices of at least {result.min_size} rows"
+                )
+            return gap.gap
+        if kind == "slice" and rest.startswith(f"{column}["):
+            for value in sorted(result.values, key=lambda v: len(v.value), reverse=True):
+                prefix = f"{column}[{value.value}]."
+                if not rest.startswith(prefix):
+                    continue
+                stat = rest[len(prefix) :]
+                if stat in SLICE_STATS:
+                    return getattr(value, stat)
+                match = PER_CLASS.match(stat)
+                if match and match.group(1) == "recall" and match.group(2) in value.recall:
+                    return value.recall[match.group(2)]
     raise UsageError(
         f"unknown metric {quote(name)} in {source}{_did_you_mean(results, name)}; {_known(results)}"
     )
@@ -76,6 +127,12 @@ def metric_names(results: EvalResults) -> list[str]:
     names = list(results.metrics)
     names += [f"{stat}[{row.label}]" for row in results.per_class for stat in PER_CLASS_STATS]
     names += [f"probe.{probe}.{stat}" for probe in results.probes for stat in PROBE_STATS]
+    names += [f"robustness.{p}.{stat}" for p in results.robustness for stat in ROBUSTNESS_STATS]
+    for column, result in results.slices.items():
+        for value in result.values:
+            stats = [*SLICE_STATS, *(f"recall[{label}]" for label in value.recall)]
+            names += [f"slice.{column}[{value.value}].{stat}" for stat in stats]
+        names += [f"slice_gap.{column}.{stat}" for stat in result.gaps]
     return names
 
 
@@ -91,6 +148,16 @@ def _known(results: EvalResults) -> str:
     if results.probes:
         probes = ", ".join(results.probes)
         parts.append(f"probes: probe.NAME.{'|'.join(PROBE_STATS)} with NAME one of {probes}")
+    if results.robustness:
+        names = ", ".join(results.robustness)
+        stats = "|".join(ROBUSTNESS_STATS)
+        parts.append(f"robustness: robustness.NAME.{stats} with NAME one of {names}")
+    if results.slices:
+        columns = ", ".join(results.slices)
+        parts.append(
+            "slices: slice.COLUMN[VALUE].accuracy|macro_f1|recall[LABEL] and "
+            f"slice_gap.COLUMN.accuracy|macro_f1 with COLUMN one of {columns}"
+        )
     return clip("; ".join(parts), 600)
 
 

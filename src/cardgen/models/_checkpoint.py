@@ -17,9 +17,9 @@ from typing import Any
 from .._untrusted import parse_json, quote, read_text
 from ..errors import ModelError
 from ..labels import MAX_LABELS
+from ._formats import WEIGHT_PATTERNS, conversion_error, foreign_checkpoint, listed_files
 
 CONFIG_FILE = "config.json"
-WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "*.safetensors.index.json")
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -123,13 +123,20 @@ def check_directory(directory: Path, *, model: str) -> None:
     where = f"model directory {quote(model)}"
     if not (directory / CONFIG_FILE).is_file():
         skops = sorted(p.name for p in directory.glob("*.skops"))
+        foreign = foreign_checkpoint(listed_files(directory))
         hint = (
             f"; it holds {len(skops)} .skops files, so pass one of them"
             if skops
+            else f"; it holds a {foreign[1]} model ({foreign[2]}), which cardgen cannot run: "
+            "pass a PyTorch transformers checkpoint (see the README's Model formats)"
+            if foreign
             else "; pass the directory that model.save_pretrained() wrote"
         )
         raise ModelError(f"{where} has no {CONFIG_FILE}{hint}")
     if not any(any(directory.glob(pattern)) for pattern in WEIGHT_PATTERNS):
+        refusal = conversion_error(model, listed_files(directory), hub=False)
+        if refusal is not None:
+            raise refusal
         raise ModelError(
             f"{where} has {CONFIG_FILE} but no weights (model.safetensors or "
             "pytorch_model.bin); save the model with model.save_pretrained() into it"

@@ -18,7 +18,11 @@ ScoreKind = Literal["probability", "decision", "label"]
 
 @dataclass
 class RunStats:
-    """How a prediction run went: what ``Timing`` in the results is made of."""
+    """How a prediction run went: what ``Timing`` in the results is made of.
+
+    ``input_lengths`` are the tokens of each input before truncation, in input order, when the
+    model tokenizes (None for scikit-learn pipelines).
+    """
 
     device: str
     dtype: str
@@ -28,6 +32,7 @@ class RunStats:
     padded_tokens: int | None = None
     truncated: int = 0
     max_length: int | None = None
+    input_lengths: NDArray[np.int64] | None = None
 
 
 class TextClassifier(Protocol):
@@ -53,6 +58,17 @@ class TextClassifier(Protocol):
         ...
 
     def info(self) -> ModelInfo: ...
+
+
+def declared_multi_label(model: object) -> bool | None:
+    """Whether ``model`` says it is multi-label (sigmoid per label: True) or single-label
+    (False); None when it does not say (a transformers config without ``problem_type``).
+
+    A model without a ``multi_label`` attribute is single-label. A multi-label model's
+    ``predict_scores`` gives each label's own probability.
+    """
+    value = getattr(model, "multi_label", False)
+    return value if value is None else bool(value)
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:

@@ -26,11 +26,14 @@ from ._checkpoint import (
     read_config,
     tokenizer_fix,
 )
+from ._formats import conversion_error, hub_files
 from .base import RunStats, ScoreKind, check_finite, one_line
 from .sklearn import file_sha256
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 MIN_LENGTH = 4  # a smaller model_max_length in a config is corrupt, not a real limit
+# config.problem_type -> multi-label (sigmoid per label); absent or regression: None (unstated)
+PROBLEM_TYPES = {"multi_label_classification": True, "single_label_classification": False}
 
 
 class TransformersClassifier:
@@ -57,6 +60,8 @@ class TransformersClassifier:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.labels = [str(config.id2label[i]) for i in range(config.num_labels)]
+        problem_type = str(getattr(config, "problem_type", None))
+        self.multi_label: bool | None = PROBLEM_TYPES.get(problem_type)
         self.device = device
         self.dtype = dtype
         limits = [
@@ -126,6 +131,11 @@ class TransformersClassifier:
                 source, config=config, dtype=load_dtype, output_loading_info=True, **options
             )
         except Exception as exc:  # transformers raises OSError, ValueError, safetensors errors...
+            if directory is None:  # a hub repository of TensorFlow / Flax weights only?
+                files = hub_files(name, revision, Path(config_file).parent)
+                refusal = conversion_error(name, files, hub=True)
+                if refusal is not None:
+                    raise refusal from exc
             raise ModelError(
                 f"cannot load transformers model {quote(name)}: {one_line(exc)}"
                 f"{_remote_code_hint(exc)}"
@@ -163,6 +173,7 @@ class TransformersClassifier:
             autocast_dtype=autocast,
             progress=progress,
             text_pairs=text_pairs,
+            multi_label=bool(self.multi_label),
         )
         hint = (
             ""
@@ -179,6 +190,7 @@ class TransformersClassifier:
             padded_tokens=stats.padded_tokens,
             truncated=stats.truncated,
             max_length=self.max_length,
+            input_lengths=stats.input_lengths,
         )
 
     def info(self) -> ModelInfo:

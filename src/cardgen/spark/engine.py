@@ -1,0 +1,294 @@
+"""``--engine spark``: the evaluation of ``cardgen.evaluation`` on a Spark cluster.
+
+The driver loads the model once on its CPU for its labels and description, checks the data
+(columns, texts, labels, fingerprint) with Spark jobs that return only a few rows, then
+executors predict their partitions and write ``predictions.parquet`` into the run directory;
+metrics come from aggregates of those files (``aggregate``), so the driver's memory does not
+grow with the rows. On a cluster, the run directory must be on storage every executor mounts
+at the same path.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pyspark.sql import DataFrame
+
+from .. import __version__, errors
+from .._rundir import staged_run_dir
+from ..data import EvalData, check_column_options
+from ..errors import CardgenError, DataError, UsageError
+from ..evaluation import permutation_notes, with_dataset_names, with_label_order
+from ..hub_conventions import check_dataset_id
+from ..labels import Alignment, align_labels, read_label_map
+from ..models import TextClassifier
+from ..models.base import one_line
+from ..multilabel import declared_multi_label
+from ..options import check_run_options
+from ..predictions import PARQUET_PREDICTIONS_FILE
+from ..results import EvalResults
+from ..run_outputs import run_environment, run_timing, save_plots_and_results
+from .aggregate import spark_metrics
+from .classifier import PREDICTION_SCHEMA, partitions, run_stats
+from .session import spark_session
+from .source import SparkRows, prepare_rows, read_dataset
+from .worker import LoadOptions, StatsParam, predictor
+
+_WORKER_ERROR = re.compile(r"cardgen\.errors\.(\w+): (.+)")
+
+
+@contextmanager
+def spark_errors(what: str, fallback: type[CardgenError] | None = None) -> Iterator[None]:
+    """A cardgen error raised in a Python worker is raised again here, as itself; with
+    ``fallback``, any other Spark failure becomes that error, naming ``what`` failed. PySpark's
+    warning about pandas 3 (it works for what cardgen does) is silenced."""
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
+            yield
+    except CardgenError:
+        raise
+    except Exception as exc:
+        found = _WORKER_ERROR.findall(str(exc))
+        kind = getattr(errors, found[-1][0], None) if found else None
+        if isinstance(kind, type) and issubclass(kind, CardgenError):
+            raise kind(found[-1][1].strip()) from None
+        if fallback is None:
+            raise
+        raise fallback(f"{what} failed in Spark: {one_line(exc)}") from None
+
+
+def evaluate_spark(
+    model: str | Path | TextClassifier,
+    dataset: str | Path | EvalData,
+    *,
+    out: Path | None,
+    spark_master: str | None = None,
+    options: dict[str, Any],
+    text_column: str | None = None,
+    text_pair_column: str | None = None,
+    label_column: str | None = None,
+    limit: int | None = None,
+    names: tuple[str | None, str | None, str | None] = (None, None, None),
+) -> EvalResults:
+    """``cardgen.evaluation.evaluate(..., engine="spark")`` after its option checks.
+
+    ``options`` holds the load options (see ``LoadOptions``) and ``mapping``, ``label_order``,
+    ``batch_size``, ``n_bootstrap`` and ``seed``; ``names`` the dataset id, config and split.
+    """
+    if not isinstance(model, (str, Path)) or isinstance(dataset, EvalData):
+        raise UsageError(
+            "--engine spark loads the model on every executor from a path or hub id and reads "
+            "the dataset there: pass both as names, not loaded objects (or use --engine local)"
+        )
+    spark = spark_session(spark_master)
+    with spark_errors(f"reading dataset {dataset}", DataError):
+        frame, source, file_scan = read_dataset(spark, str(dataset))
+        rows = prepare_rows(
+            frame,
+            source=source,
+            file_scan=file_scan,
+            text_column=text_column,
+            text_pair_column=text_pair_column,
+            label_column=label_column,
+            limit=limit,
+        )
+    return _evaluate_rows(spark, rows, str(model), out, options, names)
+
+
+def evaluate_dataframe(
+    model: str | Path,
+    frame: DataFrame,
+    *,
+    text_column: str | None = None,
+    text_pair_column: str | None = None,
+    label_column: str | None = None,
+    label_map: str | Path | dict[str, str] | None = None,
+    label_order: Sequence[str] | None = None,
+    batch_size: int | None = None,
+    max_length: int | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    limit: int | None = None,
+    n_bootstrap: int = 10_000,
+    seed: int = 0,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
+    trusted_types: Sequence[str] = (),
+    dataset_name: str = "dataframe",
+    dataset_id: str | None = None,
+    output_dir: str | Path | None = None,
+) -> EvalResults:
+    """Evaluate ``model`` (a path or hub id every executor can load) on a Spark DataFrame.
+
+    Rows are numbered in the DataFrame's partition order, which must be deterministic (a
+    DataFrame read from files, not one with random columns); the options mean what they mean
+    for ``cardgen.evaluate``. Returns the same ``EvalResults``; with ``output_dir``, the run
+    (``predictions.parquet``, plots, ``results.json``) is written there.
+    """
+    check_run_options(
+        batch_size=batch_size,
+        max_length=max_length,
+        device=device,
+        dtype=dtype,
+        limit=limit,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        label_order=label_order,
+    )
+    check_column_options(text_column, text_pair_column, label_column, limit)
+    if dataset_id is not None:
+        check_dataset_id(dataset_id)
+    mapping: str | dict[str, str] | None
+    if isinstance(label_map, Path) or (isinstance(label_map, str) and label_map != "index"):
+        mapping = read_label_map(label_map)
+    else:
+        mapping = label_map
+    options = {
+        "revision": revision,
+        "device": device,
+        "dtype": dtype,
+        "max_length": max_length,
+        "trust_remote_code": trust_remote_code,
+        "allow_pickle": allow_pickle,
+        "trusted_types": tuple(trusted_types),
+        "mapping": mapping,
+        "label_order": label_order,
+        "batch_size": batch_size,
+        "n_bootstrap": n_bootstrap,
+        "seed": seed,
+    }
+    with staged_run_dir(output_dir) as out:
+        with spark_errors("reading the DataFrame", DataError):
+            rows = prepare_rows(
+                frame,
+                source=dataset_name,
+                file_scan=False,
+                text_column=text_column,
+                text_pair_column=text_pair_column,
+                label_column=label_column,
+                limit=limit,
+            )
+        names = (dataset_id, None, None)
+        return _evaluate_rows(frame.sparkSession, rows, str(model), out, options, names)
+
+
+def _evaluate_rows(
+    spark: Any,
+    rows: SparkRows,
+    model_name: str,
+    out: Path | None,
+    options: dict[str, Any],
+    names: tuple[str | None, str | None, str | None],
+) -> EvalResults:
+    load = LoadOptions(
+        model_name,
+        **{key: options[key] for key in ("revision", "device", "dtype", "max_length")},
+        trust_remote_code=options["trust_remote_code"],
+        allow_pickle=options["allow_pickle"],
+        trusted_types=tuple(options["trusted_types"]),
+    )
+    header = EvalData([], [], rows.label_names, rows.indexed, rows.info)
+    header = with_dataset_names(header, *names)
+    if options["label_order"] is not None:
+        header = with_label_order(header, list(options["label_order"]))
+    model = load.open("cpu")  # the driver's copy: labels and description only
+    if declared_multi_label(model) is True:
+        raise UsageError(
+            "this model is multi-label, which --engine spark does not evaluate yet; run with "
+            "--engine local"
+        )
+    alignment = align_labels(
+        model.labels,
+        header.label_names,
+        dataset_indexed=header.indexed,
+        label_map=options["mapping"],
+    )
+    scratch = None if out is not None else Path(tempfile.mkdtemp(prefix="cardgen-spark-"))
+    target = (out or scratch) / PARQUET_PREDICTIONS_FILE  # type: ignore[operator]
+    try:
+        stats, wall = predict_to_parquet(
+            spark, rows, load, alignment, batch_size=options["batch_size"], target=target
+        )
+        with spark_errors("aggregating predictions"):
+            report = spark_metrics(
+                spark.read.parquet(target.absolute().as_uri()),
+                alignment.labels,
+                score_kind=model.score_kind,
+                n_bootstrap=options["n_bootstrap"],
+                seed=options["seed"],
+            )
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    notes = permutation_notes(np.array(report.confusion_matrix.counts), alignment)
+    results = EvalResults(
+        model=model.info(),
+        dataset=header.info,
+        label_mapping=alignment.mapping,
+        labels=alignment.labels,
+        metrics=report.metrics,
+        per_class=report.per_class,
+        confusion_matrix=report.confusion_matrix,
+        calibration=report.calibration,
+        timing=_spark_timing(spark, stats, rows.info.num_rows, wall),
+        environment={**run_environment(), "pyspark": spark.version},
+        seed=options["seed"],
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        cardgen_version=__version__,
+        warnings=notes,
+    )
+    if out is not None:
+        results.files["predictions"] = PARQUET_PREDICTIONS_FILE
+        save_plots_and_results(results, out)
+    return results
+
+
+def predict_to_parquet(
+    spark: Any,
+    rows: SparkRows,
+    load: LoadOptions,
+    alignment: Alignment,
+    *,
+    batch_size: int | None,
+    target: Path,
+) -> tuple[dict[str, Any], float]:
+    """Executors predict ``rows`` and write them to ``target`` (Parquet, one file per task,
+    committed once per partition however often a task is retried); the workers' statistics
+    (see ``worker.StatsParam``) and the job's wall time."""
+    stats = spark.sparkContext.accumulator(StatsParam().zero({}), StatsParam())
+    predict = predictor(
+        load,
+        alignment.columns,
+        alignment.labels,
+        batch_size=batch_size,
+        pairs=rows.info.text_pair is not None,
+        stats=stats,
+    )
+    frame = rows.frame.select("index", "text", "pair", "label")
+    frame = frame.repartition(partitions(spark, rows.info.num_rows), "index")
+    start = time.perf_counter()
+    with spark_errors("predicting"):
+        frame.mapInPandas(predict, PREDICTION_SCHEMA).write.parquet(target.absolute().as_uri())
+    return stats.value, time.perf_counter() - start
+
+
+def _spark_timing(spark: Any, stats: dict[str, Any], n: int, wall: float) -> Any:
+    """The run's Timing: devices and dtypes as the workers reported them, the wall time of the
+    prediction job, and tokens / truncation added up over tasks."""
+    run = run_stats(stats, wall)
+    context = spark.sparkContext
+    hardware = f"Spark {context.master}, {context.defaultParallelism} task slots"
+    return replace(run_timing(replace(run, device="cpu"), n), device=run.device, hardware=hardware)
