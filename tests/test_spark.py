@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +64,33 @@ def runs(
     root = tmp_path_factory.mktemp("engines")
     for engine in ("local", "spark"):
         evaluate(
-            tiny_model, sentiment_file, output_dir=root / engine, n_bootstrap=500, engine=engine
+            tiny_model,
+            sentiment_file,
+            output_dir=root / engine,
+            n_bootstrap=500,
+            engine=engine,
+            max_length=12,  # about half the rows are cut: the truncated slice has both values
         )
     return root / "local", root / "spark"
+
+
+def _same_analysis(local: EvalResults, spark: EvalResults) -> None:
+    """Equal slices and failure analyses; probabilities within 1e-5, as the engines batch
+    differently."""
+    assert local.slices and local.failures is not None
+    assert _approx(asdict(spark.failures)) == asdict(local.failures)  # type: ignore[arg-type]
+    assert {name: asdict(s) for name, s in spark.slices.items()} == {
+        name: asdict(s) for name, s in local.slices.items()
+    }
+
+
+def _approx(value: Any) -> Any:
+    """``value`` with every float compared to 1e-5."""
+    if isinstance(value, dict):
+        return {key: _approx(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_approx(item) for item in value)
+    return pytest.approx(value, abs=1e-5) if isinstance(value, float) else value
 
 
 def _same_results(local: EvalResults, spark: EvalResults) -> None:
@@ -93,6 +118,12 @@ def test_spark_writes_the_same_results_as_local(runs: tuple[Path, Path]) -> None
     local_dir, spark_dir = runs
     local, spark = load_results(local_dir), load_results(spark_dir)
     _same_results(local, spark)
+    _same_analysis(local, spark)
+    cut = spark.slices["truncated"]
+    assert [v.value for v in cut.values] == ["no", "yes"]
+    assert cut.values[1].rows == spark.timing.truncated  # type: ignore[union-attr]
+    assert spark.failures is not None and spark.failures.label_issues is not None
+    assert spark.failures.label_issues.examples and spark.failures.pairs[0].examples[0].text
     assert spark.files["predictions"] == "predictions.parquet"
     assert (spark_dir / "predictions.parquet").is_dir() and (
         spark_dir / "reliability.png"
@@ -133,6 +164,7 @@ def test_card_and_gate_agree_across_engines(
         assert code == 0, err
         cards.append(_without_run_details(card.read_text(encoding="utf-8")))
     assert cards[0] == cards[1]
+    assert "### Results by slice" in cards[1] and "### Where the model fails" in cards[1]
     code, out, err = run_cli(
         capsys, "gate", str(spark_dir), "--baseline", str(local_dir), "--max-drop", "accuracy=0"
     )
@@ -147,14 +179,7 @@ def test_card_and_gate_agree_across_engines(
 
 def _without_run_details(card: str) -> str:
     """A card without what differs between two runs of the same evaluation (timings, batching,
-    hardware, dates, library versions) and without the slice and failure analysis, which only
-    the local engine computes so far."""
-    card = re.sub(
-        r"### (Results by slice|Where the model fails).*?(?=### Where|<!-- cardgen:end|\n## )",
-        "",
-        card,
-        flags=re.S,
-    )
+    hardware, dates, library versions)."""
     skipped = ("**Hardware:**", "**Batch size:**", "**Throughput:**", "**Padding:**", "pyspark")
     lines = [line for line in card.splitlines() if not line.lstrip("- ").startswith(skipped)]
     lines = [line for line in lines if line.strip()]
@@ -251,6 +276,28 @@ def test_evaluate_dataframe_and_pairs(
     assert result.dataset.fingerprint == local.dataset.fingerprint
     assert result.label_mapping == local.label_mapping
     assert (tmp_path / "run" / "results.json").is_file()
+    _same_analysis(local, result)
+    assert result.failures is not None and result.failures.pairs[0].examples[0].text_pair
+
+
+def test_word_lengths_and_no_examples_on_spark(
+    spark: Any, skops_model: Path, topic_file: Path, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    local = evaluate(skops_model, topic_file, n_bootstrap=100, examples=False)
+    result = evaluate(
+        str(skops_model), str(topic_file), n_bootstrap=100, examples=False, engine="spark",
+        output_dir=tmp_path / "run",
+    )  # fmt: skip
+    _same_analysis(local, result)
+    assert result.slices["input_length"].note == local.slices["input_length"].note
+    assert "words" in str(result.slices["input_length"].note) and "truncated" not in result.slices
+    assert result.failures is not None and not result.failures.examples
+    shown = [e for pair in result.failures.pairs for e in pair.examples]
+    assert shown and all(e.text is None for e in shown)
+    part = next((tmp_path / "run" / "predictions.parquet").glob("*.parquet"))
+    assert {"length", "text"} & set(pq.read_schema(part).names) == {"length"}
 
 
 def test_spark_data_errors_match_local_ones(
@@ -402,3 +449,16 @@ def test_gate_says_when_a_fingerprint_is_from_an_older_cardgen() -> None:
     assert "baseline was fingerprinted by an older cardgen" in message
     note = check_comparable(Run("current", results=new), Run("baseline", results=new), allow_different_data=False)  # fmt: skip
     assert note is None
+
+
+def test_length_histogram_gives_the_local_quartile_edges() -> None:
+    """The Spark engine's quartiles come from a histogram of lengths; its edges are numpy's
+    ``method="lower"`` quantiles of the rows, which the local engine uses."""
+    from cardgen.analysis.slices import length_buckets
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        lengths = rng.integers(0, rng.integers(1, 40), rng.integers(1, 80))
+        edges, _, _ = length_buckets(*np.unique(lengths, return_counts=True), "tokens")
+        expected = np.unique(np.quantile(lengths, [0.25, 0.5, 0.75], method="lower"))
+        assert edges.tolist() == expected.tolist(), lengths.tolist()

@@ -148,6 +148,8 @@ def evaluate(
                 "batch_size": batch_size,
                 "n_bootstrap": n_bootstrap,
                 "seed": seed,
+                "min_slice_size": analysis.min_slice_size,
+                "examples": analysis.examples,
             }
             return evaluate_spark(
                 model,

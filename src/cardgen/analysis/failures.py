@@ -65,21 +65,65 @@ def label_issues(
     ranked = rows[np.argsort(gold_prob, kind="stable")]
     k = len(labels)
     joint = np.bincount(y_true[rows] * k + suggested[rows], minlength=k * k).reshape(k, k)
+    return issues_from_joint(
+        joint,
+        len(y_true),
+        thresholds,
+        labels,
+        [
+            _example(int(i), y_true, suggested, probs, labels, texts, text_pairs)
+            for i in ranked[:limit]
+        ],
+    )
+
+
+def issues_from_joint(
+    joint: NDArray[np.int64],
+    n: int,
+    thresholds: NDArray[np.float64],
+    labels: Sequence[str],
+    examples: list[FailureExample],
+) -> LabelIssues:
+    """LabelIssues from the off-diagonal confident joint (gold x confident class) of ``n``
+    rows, the per-class thresholds and the chosen examples."""
     by_pair = [
         (labels[i], labels[j], int(joint[i, j]))
         for i, j in sorted(zip(*np.nonzero(joint), strict=True), key=lambda c: -joint[c])
     ]
+    count = int(joint.sum())
     return LabelIssues(
-        count=len(rows),
-        share=len(rows) / len(y_true) if len(y_true) else 0.0,
+        count=count,
+        share=count / n if n else 0.0,
         thresholds={
             label: float(t) for label, t in zip(labels, thresholds, strict=True) if np.isfinite(t)
         },
         by_pair=by_pair,
-        examples=[
-            _example(int(i), y_true, suggested, probs, labels, texts, text_pairs)
-            for i in ranked[:limit]
-        ],
+        examples=examples,
+    )
+
+
+def confused_cells(cm: NDArray[np.int64], limit: int = MAX_PAIRS) -> list[tuple[int, int]]:
+    """(gold, predicted) of the ``limit`` largest non-empty off-diagonal cells of ``cm``
+    (ties: gold, then predicted label order)."""
+    k = len(cm)
+    off = (cm * (1 - np.eye(k, dtype=np.int64))).ravel()
+    return [divmod(int(c), k) for c in np.argsort(-off, kind="stable")[:limit] if off[c]]
+
+
+def confused_pair(
+    cm: NDArray[np.int64],
+    gold: int,
+    predicted: int,
+    labels: Sequence[str],
+    examples: list[FailureExample],
+) -> ConfusedPair:
+    """A confused pair: its count, its share of the gold class, and its examples."""
+    return ConfusedPair(
+        gold=labels[gold],
+        predicted=labels[predicted],
+        count=int(cm[gold, predicted]),
+        share=float(cm[gold, predicted] / cm[gold].sum()),
+        examples=examples,
     )
 
 
@@ -100,32 +144,25 @@ def confused_pairs(
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     k = len(labels)
     cm = confusion_counts(y_true, y_pred, k)
-    off = cm * (1 - np.eye(k, dtype=np.int64))
-    cells = [c for c in np.argsort(-off.ravel(), kind="stable")[:limit] if off.ravel()[c]]
-    support = cm.sum(axis=1)
     order = (
         np.argsort(-scores[np.arange(len(y_pred)), y_pred], kind="stable")
         if (scores is not None)
         else np.arange(len(y_pred))
     )
     wrong_codes = (y_true * k + y_pred)[order]
-    out = []
-    for cell in cells:
-        gold, predicted = divmod(int(cell), k)
-        rows = order[wrong_codes == cell][:per_pair]
-        out.append(
-            ConfusedPair(
-                gold=labels[gold],
-                predicted=labels[predicted],
-                count=int(cm[gold, predicted]),
-                share=float(cm[gold, predicted] / support[gold]),
-                examples=[
-                    _example(int(i), y_true, y_pred, scores, labels, texts, text_pairs)
-                    for i in rows
-                ],
-            )
+    return [
+        confused_pair(
+            cm,
+            gold,
+            predicted,
+            labels,
+            [
+                _example(int(i), y_true, y_pred, scores, labels, texts, text_pairs)
+                for i in order[wrong_codes == gold * k + predicted][:per_pair]
+            ],
         )
-    return out
+        for gold, predicted in confused_cells(cm, limit)
+    ]
 
 
 def analyse_failures(
@@ -170,14 +207,36 @@ def _example(
     text_pairs: Sequence[str] | None,
 ) -> FailureExample:
     gold, other = int(y_true[i]), int(predicted[i])
-    return FailureExample(
-        index=i,
-        gold=labels[gold],
-        predicted=labels[other],
+    return failure_example(
+        i,
+        labels[gold],
+        labels[other],
         probability=None if scores is None else float(scores[i, other]),
         gold_probability=None if scores is None else float(scores[i, gold]),
-        text=None if texts is None else _clip(texts[i]),
-        text_pair=None if text_pairs is None or texts is None else _clip(text_pairs[i]),
+        text=None if texts is None else texts[i],
+        text_pair=None if text_pairs is None or texts is None else text_pairs[i],
+    )
+
+
+def failure_example(
+    index: int,
+    gold: str,
+    predicted: str,
+    *,
+    probability: float | None,
+    gold_probability: float | None,
+    text: str | None,
+    text_pair: str | None,
+) -> FailureExample:
+    """An example row, its texts cut to MAX_EXAMPLE_CHARS."""
+    return FailureExample(
+        index=index,
+        gold=gold,
+        predicted=predicted,
+        probability=probability,
+        gold_probability=gold_probability,
+        text=None if text is None else _clip(text),
+        text_pair=None if text_pair is None else _clip(text_pair),
     )
 
 

@@ -28,6 +28,7 @@ MAX_SLICE_BOOTSTRAP = 2_000
 ends vary by about 6% of a standard error between seeds, and slicing 7,600 rows takes 0.15 s."""
 GAP_METRICS = ("accuracy", "macro_f1")
 SLICE_METRICS = ("accuracy", "macro_f1")
+QUARTILES = (0.25, 0.5, 0.75)
 
 _Array = NDArray[Any]
 
@@ -54,18 +55,57 @@ def slice_metrics(
     MAX_SLICE_BOOTSTRAP resamples. Macro-F1 averages over the
     labels present in the slice's gold or predicted labels, as scikit-learn does.
     """
+    names, cms = slice_counts(y_true, y_pred, len(labels), values)
+    return slice_metrics_from_counts(
+        names,
+        cms,
+        labels,
+        column=column,
+        kind=kind,
+        min_size=min_size,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        order=order,
+        descriptions=descriptions,
+        note=note,
+    )
+
+
+def slice_counts(
+    y_true: _Array, y_pred: _Array, k: int, values: Sequence[str] | _Array
+) -> tuple[list[str], NDArray[np.int64]]:
+    """The distinct slice values (sorted) and each one's confusion matrix (S, K, K)."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    k = len(labels)
     names, inverse = np.unique(np.asarray(values, dtype=object).astype(str), return_inverse=True)
     cms = np.bincount((inverse * k + y_true) * k + y_pred, minlength=len(names) * k * k).reshape(
         len(names), k, k
     )
+    return [str(name) for name in names], cms
+
+
+def slice_metrics_from_counts(
+    names: Sequence[str],
+    cms: NDArray[np.int64],
+    labels: Sequence[str],
+    *,
+    column: str,
+    kind: str = "column",
+    min_size: int = DEFAULT_MIN_SLICE_SIZE,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    order: Sequence[str] | None = None,
+    descriptions: Mapping[str, str] | None = None,
+    note: str | None = None,
+) -> SliceResult:
+    """``slice_metrics`` from each slice's confusion matrix (``cms[i]`` for ``names[i]``), as
+    engines that aggregate rows elsewhere compute them. Slices without rows are left out."""
+    cms = np.asarray(cms, dtype=np.int64).reshape(len(names), len(labels), len(labels))
     rows = cms.sum(axis=(1, 2))
-    position = {str(name): i for i, name in enumerate(names)}
+    position = {str(name): i for i, name in enumerate(names) if rows[i]}
     ranked = (
         [position[v] for v in order if v in position]
         if order is not None
-        else sorted(range(len(names)), key=lambda i: (-rows[i], str(names[i])))
+        else sorted(position.values(), key=lambda i: (-rows[i], str(names[i])))
     )
     rng = np.random.default_rng(seed)
     n_bootstrap = min(n_bootstrap, MAX_SLICE_BOOTSTRAP)
@@ -161,25 +201,40 @@ def _gaps(
     return gaps
 
 
+def length_buckets(
+    values: _Array, counts: _Array, unit: str
+) -> tuple[NDArray[np.int64], dict[int, str], dict[str, str]]:
+    """Input-length quartiles from a histogram of lengths (distinct ``values``, their rows
+    ``counts``): the edges, each used bucket's name (``Q1`` .. ``Q4``; fewer when lengths tie)
+    and what each spans (``"12-38 tokens"``). A length's bucket is
+    ``np.searchsorted(edges, length)``: the number of edges below it. The edges are exactly
+    ``np.quantile(lengths, [0.25, 0.5, 0.75], method="lower")`` of the rows."""
+    values, counts = np.asarray(values, dtype=np.int64), np.asarray(counts, dtype=np.int64)
+    order = np.argsort(values, kind="stable")
+    keep = counts[order] > 0
+    values, counts = values[order][keep], counts[order][keep]
+    n = int(counts.sum())
+    if not n:
+        return np.zeros(0, dtype=np.int64), {}, {}
+    positions = np.floor((n - 1) * np.array(QUARTILES)).astype(np.intp)  # numpy's "lower"
+    edges = np.unique(values[np.searchsorted(np.cumsum(counts), positions, side="right")])
+    bucket = np.searchsorted(edges, values, side="left")
+    names = {int(b): f"Q{i + 1}" for i, b in enumerate(np.unique(bucket))}
+    spans = {}
+    for b, name in names.items():
+        inside = values[bucket == b]
+        low, high = int(inside.min()), int(inside.max())
+        spans[name] = f"{low} {unit}" if low == high else f"{low}-{high} {unit}"
+    return edges, names, spans
+
+
 def length_quartiles(lengths: _Array, unit: str) -> tuple[list[str], list[str], dict[str, str]]:
     """Each row's input-length quartile (``Q1`` .. ``Q4``; fewer when lengths tie), the
     quartiles in order, and what each spans (``"12-38 tokens"``)."""
     lengths = np.asarray(lengths, dtype=np.int64)
-    if not len(lengths):
-        return [], [], {}
-    edges = np.unique(np.quantile(lengths, [0.25, 0.5, 0.75], method="lower"))
+    edges, names, spans = length_buckets(*np.unique(lengths, return_counts=True), unit)
     bucket = np.searchsorted(edges, lengths, side="left")
-    used = np.unique(bucket)
-    names = [f"Q{i + 1}" for i in range(len(used))]
-    renumber = np.zeros(int(used.max()) + 1, dtype=np.int64)
-    renumber[used] = np.arange(len(used))
-    codes = renumber[bucket]
-    spans = {}
-    for i, name in enumerate(names):
-        inside = lengths[codes == i]
-        low, high = int(inside.min()), int(inside.max())
-        spans[name] = f"{low} {unit}" if low == high else f"{low}-{high} {unit}"
-    return [names[c] for c in codes], names, spans
+    return [names[int(b)] for b in bucket], list(names.values()), spans
 
 
 def automatic_slices(
@@ -197,18 +252,52 @@ def automatic_slices(
 ) -> dict[str, SliceResult]:
     """The slices computed without asking: input-length quartiles, and truncated vs not when
     the model truncates (a note instead when nothing was truncated)."""
+    k = len(labels)
     values, order, spans = length_quartiles(lengths, unit)
+    flags = None if truncated is None else np.asarray(truncated, dtype=bool)
+    return automatic_slices_from_counts(
+        labels,
+        length=slice_counts(y_true, y_pred, k, values),
+        order=order,
+        spans=spans,
+        unit=unit,
+        truncated=None if flags is None else slice_counts(y_true, y_pred, k, _yes_no(flags)),
+        max_length=max_length,
+        min_size=min_size,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )
+
+
+def _yes_no(flags: _Array) -> NDArray[np.str_]:
+    """The truncated slice's value of each row: ``yes`` or ``no``."""
+    return np.where(np.asarray(flags, dtype=bool), "yes", "no")
+
+
+def automatic_slices_from_counts(
+    labels: Sequence[str],
+    *,
+    length: tuple[Sequence[str], NDArray[np.int64]],
+    order: Sequence[str],
+    spans: Mapping[str, str],
+    unit: str,
+    truncated: tuple[Sequence[str], NDArray[np.int64]] | None,
+    max_length: int | None,
+    min_size: int,
+    n_bootstrap: int,
+    seed: int,
+) -> dict[str, SliceResult]:
+    """``automatic_slices`` from confusion matrices: per quartile name (``length``) and per
+    ``yes`` / ``no`` truncated (``truncated``, None when the model does not truncate)."""
     note = (
         "Length in words (split on whitespace): this model does not report token counts."
         if unit == "words"
         else None
     )
     out = {
-        LENGTH_SLICE: slice_metrics(
-            y_true,
-            y_pred,
+        LENGTH_SLICE: slice_metrics_from_counts(
+            *length,
             labels,
-            values,
             column=LENGTH_SLICE,
             kind="length",
             min_size=min_size,
@@ -220,13 +309,12 @@ def automatic_slices(
         )
     }
     if truncated is not None:
-        flags = np.asarray(truncated, dtype=bool)
-        if flags.any():
-            out[TRUNCATED_SLICE] = slice_metrics(
-                y_true,
-                y_pred,
+        names, cms = truncated
+        if any(name == "yes" and cms[i].sum() for i, name in enumerate(names)):
+            out[TRUNCATED_SLICE] = slice_metrics_from_counts(
+                names,
+                cms,
                 labels,
-                np.where(flags, "yes", "no"),
                 column=TRUNCATED_SLICE,
                 kind="truncated",
                 min_size=min_size,

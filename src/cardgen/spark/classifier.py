@@ -19,6 +19,10 @@ from ..results import ModelInfo
 from .worker import LoadOptions, StatsParam, predictor
 
 PREDICTION_SCHEMA = "index long, gold string, predicted string, probabilities map<string,double>"
+DETAILS_SCHEMA = ", length long"
+"""What an evaluation's predictions add for the analysis (``worker.predictor``'s details),
+and with examples, ``EXAMPLES_SCHEMA``."""
+EXAMPLES_SCHEMA = ", text string, pair string"
 ROWS_PER_PARTITION = 100_000
 """Prediction partitions hold at most this many rows (and there are at least as many as task
 slots), so a lost task repeats little work."""

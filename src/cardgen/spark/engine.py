@@ -27,6 +27,7 @@ from pyspark.sql import DataFrame
 
 from .. import __version__, errors
 from .._rundir import staged_run_dir
+from ..analysis import DEFAULT_MIN_SLICE_SIZE, analysis_options
 from ..data import EvalData, check_column_options
 from ..errors import CardgenError, DataError, UsageError
 from ..evaluation import permutation_notes, with_dataset_names, with_label_order
@@ -40,7 +41,8 @@ from ..predictions import PARQUET_PREDICTIONS_FILE
 from ..results import EvalResults
 from ..run_outputs import run_environment, run_timing, save_plots_and_results
 from .aggregate import spark_metrics
-from .classifier import PREDICTION_SCHEMA, partitions, run_stats
+from .analysis import spark_failures, spark_slices
+from .classifier import DETAILS_SCHEMA, EXAMPLES_SCHEMA, PREDICTION_SCHEMA, partitions, run_stats
 from .session import spark_session
 from .source import SparkRows, prepare_rows, read_dataset
 from .worker import LoadOptions, StatsParam, predictor
@@ -85,7 +87,8 @@ def evaluate_spark(
     """``cardgen.evaluation.evaluate(..., engine="spark")`` after its option checks.
 
     ``options`` holds the load options (see ``LoadOptions``) and ``mapping``, ``label_order``,
-    ``batch_size``, ``n_bootstrap`` and ``seed``; ``names`` the dataset id, config and split.
+    ``batch_size``, ``n_bootstrap``, ``seed``, ``min_slice_size`` and ``examples``; ``names``
+    the dataset id, config and split.
     """
     if not isinstance(model, (str, Path)) or isinstance(dataset, EvalData):
         raise UsageError(
@@ -130,6 +133,8 @@ def evaluate_dataframe(
     dataset_name: str = "dataframe",
     dataset_id: str | None = None,
     output_dir: str | Path | None = None,
+    min_slice_size: int = DEFAULT_MIN_SLICE_SIZE,
+    examples: bool = True,
 ) -> EvalResults:
     """Evaluate ``model`` (a path or hub id every executor can load) on a Spark DataFrame.
 
@@ -149,6 +154,7 @@ def evaluate_dataframe(
         label_order=label_order,
     )
     check_column_options(text_column, text_pair_column, label_column, limit)
+    analysis = analysis_options((), min_slice_size, examples)
     if dataset_id is not None:
         check_dataset_id(dataset_id)
     mapping: str | dict[str, str] | None
@@ -169,6 +175,8 @@ def evaluate_dataframe(
         "batch_size": batch_size,
         "n_bootstrap": n_bootstrap,
         "seed": seed,
+        "min_slice_size": analysis.min_slice_size,
+        "examples": analysis.examples,
     }
     with staged_run_dir(output_dir) as out:
         with spark_errors("reading the DataFrame", DataError):
@@ -220,15 +228,43 @@ def _evaluate_rows(
     target = (out or scratch) / PARQUET_PREDICTIONS_FILE  # type: ignore[operator]
     try:
         stats, wall = predict_to_parquet(
-            spark, rows, load, alignment, batch_size=options["batch_size"], target=target
+            spark,
+            rows,
+            load,
+            alignment,
+            batch_size=options["batch_size"],
+            target=target,
+            examples=options["examples"],
         )
+        timing = _spark_timing(spark, stats, rows.info.num_rows, wall)
         with spark_errors("aggregating predictions"):
+            predictions = spark.read.parquet(target.absolute().as_uri())
             report = spark_metrics(
-                spark.read.parquet(target.absolute().as_uri()),
+                predictions,
                 alignment.labels,
                 score_kind=model.score_kind,
                 n_bootstrap=options["n_bootstrap"],
                 seed=options["seed"],
+            )
+            units = sorted(stats["units"])
+            if len(units) != 1:
+                raise RuntimeError(f"workers measured input lengths in {units}, not one unit")
+            slices = spark_slices(
+                predictions,
+                alignment.labels,
+                unit=units[0],
+                max_length=timing.max_length,
+                min_size=options["min_slice_size"],
+                n_bootstrap=options["n_bootstrap"],
+                seed=options["seed"],
+            )
+            failures = spark_failures(
+                predictions,
+                alignment.labels,
+                np.array(report.confusion_matrix.counts),
+                score_kind=model.score_kind,
+                examples=options["examples"],
+                pairs=rows.info.text_pair is not None,
             )
     finally:
         if scratch is not None:
@@ -243,13 +279,14 @@ def _evaluate_rows(
         per_class=report.per_class,
         confusion_matrix=report.confusion_matrix,
         calibration=report.calibration,
-        timing=_spark_timing(spark, stats, rows.info.num_rows, wall),
+        timing=timing,
         environment={**run_environment(), "pyspark": spark.version},
         seed=options["seed"],
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         cardgen_version=__version__,
         warnings=notes,
     )
+    results.slices, results.failures = slices, failures
     if out is not None:
         results.files["predictions"] = PARQUET_PREDICTIONS_FILE
         save_plots_and_results(results, out)
@@ -264,10 +301,12 @@ def predict_to_parquet(
     *,
     batch_size: int | None,
     target: Path,
+    examples: bool,
 ) -> tuple[dict[str, Any], float]:
     """Executors predict ``rows`` and write them to ``target`` (Parquet, one file per task,
-    committed once per partition however often a task is retried); the workers' statistics
-    (see ``worker.StatsParam``) and the job's wall time."""
+    committed once per partition however often a task is retried), with each input's length
+    and, with ``examples``, its texts; the workers' statistics (see ``worker.StatsParam``) and
+    the job's wall time."""
     stats = spark.sparkContext.accumulator(StatsParam().zero({}), StatsParam())
     predict = predictor(
         load,
@@ -276,12 +315,15 @@ def predict_to_parquet(
         batch_size=batch_size,
         pairs=rows.info.text_pair is not None,
         stats=stats,
+        details=True,
+        examples=examples,
     )
+    schema = PREDICTION_SCHEMA + DETAILS_SCHEMA + (EXAMPLES_SCHEMA if examples else "")
     frame = rows.frame.select("index", "text", "pair", "label")
     frame = frame.repartition(partitions(spark, rows.info.num_rows), "index")
     start = time.perf_counter()
     with spark_errors("predicting"):
-        frame.mapInPandas(predict, PREDICTION_SCHEMA).write.parquet(target.absolute().as_uri())
+        frame.mapInPandas(predict, schema).write.parquet(target.absolute().as_uri())
     return stats.value, time.perf_counter() - start
 
 

@@ -85,10 +85,16 @@ STATS_FIELDS = (
 class StatsParam(AccumulatorParam):
     """Run statistics added up over tasks: counts and seconds add, batch size is the largest,
     and devices, dtypes and token counting are sets. Spark applies a result stage's
-    accumulator updates once per partition, however often a task is retried."""
+    accumulator updates once per partition, however often a task is retried. ``units`` are
+    the length units the workers measured in."""
 
     def zero(self, value: dict[str, Any]) -> dict[str, Any]:
-        return {"devices": set(), **dict.fromkeys(STATS_FIELDS, 0), "no_tokens": False}
+        return {
+            "devices": set(),
+            **dict.fromkeys(STATS_FIELDS, 0),
+            "no_tokens": False,
+            "units": set(),
+        }
 
     def addInPlace(self, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         out = {name: a[name] + b[name] for name in STATS_FIELDS if name != "batch_size"}
@@ -96,6 +102,7 @@ class StatsParam(AccumulatorParam):
             **out,
             "batch_size": max(a["batch_size"], b["batch_size"]),
             "devices": a["devices"] | b["devices"],
+            "units": a["units"] | b["units"],
             "no_tokens": a["no_tokens"] or b["no_tokens"],
         }
 
@@ -108,9 +115,14 @@ def predictor(
     batch_size: int | None,
     pairs: bool,
     stats: Any,
+    details: bool = False,
+    examples: bool = False,
 ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     """The ``mapInPandas`` function: rows (index, text, pair, label) to predictions (index,
-    gold, predicted, probabilities), scores in ``labels`` order (model columns ``columns``)."""
+    gold, predicted, probabilities), scores in ``labels`` order (model columns ``columns``).
+    With ``details`` also each input's ``length`` (tokens before truncation, or whitespace
+    words when the model reports none, as ``cardgen.analysis`` measures); with ``examples``
+    also its ``text`` and ``pair``."""
 
     def predict(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         device = task_device(options.device)
@@ -132,6 +144,11 @@ def predictor(
                 raw, run = model.predict_scores(texts, batch_size=batch_size)
             scores = np.asarray(raw)[:, columns]
             predicted = scores.argmax(axis=1)
+            extra: dict[str, Any] = {}
+            if details:
+                extra["length"], unit = _lengths(run.input_lengths, batch, pairs=pairs)
+                if examples:
+                    extra["text"], extra["pair"] = batch["text"], batch["pair"]
             stats.add(
                 {
                     "loads": 0,
@@ -144,6 +161,7 @@ def predictor(
                     "batch_size": run.batch_size,
                     "devices": {(run.device, run.dtype, run.max_length)},
                     "no_tokens": run.tokens is None,
+                    "units": {unit} if details else set(),
                 }
             )
             yield pd.DataFrame(
@@ -154,10 +172,23 @@ def predictor(
                     "probabilities": [
                         dict(zip(labels, map(float, row), strict=True)) for row in scores
                     ],
+                    **extra,
                 }
             )
 
     return predict
+
+
+def _lengths(
+    input_lengths: np.ndarray | None, batch: pd.DataFrame, *, pairs: bool
+) -> tuple[np.ndarray, str]:
+    """Each row's length and its unit: the model's token counts, else whitespace words."""
+    if input_lengths is not None:
+        return np.asarray(input_lengths, dtype=np.int64), "tokens"
+    words = np.array([len(t.split()) for t in batch["text"]], dtype=np.int64)
+    if pairs:
+        words += np.array([len(t.split()) for t in batch["pair"]], dtype=np.int64)
+    return words, "words"
 
 
 def row_digests(
