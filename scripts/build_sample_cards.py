@@ -67,7 +67,7 @@ class Shape:
     imitates: str
     model_name: str
     dataset: str
-    corpus: str  # sentiment | topics | newsgroups | moderation (multi-label)
+    corpus: str  # sentiment | topics | newsgroups | moderation (multi-label) | pairs
     split: str
     n_train: int
     n_eval: int
@@ -79,6 +79,10 @@ class Shape:
     probes: str | None = None  # run with `cardgen evaluate --probes`
     place_only: float = 0.0  # share of training rows that only name a filming place
     thresholds: dict[str, float] | None = None  # multi-label: `--threshold thresholds.json`
+    sources: bool = False  # topics: a news agency per row, in a `source` column and the text
+    learning_rate: float | None = None  # default: cardgen._synthetic.LEARNING_RATE
+    options: tuple[str, ...] = ()  # more `cardgen evaluate` options
+    caveat: str = ""  # appended to the intended-uses text
 
     @property
     def directory(self) -> Path:
@@ -116,6 +120,8 @@ SHAPES = {
             "test",
             n_train=2000,
             n_eval=760,
+            sources=True,
+            options=("--slice-by", "source", "--robustness", "all", "--robustness-sample", "300"),
         ),
         Shape(
             "imdb-like",
@@ -167,13 +173,32 @@ SHAPES = {
             epochs=10,
             thresholds={"threat": 0.3},
         ),
+        Shape(
+            "mrpc-like",
+            "a sentence-pair paraphrase model evaluated on GLUE MRPC (a Hugging Face card)",
+            "cardgen-samples/distilbert-mrpc-like",
+            "synthetic-mrpc",
+            "pairs",
+            "validation",
+            n_train=3000,
+            n_eval=408,
+            epochs=12,
+            learning_rate=2e-3,
+            caveat=(
+                "Like some real pair sets (MNLI, for one), its synthetic training pairs carry a "
+                "shortcut: 60% of the second sentences of non-equivalent pairs start with "
+                '"however". The input-length slices and the failure analysis below show that the '
+                "model learnt that word instead of comparing the two sentences."
+            ),
+        ),
     )
 }
 
 
 def notes(shape: Shape) -> str:
     """The intended-uses text of a sample card."""
-    return NOTES.format(imitates=shape.imitates, model=shape.model_description)
+    text = NOTES.format(imitates=shape.imitates, model=shape.model_description)
+    return f"{text} {shape.caveat}" if shape.caveat else text
 
 
 def card_args(shape: Shape, notes_file: Path, output: Path) -> list[str]:
@@ -206,7 +231,14 @@ def card_args(shape: Shape, notes_file: Path, output: Path) -> list[str]:
 def _rows(
     shape: Shape, n: int, seed: int, *, place_only: float = 0.0
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    from cardgen._synthetic import MODERATION, moderation_corpus, sentiment_corpus, topic_corpus
+    from cardgen._synthetic import (
+        MODERATION,
+        PARAPHRASE_LABELS,
+        moderation_corpus,
+        paraphrase_corpus,
+        sentiment_corpus,
+        topic_corpus,
+    )
 
     if shape.corpus == "moderation":
         return moderation_corpus(n, seed=seed), list(MODERATION)
@@ -217,21 +249,27 @@ def _rows(
             return [{**r, "label": names[r["label"]]} for r in rows], ["neg", "pos"]
         return rows, ["negative", "positive"]
     if shape.corpus == "topics":
-        return topic_corpus(n, seed=seed), ["World", "Sports", "Business", "Sci/Tech"]
+        rows = topic_corpus(n, seed=seed, sources=shape.sources)
+        return rows, ["World", "Sports", "Business", "Sci/Tech"]
+    if shape.corpus == "pairs":
+        return paraphrase_corpus(n, seed=seed), list(PARAPHRASE_LABELS)
     return topic_corpus(n, NEWSGROUPS, seed=seed), list(NEWSGROUPS)
 
 
 def _save_dataset(rows: list[dict[str, Any]], labels: list[str], split: str, path: Path) -> None:
-    """A ``save_to_disk`` DatasetDict with a ClassLabel column, like a hub dataset."""
+    """A ``save_to_disk`` DatasetDict with a ClassLabel column, like a hub dataset; the other
+    columns (texts, a slice column) are strings."""
     import datasets
 
+    columns = [column for column in rows[0] if column != "label"]
     features = datasets.Features(
-        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=labels)}
+        {
+            **{column: datasets.Value("string") for column in columns},
+            "label": datasets.ClassLabel(names=labels),
+        }
     )
-    encoded = {
-        "text": [r["text"] for r in rows],
-        "label": [labels.index(r["label"]) for r in rows],
-    }
+    encoded: dict[str, list[Any]] = {column: [r[column] for r in rows] for column in columns}
+    encoded["label"] = [labels.index(r["label"]) for r in rows]
     dataset = datasets.Dataset.from_dict(encoded, features=features)
     shutil.rmtree(path, ignore_errors=True)
     datasets.DatasetDict({split: dataset}).save_to_disk(str(path))
@@ -239,7 +277,7 @@ def _save_dataset(rows: list[dict[str, Any]], labels: list[str], split: str, pat
 
 def _train(shape: Shape, rows: list[dict[str, Any]], labels: list[str]) -> tuple[str, list[Any]]:
     """Train the model; return the ``--model`` argument and the per-epoch history."""
-    from cardgen._synthetic import train_tiny_distilbert
+    from cardgen._synthetic import LEARNING_RATE, train_tiny_distilbert
 
     if shape.sklearn:
         import skops.io as sio
@@ -265,6 +303,8 @@ def _train(shape: Shape, rows: list[dict[str, Any]], labels: list[str]) -> tuple
         validation=validation,
         history=history if shape.history else None,
         multi_label=shape.corpus == "moderation",
+        text_pairs=("sentence1", "sentence2") if shape.corpus == "pairs" else None,
+        learning_rate=shape.learning_rate or LEARNING_RATE,
     )
     return str(model_dir), history
 
@@ -354,8 +394,9 @@ def build(shape: Shape) -> None:
 
         write_json(BUILD / shape.name / "thresholds.json", shape.thresholds)
         evaluate += ["--threshold", str(BUILD / shape.name / "thresholds.json")]
-    if main([*evaluate, "--no-progress"]) != 0:
+    if main([*evaluate, *shape.options, "--no-progress"]) != 0:
         raise SystemExit(f"evaluating {shape.name} failed")
+    (SAMPLES / f".{shape.name}.lock").unlink(missing_ok=True)  # the run directory's lock
     (shape.directory / "predictions.jsonl").unlink()
     (shape.directory / "probe_fills.jsonl").unlink(missing_ok=True)
     _shrink_images(shape.directory)
