@@ -80,7 +80,9 @@ def spark_steps(model: Path, data: Path, master: str, out: Path, limit: int | No
     driver_model = timed("driver model load (labels, info)", times, load.open, "cpu")
     alignment = align_labels(driver_model.labels, rows.label_names, dataset_indexed=rows.indexed)
     target = out / "predictions.parquet"
-    stats, wall = predict_to_parquet(spark, rows, load, alignment, batch_size=None, target=target)
+    stats, wall = predict_to_parquet(
+        spark, rows, load, alignment, batch_size=None, target=target, examples=True
+    )
     times["prediction job"] = wall
     report = timed(
         "aggregation (confusion, bins, log loss, AUC)",
