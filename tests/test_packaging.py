@@ -27,3 +27,25 @@ def test_every_package_and_the_templates_are_listed_for_the_wheel() -> None:
 def test_the_default_templates_are_found_through_the_package() -> None:
     assert default_templates_dir().resolve() == (ROOT / "templates").resolve()
     assert (default_templates_dir() / DEFAULT_TEMPLATE).is_file()
+
+
+@pytest.mark.parametrize("folder", ["bench", "scripts"])
+def test_what_benchmarks_and_scripts_import_from_cardgen_exists(folder: str) -> None:
+    """bench/ and scripts/ are not imported by the suite: a renamed helper would break them
+    silently."""
+    import ast
+    import importlib
+    import importlib.util
+
+    missing = []
+    for path in sorted((ROOT / folder).glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("cardgen"):
+                module = importlib.import_module(str(node.module))
+                missing += [
+                    f"{path.name}: {node.module}.{alias.name}"
+                    for alias in node.names
+                    if not hasattr(module, alias.name)
+                    and importlib.util.find_spec(f"{node.module}.{alias.name}") is None
+                ]
+    assert not missing
