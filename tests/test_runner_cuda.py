@@ -187,7 +187,9 @@ def test_cuda_tokenizes_the_next_chunk_in_a_thread(
     probs, _ = classify(
         model, tokenizer, texts, max_length=32, batch_size=8, device=device, chunk_rows=16
     )
-    np.testing.assert_array_equal(probs, expected)
+    # CPU kernels sharing cores with the tokenizing thread may sum in another order
+    np.testing.assert_allclose(probs, expected, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(probs.argmax(1), expected.argmax(1))
     assert len(threads) == -(-len(texts) // 16)
     # on CUDA a worker thread tokenizes (the GPU runs meanwhile); on CPU the main thread does
     assert set(threads) == {device.type == "cpu"}
