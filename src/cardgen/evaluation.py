@@ -21,7 +21,7 @@ from .analysis.robustness import measure_robustness
 from .data import EvalData, load_data
 from .errors import LabelError, UsageError
 from .hub_conventions import check_dataset_id
-from .labels import Alignment, align_labels, check_permutation, read_label_map
+from .labels import Alignment, align_labels, check_permutation, label_map_option
 from .metrics import compute_metrics
 from .models import TextClassifier, load_model
 from .multilabel import evaluate_multilabel, is_multilabel_run
@@ -122,11 +122,7 @@ def evaluate(
     )
     if dataset_id is not None:
         check_dataset_id(dataset_id)
-    mapping: str | dict[str, str] | None
-    if isinstance(label_map, Path) or (isinstance(label_map, str) and label_map != "index"):
-        mapping = read_label_map(label_map)
-    else:
-        mapping = label_map
+    mapping = label_map_option(label_map)
     thresholds = check_threshold(threshold)
     probe_list = resolve_probes(probes) if probes else []
     analysis = analysis_options(slice_by, min_slice_size, examples)
@@ -134,23 +130,24 @@ def evaluate(
     with staged_run_dir(output_dir) as out:
         if engine == "spark":
             from .spark import evaluate_spark
+            from .spark.engine import RunOptions
 
-            spark_options = {
-                "revision": revision,
-                "device": device,
-                "dtype": dtype,
-                "max_length": max_length,
-                "trust_remote_code": trust_remote_code,
-                "allow_pickle": allow_pickle,
-                "trusted_types": tuple(trusted_types),
-                "mapping": mapping,
-                "label_order": label_order,
-                "batch_size": batch_size,
-                "n_bootstrap": n_bootstrap,
-                "seed": seed,
-                "min_slice_size": analysis.min_slice_size,
-                "examples": analysis.examples,
-            }
+            spark_options = RunOptions(
+                revision=revision,
+                device=device,
+                dtype=dtype,
+                max_length=max_length,
+                trust_remote_code=trust_remote_code,
+                allow_pickle=allow_pickle,
+                trusted_types=tuple(trusted_types),
+                mapping=mapping,
+                label_order=label_order,
+                batch_size=batch_size,
+                n_bootstrap=n_bootstrap,
+                seed=seed,
+                min_slice_size=analysis.min_slice_size,
+                examples=analysis.examples,
+            )
             return evaluate_spark(
                 model,
                 dataset,

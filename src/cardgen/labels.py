@@ -45,6 +45,14 @@ def is_generic(labels: list[str]) -> bool:
     )
 
 
+def label_map_option(label_map: str | Path | dict[str, str] | None) -> str | dict[str, str] | None:
+    """``--label-map`` as ``align_labels`` takes it: a file read into a dict, or ``"index"``,
+    a dict or None as given."""
+    if isinstance(label_map, Path) or (isinstance(label_map, str) and label_map != "index"):
+        return read_label_map(label_map)
+    return label_map
+
+
 def read_label_map(path: str | Path) -> dict[str, str]:
     """A JSON object mapping model label -> dataset label."""
     source = f"label map {path}"

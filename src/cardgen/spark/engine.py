@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from ..data import EvalData, check_column_options
 from ..errors import CardgenError, DataError, UsageError
 from ..evaluation import permutation_notes, with_dataset_names, with_label_order
 from ..hub_conventions import check_dataset_id
-from ..labels import Alignment, align_labels, read_label_map
+from ..labels import Alignment, align_labels, label_map_option
 from ..models import TextClassifier
 from ..models.base import one_line
 from ..multilabel import declared_multi_label
@@ -48,6 +48,39 @@ from .source import SparkRows, prepare_rows, read_dataset
 from .worker import LoadOptions, StatsParam, predictor
 
 _WORKER_ERROR = re.compile(r"cardgen\.errors\.(\w+): (.+)")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The options of ``cardgen.evaluate`` that the Spark engine uses, already checked."""
+
+    revision: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    max_length: int | None = None
+    trust_remote_code: bool = False
+    allow_pickle: bool = False
+    trusted_types: tuple[str, ...] = ()
+    mapping: str | dict[str, str] | None = None
+    label_order: Sequence[str] | None = None
+    batch_size: int | None = None
+    n_bootstrap: int = 10_000
+    seed: int = 0
+    min_slice_size: int = DEFAULT_MIN_SLICE_SIZE
+    examples: bool = True
+
+    def load(self, model: str) -> LoadOptions:
+        """How every worker loads ``model``."""
+        return LoadOptions(
+            model,
+            revision=self.revision,
+            device=self.device,
+            dtype=self.dtype,
+            max_length=self.max_length,
+            trust_remote_code=self.trust_remote_code,
+            allow_pickle=self.allow_pickle,
+            trusted_types=self.trusted_types,
+        )
 
 
 @contextmanager
@@ -77,7 +110,7 @@ def evaluate_spark(
     *,
     out: Path | None,
     spark_master: str | None = None,
-    options: dict[str, Any],
+    options: RunOptions,
     text_column: str | None = None,
     text_pair_column: str | None = None,
     label_column: str | None = None,
@@ -86,9 +119,7 @@ def evaluate_spark(
 ) -> EvalResults:
     """``cardgen.evaluation.evaluate(..., engine="spark")`` after its option checks.
 
-    ``options`` holds the load options (see ``LoadOptions``) and ``mapping``, ``label_order``,
-    ``batch_size``, ``n_bootstrap``, ``seed``, ``min_slice_size`` and ``examples``; ``names``
-    the dataset id, config and split.
+    ``names`` are the dataset id, config and split.
     """
     if not isinstance(model, (str, Path)) or isinstance(dataset, EvalData):
         raise UsageError(
@@ -157,27 +188,23 @@ def evaluate_dataframe(
     analysis = analysis_options((), min_slice_size, examples)
     if dataset_id is not None:
         check_dataset_id(dataset_id)
-    mapping: str | dict[str, str] | None
-    if isinstance(label_map, Path) or (isinstance(label_map, str) and label_map != "index"):
-        mapping = read_label_map(label_map)
-    else:
-        mapping = label_map
-    options = {
-        "revision": revision,
-        "device": device,
-        "dtype": dtype,
-        "max_length": max_length,
-        "trust_remote_code": trust_remote_code,
-        "allow_pickle": allow_pickle,
-        "trusted_types": tuple(trusted_types),
-        "mapping": mapping,
-        "label_order": label_order,
-        "batch_size": batch_size,
-        "n_bootstrap": n_bootstrap,
-        "seed": seed,
-        "min_slice_size": analysis.min_slice_size,
-        "examples": analysis.examples,
-    }
+    mapping = label_map_option(label_map)
+    options = RunOptions(
+        revision=revision,
+        device=device,
+        dtype=dtype,
+        max_length=max_length,
+        trust_remote_code=trust_remote_code,
+        allow_pickle=allow_pickle,
+        trusted_types=tuple(trusted_types),
+        mapping=mapping,
+        label_order=label_order,
+        batch_size=batch_size,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        min_slice_size=analysis.min_slice_size,
+        examples=analysis.examples,
+    )
     with staged_run_dir(output_dir) as out:
         with spark_errors("reading the DataFrame", DataError):
             rows = prepare_rows(
@@ -198,20 +225,14 @@ def _evaluate_rows(
     rows: SparkRows,
     model_name: str,
     out: Path | None,
-    options: dict[str, Any],
+    options: RunOptions,
     names: tuple[str | None, str | None, str | None],
 ) -> EvalResults:
-    load = LoadOptions(
-        model_name,
-        **{key: options[key] for key in ("revision", "device", "dtype", "max_length")},
-        trust_remote_code=options["trust_remote_code"],
-        allow_pickle=options["allow_pickle"],
-        trusted_types=tuple(options["trusted_types"]),
-    )
+    load = options.load(model_name)
     header = EvalData([], [], rows.label_names, rows.indexed, rows.info)
     header = with_dataset_names(header, *names)
-    if options["label_order"] is not None:
-        header = with_label_order(header, list(options["label_order"]))
+    if options.label_order is not None:
+        header = with_label_order(header, list(options.label_order))
     model = load.open("cpu")  # the driver's copy: labels and description only
     if declared_multi_label(model) is True:
         raise UsageError(
@@ -222,7 +243,7 @@ def _evaluate_rows(
         model.labels,
         header.label_names,
         dataset_indexed=header.indexed,
-        label_map=options["mapping"],
+        label_map=options.mapping,
     )
     scratch = None if out is not None else Path(tempfile.mkdtemp(prefix="cardgen-spark-"))
     target = (out or scratch) / PARQUET_PREDICTIONS_FILE  # type: ignore[operator]
@@ -232,9 +253,9 @@ def _evaluate_rows(
             rows,
             load,
             alignment,
-            batch_size=options["batch_size"],
+            batch_size=options.batch_size,
             target=target,
-            examples=options["examples"],
+            examples=options.examples,
         )
         timing = _spark_timing(spark, stats, rows.info.num_rows, wall)
         with spark_errors("aggregating predictions"):
@@ -243,8 +264,8 @@ def _evaluate_rows(
                 predictions,
                 alignment.labels,
                 score_kind=model.score_kind,
-                n_bootstrap=options["n_bootstrap"],
-                seed=options["seed"],
+                n_bootstrap=options.n_bootstrap,
+                seed=options.seed,
             )
             units = sorted(stats["units"])
             if len(units) != 1:
@@ -254,16 +275,16 @@ def _evaluate_rows(
                 alignment.labels,
                 unit=units[0],
                 max_length=timing.max_length,
-                min_size=options["min_slice_size"],
-                n_bootstrap=options["n_bootstrap"],
-                seed=options["seed"],
+                min_size=options.min_slice_size,
+                n_bootstrap=options.n_bootstrap,
+                seed=options.seed,
             )
             failures = spark_failures(
                 predictions,
                 alignment.labels,
                 np.array(report.confusion_matrix.counts),
                 score_kind=model.score_kind,
-                examples=options["examples"],
+                examples=options.examples,
                 pairs=rows.info.text_pair is not None,
             )
     finally:
@@ -281,7 +302,7 @@ def _evaluate_rows(
         calibration=report.calibration,
         timing=timing,
         environment={**run_environment(), "pyspark": spark.version},
-        seed=options["seed"],
+        seed=options.seed,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         cardgen_version=__version__,
         warnings=notes,
