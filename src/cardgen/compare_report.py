@@ -76,6 +76,17 @@ def _p(delta: MetricDelta) -> str:
     return f"{delta.p_value:.3g}" if delta.p_value is not None else "-"
 
 
+def _delta_cells(delta: MetricDelta) -> tuple[str, ...]:
+    """A, B, B - A, the 95% CI of the difference and its p-value, as table cells."""
+    return (
+        f"{delta.a:.4f}",
+        f"{delta.b:.4f}",
+        f"{delta.delta:+.4f}",
+        _interval(delta),
+        _p(delta),
+    )
+
+
 def metrics_delta_table(comparison: Comparison) -> Table:
     """Every metric of both runs: A, B, B - A, its 95% CI and two-sided p-value."""
     title = plain(f"B {comparison.b} vs A {comparison.a}: {comparison.comparison}")
@@ -84,11 +95,7 @@ def metrics_delta_table(comparison: Comparison) -> Table:
     for d in comparison.metrics:
         table.add_row(
             d.name,
-            f"{d.a:.4f}",
-            f"{d.b:.4f}",
-            f"{d.delta:+.4f}",
-            _interval(d),
-            _p(d),
+            *_delta_cells(d),
             (d.test or "-").removeprefix("paired "),
         )
     return table
@@ -104,11 +111,7 @@ def per_class_delta_table(comparison: Comparison) -> Table:
                 plain(row.label),
                 str(row.support),
                 d.name.split("[", 1)[0],
-                f"{d.a:.4f}",
-                f"{d.b:.4f}",
-                f"{d.delta:+.4f}",
-                _interval(d),
-                _p(d),
+                *_delta_cells(d),
             )
     return table
 
@@ -125,11 +128,7 @@ def slice_delta_table(comparison: Comparison) -> Table:
                 plain(f"{piece.value} ({piece.description})" if piece.description else piece.value),
                 str(piece.rows),
                 d.name,
-                f"{d.a:.4f}",
-                f"{d.b:.4f}",
-                f"{d.delta:+.4f}",
-                _interval(d),
-                _p(d),
+                *_delta_cells(d),
             )
     return table
 
