@@ -110,7 +110,7 @@ class TransformersClassifier:
             config_file = _hub_config(name, revision)
         read_config(config_file, model=name, trust_remote_code=trust_remote_code)
         source = str(directory) if directory is not None else name
-        options = {"revision": revision, "trust_remote_code": trust_remote_code}
+        options: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
         try:
             config = AutoConfig.from_pretrained(source, **options)
         except Exception as exc:  # transformers validates fields with several error types
