@@ -84,9 +84,8 @@ def run_outputs(directory: Path) -> set[str]:
             continue
         names.add(marker)
         try:
-            data = parse_json(
-                read_text(path, error=OutputError), source=str(path), error=OutputError
-            )
+            text = read_text(path, error=OutputError, base=directory)
+            data = parse_json(text, source=str(path), error=OutputError)
         except OutputError:
             continue
         names.update(_file_names(data))

@@ -3,16 +3,22 @@
 Every JSON, YAML and TOML file that comes from a user, a model repository or a run directory
 goes through here, so that a hostile file costs at most these limits and fails with a
 CardgenError (of the caller's kind) that says which limit it hit.
+
+Cards, their images and run files are also confined (``open_regular`` with ``base``,
+``check_output_file``): read only as regular files that stay inside the directory the user
+named once links are resolved (a link that stays inside is followed), and written only where no
+link, FIFO or other non-regular file stands; a link out, a FIFO or a device is refused.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
@@ -51,44 +57,46 @@ def read_text(
     what: str = "file",
     max_bytes: int = MAX_FILE_BYTES,
     encoding: str = "utf-8",
+    base: str | os.PathLike[str] | None = None,
 ) -> str:
-    """The text of ``path``; ``error`` when it is missing, too large or not ``encoding``."""
+    """The text of ``path``; ``error`` when it is missing, too large, not ``encoding`` or not a
+    regular file (or, with ``base``, not inside it: see ``open_regular``)."""
     target = Path(path)
-    try:
-        info = target.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise error(f"{what} {target} is a directory; pass a file")
-        if not stat.S_ISREG(info.st_mode):
-            raise error(f"{what} {target} is not a regular file; pass a file")
-        size = info.st_size
-        if size > max_bytes:
+    with open_regular(target, error=error, what=what, max_bytes=max_bytes, base=base) as handle:
+        try:
+            data = handle.read(max_bytes + 1)
+            text = data.decode(encoding)
+        except UnicodeDecodeError as exc:
             raise error(
-                f"{what} {target} is {size:,} bytes, over cardgen's limit of {max_bytes:,} bytes"
-            )
-        return target.read_text(encoding=encoding)
-    except FileNotFoundError as exc:
-        raise error(f"{what} {target} does not exist") from exc
-    except UnicodeDecodeError as exc:
-        raise error(
-            f"{what} {target} is not {encoding} text ({exc.reason} at byte {exc.start})"
-        ) from None
-    except OSError as exc:
-        raise error(f"cannot read {what} {target}: {exc.strerror or exc}") from exc
-    except ValueError as exc:  # a NUL in the path
-        raise error(f"{what} {quote(str(target))} is not a usable path ({exc})") from None
+                f"{what} {target} is not {encoding} text ({exc.reason} at byte {exc.start})"
+            ) from None
+        except OSError as exc:
+            raise error(f"cannot read {what} {target}: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:
+        raise error(f"{what} {target} grew past cardgen's limit of {max_bytes:,} bytes")
+    if "\r" in text:  # universal newlines, as text-mode open() reads them
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 def read_lines(
-    path: str | os.PathLike[str], *, error: type[CardgenError], what: str = "file"
+    path: str | os.PathLike[str],
+    *,
+    error: type[CardgenError],
+    what: str = "file",
+    base: str | os.PathLike[str] | None = None,
 ) -> Iterator[tuple[int, str]]:
     """(line number, text) of every line of ``path`` as UTF-8, streamed: split on LF only (so
     U+2028 stays text), a byte-order mark dropped, each line bounded by MAX_LINE_BYTES;
-    ``error`` names the line that is too long or not UTF-8."""
+    ``error`` names the line that is too long or not UTF-8. ``path`` is opened at once, with
+    ``open_regular``, so that a file cardgen refuses fails the call itself."""
     target = Path(path)
-    try:
-        handle = target.open("rb")
-    except OSError as exc:
-        raise error(f"cannot read {what} {target}: {exc.strerror or exc}") from None
+    return _lines(open_regular(target, error=error, what=what, base=base), target, error, what)
+
+
+def _lines(
+    handle: BinaryIO, target: Path, error: type[CardgenError], what: str
+) -> Iterator[tuple[int, str]]:
     offset = 0
     with handle:
         for number, raw in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), 1):
@@ -110,6 +118,113 @@ def read_lines(
                 ) from None
             offset += len(raw)
             yield number, line
+
+
+_READ = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_LINK_FIX = (
+    "cardgen reads cards, images and run files only inside the directory you named: replace "
+    "the link with a copy of the file"
+)
+
+
+def contained(
+    path: str | os.PathLike[str],
+    base: str | os.PathLike[str],
+    *,
+    error: type[CardgenError],
+    what: str = "file",
+    fix: str | None = _LINK_FIX,
+) -> Path:
+    """The real path of ``path`` when, with every link on the way resolved, it stays inside
+    ``base``: the directory the user named, trusted with the links above it. ``error`` names
+    ``path`` (never where a link points) when it leads out (then ends with ``fix``) or links
+    loop."""
+    target = Path(path)
+    shown = str(target) if str(target).isprintable() else quote(str(target))
+    try:
+        root, real = Path(base).resolve(), target.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a loop of links before Python 3.13
+        raise error(f"{what} {shown} is a loop of links; replace it with the file") from None
+    except ValueError as exc:  # a NUL in the path
+        raise error(f"{what} {shown} is not a usable path ({exc})") from None
+    if not real.is_relative_to(root):
+        ending = f"; {fix}" if fix else ""
+        raise error(f"{what} {shown} leads outside {base} through a link{ending}")
+    return real
+
+
+def open_regular(
+    path: str | os.PathLike[str],
+    *,
+    error: type[CardgenError],
+    what: str = "file",
+    max_bytes: int | None = None,
+    base: str | os.PathLike[str] | None = None,
+) -> BinaryIO:
+    """``path`` open for binary reading when it is a regular file (of at most ``max_bytes``);
+    ``error`` for a missing file, a directory, a FIFO, device or socket (opened non-blocking,
+    so none of them can hang cardgen).
+
+    With ``base``, ``path`` must also stay inside ``base`` (see ``contained``): a link out is
+    refused; its real path is then opened with O_NOFOLLOW, so a link swapped in
+    after the check is refused too. Without ``base`` (a file the user named) links are followed.
+    """
+    target = Path(path)
+    real = target if base is None else contained(target, base, error=error, what=what)
+    try:
+        fd = os.open(real, _READ | (_NOFOLLOW if base is not None else 0))
+    except FileNotFoundError:
+        raise error(f"{what} {target} does not exist") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise error(f"{what} {target} became a link while cardgen read it") from None
+        raise error(f"cannot read {what} {target}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a NUL in the path
+        raise error(f"{what} {quote(str(target))} is not a usable path ({exc})") from None
+    try:
+        info = os.fstat(fd)
+        mode, size = info.st_mode, info.st_size
+        if stat.S_ISDIR(mode):
+            raise error(f"{what} {target} is a directory; pass a file")
+        if not stat.S_ISREG(mode):
+            raise error(
+                f"{what} {target} is not a regular file (a FIFO, device or socket); pass a file"
+            )
+        if max_bytes is not None and size > max_bytes:
+            raise error(
+                f"{what} {target} is {size:,} bytes, over cardgen's limit of {max_bytes:,} bytes"
+            )
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def check_output_file(
+    path: str | os.PathLike[str], *, error: type[CardgenError], what: str = "output"
+) -> None:
+    """``error`` when ``path``, a file cardgen is about to write, is a link (wherever it
+    points: cardgen writes only regular files, never through a link) or exists as anything but
+    a regular file; a path that does not exist yet is fine."""
+    target = Path(path)
+    try:
+        mode = target.lstat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except (OSError, ValueError) as exc:
+        raise error(f"cannot write {what} {quote(str(target))}: {exc}") from None
+    if stat.S_ISLNK(mode):
+        raise error(
+            f"{what} {target} is a symbolic link; cardgen writes only regular files, never "
+            "through a link: pass the file it points to instead, or remove the link"
+        )
+    if stat.S_ISDIR(mode):
+        raise error(f"{what} {target} is a directory; pass a file path")
+    if not stat.S_ISREG(mode):
+        raise error(
+            f"{what} {target} is not a regular file (a FIFO, device or socket); pass another path"
+        )
 
 
 def check_size(data: Any, *, source: str, error: type[CardgenError]) -> Any:
@@ -225,6 +340,5 @@ def inside(directory: str | os.PathLike[str], name: str, *, what: str) -> Path:
     if relative.is_absolute() or ".." in relative.parts:
         raise LimitError(f"{what} {quote(name)} points outside {base}; it must be a path inside it")
     target = base / relative
-    if target.resolve().is_relative_to(base.resolve()):
-        return target
-    raise LimitError(f"{what} {quote(name)} leads outside {base} through a link")
+    contained(target, base, error=LimitError, what=what, fix=None)
+    return target

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ._io import write_text
-from ._untrusted import quote
+from ._untrusted import check_output_file, quote
 from .card_context import card_context
 from .errors import CardError, OutputError, UsageError
 from .export import GENERATOR, card_images, card_to_html, copy_images, image_sources
@@ -40,10 +40,12 @@ USER_SECTIONS = ("model_description", "intended_uses", "training_data", "risks")
 
 @dataclass
 class RenderedCard:
-    """A rendered card, and the run files it links: path relative to the card -> source."""
+    """A rendered card, the run files it links (path relative to the card -> source) and the
+    run directory they come from."""
 
     text: str
     images: dict[str, Path]
+    run_dir: Path | None = None
 
 
 def render_card(
@@ -78,7 +80,9 @@ def render_card(
     say which Hub dataset the evaluation data is, ``language`` the ISO 639 codes of the
     texts; ``license`` must be a Hub license id. ``output_format="html"`` gives a
     standalone, sanitized HTML page instead; it replaces only an HTML card cardgen wrote,
-    other files need ``overwrite``. Refreshing a card of another model is refused. Raises a
+    other files need ``overwrite``. Refreshing a card of another model is refused, and so is an
+    ``output`` that is a link or any other non-regular file (nothing is written through a
+    link; the card's images are read only from inside the run directory). Raises a
     CardgenError on bad input before anything is written.
     """
     if output_format not in ("md", "html"):
@@ -91,6 +95,8 @@ def render_card(
             f"--output {target} is a directory; pass the card's file path, "
             f"e.g. {target / ('README.html' if output_format == 'html' else 'README.md')}"
         )
+    if target is not None:
+        check_output_file(target, error=OutputError, what="the card")
     card = build_card(
         results,
         template=template,
@@ -122,7 +128,7 @@ def render_card(
             check_replaceable(target, GENERATOR, what="an HTML card written by cardgen")
         text = card_to_html(text)
     if target is not None:
-        copy_images(card.images, target.parent)
+        copy_images(card.images, card.run_dir, target.parent)
         try:
             write_text(target, text)
         except OutputError:
@@ -193,7 +199,7 @@ def build_card(
     source = "the card" if template is None else f"the card rendered from template {template}"
     check_metadata(text, context["metadata"], source=source)
     text = tag_model(text, context["model"]["source"])
-    return RenderedCard(text=text, images=image_sources(images, run_dir))
+    return RenderedCard(text=text, images=image_sources(images, run_dir), run_dir=run_dir)
 
 
 def check_metadata(

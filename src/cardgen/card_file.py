@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -30,7 +31,8 @@ _OPTIONAL_TEXT_OR_LIST = ("language", "base_model", "datasets", "tags", "metrics
 
 
 def read_card_text(path: str | os.PathLike[str]) -> str:
-    """The text of a card, bounded in size; CardError when it is missing or unreadable."""
+    """The text of a card, bounded in size; CardError when it is missing or unreadable, not a
+    regular file, or a link that leads out of the card's folder."""
     card = Path(path)
     try:
         found = "\x00" not in os.fspath(path) and card.exists()
@@ -41,7 +43,12 @@ def read_card_text(path: str | os.PathLike[str]) -> str:
     if not found:
         raise CardError(f"no model card at {quote(os.fspath(path))}; render one with cardgen first")
     return read_text(
-        card, error=CardError, what="model card", max_bytes=MAX_CARD_BYTES, encoding="utf-8-sig"
+        card,
+        error=CardError,
+        what="model card",
+        max_bytes=MAX_CARD_BYTES,
+        encoding="utf-8-sig",
+        base=card.parent,
     )
 
 
@@ -180,8 +187,8 @@ def linked_images(path: str | os.PathLike[str]) -> list[tuple[str, Path]]:
     """``(path in repo, local file)`` for each local image the card's Markdown links.
 
     Links are resolved against the card's folder and must stay inside it, since the Hub shows
-    them from the same relative path in the repository; http(s) and data: images are left
-    alone, other URLs refused.
+    them from the same relative path in the repository, and be regular files, not reached
+    through a link out; http(s) and data: images are left alone, other URLs refused.
     """
     card = Path(path)
     text = _FRONT_MATTER.sub("", read_card_text(card), count=1)
@@ -214,8 +221,9 @@ def linked_images(path: str | os.PathLike[str]) -> list[tuple[str, Path]]:
                 f"{card} links image {quote(link)} outside the card's folder, which the Hub "
                 "cannot show; copy the image next to the card and link it relatively"
             ) from None
-        if not _is_file(local):
-            raise CardError(f"{card} links image {quote(link)} but {local} does not exist")
+        problem = _not_a_file(local)
+        if problem:
+            raise CardError(f"{card} links image {quote(link)} but {local} {problem}")
         repo_path = PurePosixPath(*local.relative_to(folder).parts).as_posix()
         if repo_path == CARD_PATH_IN_REPO:
             raise CardError(
@@ -226,8 +234,14 @@ def linked_images(path: str | os.PathLike[str]) -> list[tuple[str, Path]]:
     return sorted(found.items())
 
 
-def _is_file(path: Path) -> bool:
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` (inside the card's folder: ``inside`` resolved its links) is not a regular
+    file to upload, or None when it is one."""
     try:
-        return path.is_file()
+        mode = path.stat().st_mode
     except (OSError, ValueError):
-        return False
+        return "does not exist"
+    if stat.S_ISREG(mode):
+        return None
+    kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO, device or socket"
+    return f"does not exist as a file: it is {kind}; link an image file"

@@ -20,7 +20,7 @@ import nh3
 from markdown_it import MarkdownIt
 
 from ._io import atomic_open
-from ._untrusted import LimitError, inside, quote
+from ._untrusted import LimitError, check_output_file, inside, open_regular, quote
 from .errors import CardError, OutputError, ResultsError
 from .results import EvalResults
 from .sections import split_front_matter
@@ -154,9 +154,10 @@ def image_sources(images: Mapping[str, Path], run_dir: Path | None) -> dict[str,
     return {file.as_posix(): run_dir / file for file in images.values()}
 
 
-def copy_images(images: Mapping[str, Path], destination: Path) -> None:
+def copy_images(images: Mapping[str, Path], run_dir: Path | None, destination: Path) -> None:
     """Copy the run's images beside the card, each to the same relative path; every target is
-    checked before the first is written."""
+    checked before the first is written (no link, FIFO or directory stands there), and each
+    image is read only as a regular file inside ``run_dir``."""
     targets = {}
     for relative, source in images.items():
         try:
@@ -168,17 +169,19 @@ def copy_images(images: Mapping[str, Path], destination: Path) -> None:
         if target.is_dir():
             raise OutputError(f"cannot copy image {relative} to {target}: it is a directory")
         if not (target.exists() and target.resolve() == source.resolve()):
+            check_output_file(target, error=OutputError, what="image")
             targets[target] = source
     for target, source in targets.items():
-        try:
-            size = source.stat().st_size
-            if size > MAX_IMAGE_BYTES:
-                raise ResultsError(
-                    f"image {source} is {size:,} bytes, over cardgen's limit of "
-                    f"{MAX_IMAGE_BYTES:,}; re-run `cardgen evaluate` to regenerate it"
-                )
-            data = source.read_bytes()
-        except OSError as exc:
-            raise ResultsError(f"cannot read image {source}: {exc.strerror or exc}") from exc
+        with open_regular(
+            source,
+            error=ResultsError,
+            what="image",
+            max_bytes=MAX_IMAGE_BYTES,
+            base=run_dir or source.parent,
+        ) as handle:
+            try:
+                data = handle.read(MAX_IMAGE_BYTES + 1)
+            except OSError as exc:
+                raise ResultsError(f"cannot read image {source}: {exc.strerror or exc}") from exc
         with atomic_open(target, "wb") as handle:
             handle.write(data)

@@ -4,6 +4,7 @@ label-code arrays. Parquet is read with pyarrow, a batch at a time."""
 
 from __future__ import annotations
 
+import os
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._untrusted import parse_json, quote, read_lines
+from ._untrusted import contained, open_regular, parse_json, quote, read_lines
 from .errors import ResultsError
 from .results import PREDICTIONS_FILE
 
@@ -34,8 +35,11 @@ def load_predictions(run_dir: str | Path) -> list[dict[str, Any]]:
 
 def has_predictions(run_dir: str | Path) -> bool:
     """Whether a run directory keeps per-example predictions (JSON Lines or Parquet)."""
-    folder = Path(run_dir)
-    return (folder / PREDICTIONS_FILE).is_file() or (folder / PARQUET_PREDICTIONS_FILE).exists()
+    try:
+        _predictions_path(run_dir)
+    except ResultsError:
+        return False
+    return True
 
 
 @dataclass(eq=False)
@@ -111,10 +115,12 @@ def prediction_codes(
 
 
 def _predictions_path(run_dir: str | Path) -> Path:
+    """The run's predictions: any entry of the name but a plain directory, so that an entry
+    cardgen must not read (a link out, a FIFO) is refused when read rather than skipped."""
     path = Path(run_dir) / PREDICTIONS_FILE
-    if path.is_file():
+    if os.path.lexists(path) and (path.is_symlink() or not path.is_dir()):
         return path
-    if (Path(run_dir) / PARQUET_PREDICTIONS_FILE).exists():
+    if os.path.lexists(Path(run_dir) / PARQUET_PREDICTIONS_FILE):
         return Path(run_dir) / PARQUET_PREDICTIONS_FILE
     raise ResultsError(f"no predictions file at {path} (or {PARQUET_PREDICTIONS_FILE} beside it)")
 
@@ -126,12 +132,15 @@ def _parquet_rows(path: Path, *, full: bool) -> Iterator[tuple[int, dict[str, An
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    parts = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    run_dir = path.parent
+    real = contained(path, run_dir, error=ResultsError, what="predictions")
+    parts = sorted(path.glob("*.parquet")) if real.is_dir() else [path]
     columns = ["index", "gold", "predicted", *(["probabilities"] if full else [])]
     number = 0
     for part in parts:
+        source = open_regular(part, error=ResultsError, what="predictions file", base=run_dir)
         try:
-            with pq.ParquetFile(part) as parquet:
+            with source, pq.ParquetFile(source) as parquet:
                 missing = [c for c in columns if c not in parquet.schema_arrow.names]
                 if missing:
                     raise ResultsError(f"it has no column {quote(missing[0])}")
@@ -151,8 +160,9 @@ def _parquet_rows(path: Path, *, full: bool) -> Iterator[tuple[int, dict[str, An
 def _prediction_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """The non-blank lines of a predictions file as (line number, row), streamed; ResultsError
     naming the line that is too long, not UTF-8, not JSON or not a row with probabilities."""
+    lines = read_lines(path, error=ResultsError, what="predictions file", base=path.parent)
     try:
-        for number, line in read_lines(path, error=ResultsError, what="predictions file"):
+        for number, line in lines:
             if not line.strip():
                 continue
             row = parse_json(line, source=f"line {number}", error=ResultsError)

@@ -6,6 +6,7 @@ Plain dataclasses with ``to_dict`` / ``from_dict``; this module never imports to
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path, PurePosixPath
 from types import UnionType
@@ -266,15 +267,16 @@ def _check_multilabel(results: EvalResults, section: MultiLabelResults) -> None:
 
 
 def load_results(path: str | Path) -> EvalResults:
-    """Load a results file, or the ``results.json`` inside a run directory."""
+    """Load a results file, or the ``results.json`` inside a run directory; it must be a
+    regular file that stays inside its directory (a link out is refused)."""
     target = Path(path)
     if target.is_dir():
         target = target / RESULTS_FILE
-    if not target.is_file():
+    if not os.path.lexists(target):
         raise ResultsError(
             f"no results file at {target}; run `cardgen evaluate --output-dir DIR` first"
         )
-    text = read_text(target, error=ResultsError, what="results file")
+    text = read_text(target, error=ResultsError, what="results file", base=target.parent)
     data = parse_json(text, source=f"results file {target}", error=ResultsError)
     if not isinstance(data, dict):
         raise ResultsError(f"results file {target} does not hold a JSON object")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._markdown import scan
-from ._untrusted import parse_yaml, quote, read_text
+from ._untrusted import check_output_file, parse_yaml, quote, read_text
 from .errors import CardError
 
 BEGIN = "<!-- cardgen:begin {} -->"
@@ -298,13 +298,19 @@ def _open_fence(text: str) -> tuple[str, int] | None:
 
 def read_existing_card(target: Path) -> str:
     """The text of an existing card at ``target`` ("" when there is none); CardError when it
-    cannot be read as a card."""
+    cannot be read as a card, or is a link or other non-regular file (cardgen is about to write
+    ``target``, and never reads or writes through a link)."""
+    check_output_file(target, error=CardError, what="the existing card")
     if not target.exists():
         return ""
     fix = "pass --overwrite to replace it, or write the card to another --output"
     try:
         return read_text(
-            target, error=CardError, what="the existing card", max_bytes=MAX_CARD_BYTES
+            target,
+            error=CardError,
+            what="the existing card",
+            max_bytes=MAX_CARD_BYTES,
+            base=target.parent,
         )
     except CardError as exc:
         raise CardError(f"{exc}; {fix}") from None
