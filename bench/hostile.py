@@ -501,6 +501,130 @@ case("push", "image outside")(
 )
 
 
+def token_card(tmp: Path) -> str:
+    """A card that holds a string shaped like a Hub token (it links a remote image only)."""
+    card = Path(pushed_card(tmp, "https://example.com/a.png"))
+    card.write_text(card.read_text() + "\nHF_TOKEN=hf_" + "Bench0Token" * 3 + "\n")
+    return str(card)
+
+
+case("push", "Hub token in the card")(
+    lambda t: ["push", token_card(t), "--repo-id", "me/m", "--dry-run"]
+)
+
+
+# --- links and special files in place of cards, images and run files --------------------------
+SECRET = "bench secret: never in a card, never in a message\n"
+
+
+def outside(tmp: Path) -> Path:
+    """A valid card outside every directory a case names, with a secret line."""
+    card = tmp / "outside" / "card.md"
+    if not card.exists():
+        cli(["card", str(demo_run(tmp / "o")), "--output", str(card)])
+        card.write_text(card.read_text() + SECRET)
+    return card
+
+
+def link(path: Path, target: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(target)
+    return path
+
+
+def untouched(tmp: Path) -> bool:
+    card = tmp / "outside" / "card.md"
+    return (tmp / "p" / "README.md").is_symlink() and card.read_text().endswith(SECRET)
+
+
+def fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def fifo_run(tmp: Path) -> Path:
+    run = demo_run(tmp)
+    (run / "predictions.jsonl").unlink()
+    fifo(run / "predictions.jsonl")
+    return run
+
+
+def linked_run_file(tmp: Path, name: str) -> Path:
+    run = demo_run(tmp)
+    other = demo_run(tmp / "o")
+    (run / name).unlink()
+    link(run / name, other / name)
+    return run
+
+
+case("links", "--merge into a card that links out", check=untouched)(
+    lambda t: [
+        "card",
+        str(demo_run(t)),
+        "--merge",
+        "--output",
+        str(link(t / "p" / "README.md", outside(t))),
+    ]
+)
+case("links", "--overwrite a card that links out", check=untouched)(
+    lambda t: [
+        "card",
+        str(demo_run(t)),
+        "--overwrite",
+        "--output",
+        str(link(t / "p" / "README.md", outside(t))),
+    ]
+)
+case("links", "push a card that links out")(
+    lambda t: [
+        "push",
+        str(link(t / "p" / "README.md", outside(t))),
+        "--repo-id",
+        "me/m",
+        "--dry-run",
+    ]
+)
+case("links", "push an image that links out")(
+    lambda t: (
+        link(t / "card" / "leak.png", outside(t)),
+        ["push", pushed_card(t, "leak.png"), "--repo-id", "me/m", "--dry-run"],
+    )[1]
+)
+case("links", "push an image under a directory link out")(
+    lambda t: (
+        link(t / "card" / "img", outside(t).parent),
+        ["push", pushed_card(t, "img/card.md"), "--repo-id", "me/m", "--dry-run"],
+    )[1]
+)
+case("links", "results.json links out")(
+    lambda t: ["gate", str(linked_run_file(t, "results.json")), "--min", "accuracy=0.1"]
+)
+case("links", "predictions.jsonl links out")(
+    lambda t: [
+        "gate",
+        str(linked_run_file(t, "predictions.jsonl")),
+        "--baseline",
+        str(demo_run(t / "b")),
+        "--max-drop",
+        "accuracy=0.5",
+    ]
+)
+if hasattr(os, "mkfifo"):
+    case("links", "FIFO in place of the card")(
+        lambda t: ["card", str(demo_run(t)), "--overwrite", "--output", str(fifo(t / "README.md"))]
+    )
+    case("links", "FIFO in place of predictions.jsonl")(
+        lambda t: [
+            "gate",
+            str(fifo_run(t)),
+            "--baseline",
+            str(demo_run(t / "b")),
+            "--max-drop",
+            "accuracy=0.5",
+        ]
+    )
+
+
 def run_case(item: Case, root: Path) -> tuple[bool, str]:
     tmp = Path(tempfile.mkdtemp(dir=root))
     cwd = os.getcwd()

@@ -7,10 +7,12 @@ like one and clipped to a line.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+from ._hub_http import TIMEOUT_VARIABLE, HubLimits, bounded_requests, hub_limits, worth_retrying
 from ._secrets import redactor
 from ._untrusted import quote
 from .errors import CardError, CardgenError, HubError
@@ -66,25 +68,39 @@ def call_hub(
     token: str | None,
     require_token: bool = True,
     conflict: bool = False,
+    idempotent: bool = False,
 ) -> T:
-    """``call(api)``, with every failure turned into one CardgenError without the token."""
+    """``call(api)`` with every request time-limited (``CARDGEN_HUB_TIMEOUT``) and tried again
+    after a failure worth it (see ``worth_retrying``; ``idempotent`` when ``call`` changes
+    nothing), with every failure turned into one CardgenError without the token."""
+    limits = hub_limits()
     secrets = [token]
-    try:
-        if api is None:
-            api = _default_api(token) if require_token else _default_api(token, require=False)
-        secrets.append(getattr(api, "token", None))
-        return call(api)
-    except Exception as exc:  # every failure becomes one message without the token
-        scrub = redactor(secrets)
-        endpoint = getattr(api, "endpoint", None) if api is not None else None
-        where = _where(endpoint, scrub)
-        if conflict and _status(exc) in (409, 412):
-            raise HubError(
-                f"{repo_id}@{revision} changed on {where} after its README.md was read for the "
-                "merge, so the commit was refused and nothing was overwritten; run the push "
-                "again to merge into the new version"
-            ) from None
-        raise _hub_error(exc, repo_id, revision, action, where, scrub) from None
+    tries = 0
+    with bounded_requests(limits):  # one budget of tries for each request, across attempts
+        while True:
+            tries += 1
+            try:
+                if api is None and require_token:
+                    api = _default_api(token)
+                elif api is None:
+                    api = _default_api(token, require=False)
+                secrets.append(getattr(api, "token", None))
+                return call(api)
+            except Exception as exc:  # every failure becomes one message without the token
+                if tries <= limits.retries and worth_retrying(exc, idempotent=idempotent):
+                    time.sleep(limits.pause(tries - 1))
+                    continue
+                failure = exc
+                break
+    scrub = redactor(secrets)
+    where = _where(getattr(api, "endpoint", None), scrub)
+    if conflict and _status(failure) in (409, 412):
+        raise HubError(
+            f"{repo_id}@{revision} changed on {where} after its README.md was read for the "
+            "merge, so the commit was refused and nothing was overwritten; run the push "
+            "again to merge into the new version"
+        ) from None
+    raise _hub_error(failure, repo_id, revision, action, where, scrub, (limits, tries)) from None
 
 
 def _status(exc: Exception) -> object:
@@ -126,7 +142,13 @@ def _where(endpoint: object, scrub: Any) -> str:
 
 
 def _hub_error(
-    exc: Exception, repo_id: str, revision: str, action: str, where: str, scrub: Any
+    exc: Exception,
+    repo_id: str,
+    revision: str,
+    action: str,
+    where: str,
+    scrub: Any,
+    tried: tuple[HubLimits, int],
 ) -> CardgenError:
     """One clear CardgenError for a failed call; ``action`` is e.g. "committing to"."""
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
@@ -143,9 +165,13 @@ def _hub_error(
         return CardError(f"the Hub refused the card's metadata: {quote(detail, 300)[1:-1]}")
     names = {cls.__name__ for cls in type(exc).__mro__}
     if isinstance(exc, TimeoutError) or any("Timeout" in name for name in names):
+        limits, tries = tried
+        seconds = limits.connect if "ConnectTimeout" in names else limits.read
+        times = "tried once" if tries == 1 else f"tried {tries} times"
         return HubError(
-            f"{where} did not answer in time ({kind}) while {action} {repo_id}; check the "
-            "network connection and try again"
+            f"{where} did not answer within {seconds:g} s ({kind}, {times}) while {action} "
+            f"{repo_id}; check the network connection or HF_ENDPOINT, or raise "
+            f"{TIMEOUT_VARIABLE} for a slow connection"
         )
     if isinstance(exc, ValueError):  # an answer that is not the JSON it should be
         return HubError(

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import difflib
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._untrusted import read_text
 from .card_file import MAX_LISTED_PROBLEMS, card_metadata_problems
 from .errors import CardError, HubError
 from .merge import merge_card
@@ -56,6 +54,7 @@ def merge_with_hub(
         api=api,
         token=token,
         require_token=False,
+        idempotent=True,
     )
     where = f"the README.md of {repo_id}@{revision} on the Hub"
     merged = merge_card(remote or "", local, source=where)
@@ -71,8 +70,14 @@ def merge_with_hub(
 
 
 def _download(api: Any, repo_id: str, revision: str) -> tuple[str, str | None]:
-    """``(commit, README text or None)`` of ``repo_id`` at ``revision``."""
+    """``(commit, README text or None)`` of ``repo_id`` at ``revision``.
+
+    The README is one GET of at most MAX_CARD_BYTES, kept in memory: ``hf_hub_download`` would
+    retry a silent Hub for minutes on its own and write whatever size it is sent to disk.
+    """
+    from huggingface_hub import hf_hub_url
     from huggingface_hub.errors import EntryNotFoundError
+    from huggingface_hub.utils import get_session, hf_raise_for_status
 
     sha = getattr(api.model_info(repo_id, revision=revision), "sha", None)
     if not isinstance(sha, str) or not _COMMIT.fullmatch(sha):
@@ -80,19 +85,23 @@ def _download(api: Any, repo_id: str, revision: str) -> tuple[str, str | None]:
             f"the Hub gave no commit id for {repo_id}@{revision}, so a concurrent change could "
             "not be detected; try again later"
         )
-    with tempfile.TemporaryDirectory(prefix="cardgen-hub-") as cache:
+    url = hf_hub_url(repo_id, "README.md", revision=sha, endpoint=api.endpoint)
+    what = f"the README.md of {repo_id}"
+    data = bytearray()
+    with get_session().stream("GET", url, headers=api._build_hf_headers()) as response:
         try:
-            path = api.hf_hub_download(repo_id, "README.md", revision=sha, cache_dir=cache)
+            hf_raise_for_status(response)
         except EntryNotFoundError:
             return sha, None
-        text = read_text(
-            Path(path),
-            error=CardError,
-            what=f"the README.md of {repo_id}",
-            max_bytes=MAX_CARD_BYTES,
-            encoding="utf-8-sig",
-        )
-    return sha, text
+        for chunk in response.iter_bytes():
+            data += chunk
+            if len(data) > MAX_CARD_BYTES:
+                raise CardError(f"{what} is larger than {MAX_CARD_BYTES:,} bytes, cardgen's limit")
+    try:
+        return sha, bytes(data).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        detail = f"not UTF-8 text (at byte {exc.start:,})"
+        raise CardError(f"{what} is {detail}; fix it on the Hub") from None
 
 
 def _check_front_matter(text: str, where: str) -> None:

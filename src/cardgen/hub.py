@@ -4,7 +4,11 @@ Everything is checked before anything is sent, in ``--dry-run`` too: the repo id
 the card's metadata (read with cardgen's bounded YAML loader) and every image it links (a
 path inside the card's folder). The token comes from ``--token``, ``HF_TOKEN`` or the
 huggingface_hub login and never appears in cardgen's output or messages: Hub failures become
-messages written here, scrubbed of anything token-like.
+messages written here, scrubbed of anything token-like. Nothing holding a token is sent or
+shown either: the card, its images, and with ``merge_with_hub`` the merged card and its diff are
+scanned for the user's tokens and for anything shaped like one (see ``_secrets``). Every request
+to the Hub is time-limited and a failed one tried again a bounded number of times (see
+``_hub_http``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._hub_http import hub_limits
+from ._secrets import known_tokens, refuse_tokens
 from ._untrusted import quote
 from .card_file import CARD_PATH_IN_REPO, linked_images, read_card_text, validate_card
 from .errors import CardError, UsageError
@@ -29,7 +35,6 @@ DEFAULT_COMMIT_MESSAGE = "Update model card with cardgen"
 _REPO_PART = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?"
 _REPO_ID = re.compile(rf"(?:{_REPO_PART}/)?{_REPO_PART}")
 _BAD_REVISION = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[-/.]|[/.]$|\.lock$")
-
 
 
 @dataclass
@@ -144,10 +149,14 @@ def push_card(
     the repo's README.md at ``revision`` (as ``cardgen card --merge`` does; read in
     ``dry_run`` too, with the diff in ``PushResult.diff``) and commits on top of the commit it
     read, so a concurrent change makes the commit fail instead of being overwritten.
+
+    A card, image, merged card or diff holding a Hub token raises CardError before anything is
+    sent; every request waits at most ``CARDGEN_HUB_TIMEOUT`` seconds (default 30).
     """
     check_repo_id(repo_id)
     check_revision(revision)
     _check_token(token)
+    hub_limits()  # a bad CARDGEN_HUB_TIMEOUT is refused in --dry-run too
     if create_pr and revision not in (None, "main"):
         raise UsageError(
             f"--create-pr opens a pull request against main; drop --revision {revision}"
@@ -159,12 +168,16 @@ def push_card(
     card = Path(path)
     validate_card(card)
     files = [(CARD_PATH_IN_REPO, card), *linked_images(card)]
+    secrets = known_tokens([token, getattr(api, "token", None)])
+    for _, local in files:
+        refuse_tokens(local, source=str(local), secrets=secrets)
     merged = None
     if merge_with_hub:
         from ._hub_merge import merge_with_hub as merge
 
-        local = read_card_text(card)
-        merged = merge(local, card, repo_id, revision or "main", api=api, token=token)
+        local_text = read_card_text(card)
+        merged = merge(local_text, card, repo_id, revision or "main", api=api, token=token)
+        _refuse_hub_tokens(merged.text, merged.diff, f"{repo_id}@{revision or 'main'}", secrets)
     result = PushResult(
         repo_id=repo_id,
         revision=revision or "main",
@@ -186,6 +199,14 @@ def push_card(
     result.commit_url = _url(getattr(info, "commit_url", None))
     result.pr_url = _url(getattr(info, "pr_url", None))
     return result
+
+
+def _refuse_hub_tokens(text: str, diff: str, where: str, secrets: list[str]) -> None:
+    """CardError when the card merged with the Hub's README.md, or the diff that shows the
+    change, holds a token: it came from the README.md on the Hub."""
+    fix = "remove it from the README.md on the Hub (and revoke the token) before pushing"
+    refuse_tokens(text, source=f"README.md merged with {where}", secrets=secrets, fix=fix)
+    refuse_tokens(diff, source=f"the diff with README.md of {where}", secrets=secrets, fix=fix)
 
 
 def _url(value: object) -> str | None:

@@ -116,9 +116,12 @@ def hub_files(model_id: str, revision: str | None, snapshot: Path) -> list[str]:
     when online (a failure to list them leaves the cached ones)."""
     from huggingface_hub import HfApi, constants
 
+    from .._hub_http import bounded_requests, hub_limits
+
     files = listed_files(snapshot) if snapshot.is_dir() else []
     if not constants.HF_HUB_OFFLINE:
-        # offline, gated or rate-limited: keep what is cached
-        with contextlib.suppress(Exception):
+        limits = hub_limits()  # huggingface_hub sets no timeout on this request
+        # offline, gated, rate-limited or silent: keep what is cached
+        with contextlib.suppress(Exception), bounded_requests(limits):
             files += HfApi().list_repo_files(model_id, revision=revision)
     return files
