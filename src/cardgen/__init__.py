@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from .errors import (
+from cardgen.errors import (
     CardError,
     CardgenError,
     DataError,
@@ -15,15 +15,15 @@ from .errors import (
     ResultsError,
     UsageError,
 )
-from .results import EvalResults, load_results
+from cardgen.results import EvalResults, load_results
 
 if TYPE_CHECKING:
-    from .card import render_card
-    from .compare import Comparison, compare_runs
-    from .evaluation import evaluate
-    from .gate import check_gate
-    from .hub import push_card
-    from .probes import run_probes
+    from cardgen.card import render_card
+    from cardgen.compare import Comparison, compare_runs
+    from cardgen.evaluation import evaluate
+    from cardgen.gate import check_gate
+    from cardgen.hub import push_card
+    from cardgen.probes import run_probes
 
 __all__ = [
     "CardError",
@@ -50,28 +50,28 @@ def __getattr__(name: str) -> Any:
     # ``evaluate`` pulls in torch and ``render_card`` Jinja and huggingface_hub: load them on
     # first use so that ``import cardgen`` stays light.
     if name == "evaluate":
-        from .evaluation import evaluate
+        from cardgen.evaluation import evaluate
 
         return evaluate
     # ``check_gate`` (numpy, scipy) and ``push_card`` (huggingface_hub) load on first use too.
     if name == "check_gate":
-        from .gate import check_gate
+        from cardgen.gate import check_gate
 
         return check_gate
     if name in ("compare_runs", "Comparison"):
-        from . import compare
+        from cardgen import compare
 
         return getattr(compare, name)
     if name == "push_card":
-        from .hub import push_card
+        from cardgen.hub import push_card
 
         return push_card
     if name == "run_probes":
-        from .probes import run_probes
+        from cardgen.probes import run_probes
 
         return run_probes
     if name == "render_card":
-        from .card import render_card
+        from cardgen.card import render_card
 
         return render_card
     raise AttributeError(f"module 'cardgen' has no attribute {name!r}")

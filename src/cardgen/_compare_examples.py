@@ -7,10 +7,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ._untrusted import quote
-from .errors import ResultsError
-from .gate.paired import Pairing
-from .gate.runs import Run
+from cardgen._untrusted import quote
+from cardgen.errors import ResultsError
+from cardgen.gate.paired import Pairing
+from cardgen.gate.runs import Run
 
 
 @dataclass

@@ -8,8 +8,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._untrusted import quote
-from .errors import DataError
+from cardgen._untrusted import quote
+from cardgen.errors import DataError
 
 MAX_SLICE_VALUES = 100
 """Most distinct values a slice column may hold (``--slice-by``): more is an identifier, not a

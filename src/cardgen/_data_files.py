@@ -8,9 +8,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ._data_columns import ArrowColumns, Columns, check_names, json_kind
-from ._untrusted import MAX_FILE_BYTES, parse_json, quote, read_lines, read_text
-from .errors import CardgenError, DataError
+from cardgen._data_columns import ArrowColumns, Columns, check_names, json_kind
+from cardgen._untrusted import MAX_FILE_BYTES, parse_json, quote, read_lines, read_text
+from cardgen.errors import CardgenError, DataError
 
 FILE_FORMATS = {
     ".csv": "csv",

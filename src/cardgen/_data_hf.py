@@ -11,10 +11,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ._data_columns import ArrowColumns, Columns, column_list, json_kind
-from ._untrusted import inside, parse_json, quote, read_text
-from .errors import CardgenError, DataError
-from .labels import MAX_LABELS
+from cardgen._data_columns import ArrowColumns, Columns, column_list, json_kind
+from cardgen._untrusted import inside, parse_json, quote, read_text
+from cardgen.errors import CardgenError, DataError
+from cardgen.labels import MAX_LABELS
 
 _HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[\w.-]{1,96})?")
 

@@ -7,8 +7,8 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ._untrusted import quote
-from .errors import DataError
+from cardgen._untrusted import quote
+from cardgen.errors import DataError
 
 FINGERPRINT_PREFIX = "rows-sha256:"
 """Dataset fingerprints: sha256 over the digests of blocks of FINGERPRINT_BLOCK_ROWS consecutive

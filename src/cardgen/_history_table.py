@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._untrusted import quote
-from .errors import CardError
+from cardgen._untrusted import quote
+from cardgen.errors import CardError
 
 MAX_ROWS = 10_000
 MAX_COLUMNS = 100

@@ -12,15 +12,21 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from ._hub_http import TIMEOUT_VARIABLE, HubLimits, bounded_requests, hub_limits, worth_retrying
-from ._secrets import redactor
-from ._untrusted import quote
-from .errors import CardError, CardgenError, HubError
+from cardgen._hub_http import (
+    TIMEOUT_VARIABLE,
+    HubLimits,
+    bounded_requests,
+    hub_limits,
+    worth_retrying,
+)
+from cardgen._secrets import redactor
+from cardgen._untrusted import quote
+from cardgen.errors import CardError, CardgenError, HubError
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
-    from .hub import PushResult
+    from cardgen.hub import PushResult
 
 T = TypeVar("T")
 _NETWORK = frozenset({"TransportError", "ConnectionError", "ProtocolError"})

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ._untrusted import quote
-from .errors import CardgenError, HubError, UsageError
+from cardgen._untrusted import quote
+from cardgen.errors import CardgenError, HubError, UsageError
 
 TIMEOUT_VARIABLE = "CARDGEN_HUB_TIMEOUT"
 DEFAULT_TIMEOUT = 30.0

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .card_file import MAX_LISTED_PROBLEMS, card_metadata_problems
-from .errors import CardError, HubError
-from .merge import merge_card
-from .sections import MAX_CARD_BYTES, find_blocks, parse_metadata, split_front_matter
+from cardgen.card_file import MAX_LISTED_PROBLEMS, card_metadata_problems
+from cardgen.errors import CardError, HubError
+from cardgen.merge import merge_card
+from cardgen.sections import MAX_CARD_BYTES, find_blocks, parse_metadata, split_front_matter
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -38,7 +38,7 @@ def merge_with_hub(
     local: str, card: Path, repo_id: str, revision: str, *, api: HfApi | None, token: str | None
 ) -> HubMerge:
     """Merge ``local`` (the text of ``card``, a card cardgen wrote) into the repo's README."""
-    from ._hub_commit import call_hub
+    from cardgen._hub_commit import call_hub
 
     _, body = split_front_matter(local)
     if not find_blocks(body, source=str(card)):

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import OutputError
+from cardgen.errors import OutputError
 
 
 @contextmanager

@@ -8,9 +8,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ._history_table import Cell, TrainingHistory, check_rows, column_titles, finite_number
-from ._untrusted import quote
-from .errors import CardError
+from cardgen._history_table import Cell, TrainingHistory, check_rows, column_titles, finite_number
+from cardgen._untrusted import quote
+from cardgen.errors import CardError
 
 CSV_SEPARATORS = (",", ";", "\t", "|")
 # Keras history keys that are not metrics: shown last, apart from them.

@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._data_columns import Columns
-from ._untrusted import MAX_LABELS, quote
-from .errors import DataError
+from cardgen._data_columns import Columns
+from cardgen._untrusted import MAX_LABELS, quote
+from cardgen.errors import DataError
 
 LabelCheck = Callable[[Any, int, str, str], "int | str"]
 

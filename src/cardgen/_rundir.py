@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import OutputError
+from cardgen.errors import OutputError
 
 try:
     import fcntl
@@ -75,7 +75,7 @@ def staged_run_dir(target: str | os.PathLike[str] | None) -> Iterator[Path | Non
 def run_outputs(directory: Path) -> set[str]:
     """Top-level names in ``directory`` that belong to its cardgen run (markers and the files
     its results or probes file lists)."""
-    from ._untrusted import parse_json, read_text
+    from cardgen._untrusted import parse_json, read_text
 
     names: set[str] = set()
     for marker in RUN_MARKERS:

@@ -9,7 +9,7 @@ import re
 import stat
 from collections.abc import Callable, Iterable
 
-from .errors import CardError
+from cardgen.errors import CardError
 
 TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_HUB_TOKEN")
 _TOKEN_LIKE = re.compile(r"hf_[A-Za-z0-9]{6,}")  # redacted from messages: broad on purpose

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 import yaml
 
-from .errors import CardgenError
+from cardgen.errors import CardgenError
 
 try:
     import tomllib

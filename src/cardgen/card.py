@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._io import write_text
-from ._untrusted import check_output_file, quote
-from .card_context import card_context
-from .errors import CardError, OutputError, UsageError
-from .export import GENERATOR, card_images, card_to_html, copy_images, image_sources
-from .results import EvalResults, load_results
-from .sections import (
+from cardgen._io import write_text
+from cardgen._untrusted import check_output_file, quote
+from cardgen.card_context import card_context
+from cardgen.errors import CardError, OutputError, UsageError
+from cardgen.export import GENERATOR, card_images, card_to_html, copy_images, image_sources
+from cardgen.results import EvalResults, load_results
+from cardgen.sections import (
     check_replaceable,
     check_section,
     parse_metadata,
@@ -27,7 +27,7 @@ from .sections import (
     split_front_matter,
     tag_model,
 )
-from .training import (
+from cardgen.training import (
     check_hyperparameters,
     effective_hyperparameters,
     load_hyperparameters,
@@ -118,7 +118,7 @@ def render_card(
             "--output CARD.md, without --overwrite or --format html"
         )
     if merge and target is not None:
-        from .merge import merge_file
+        from cardgen.merge import merge_file
 
         text = merge_file(target, text, include=set(sections or {}))
     elif output_format == "md" and target is not None and not overwrite:
@@ -156,7 +156,7 @@ def build_card(
     language: Sequence[str] | None = None,
 ) -> RenderedCard:
     """The card as freshly rendered from a template (no refresh, nothing written)."""
-    from .templating import render_template
+    from cardgen.templating import render_template
 
     loaded, run_dir = _load(results)
     user_sections = dict(sections or {})

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .results import EvalResults, FailureExample, SliceResult
+from cardgen.results import EvalResults, FailureExample, SliceResult
 
 CARD_TEXT_CHARS = 200
 """Example texts are cut to this many characters in the card."""

@@ -12,12 +12,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._untrusted import quote
-from .analysis.robustness import robustness_view
-from .card_analysis import failures_view, slices_view
-from .card_multilabel import MULTILABEL_BODY_METRICS, multilabel_view
-from .errors import UsageError
-from .hub_conventions import (
+from cardgen._untrusted import quote
+from cardgen.analysis.robustness import robustness_view
+from cardgen.card_analysis import failures_view, slices_view
+from cardgen.card_multilabel import MULTILABEL_BODY_METRICS, multilabel_view
+from cardgen.errors import UsageError
+from cardgen.hub_conventions import (
     HUB_ID,
     INDEX_METRICS,
     MULTILABEL_INDEX_METRICS,
@@ -27,10 +27,10 @@ from .hub_conventions import (
     check_name,
     index_metric,
 )
-from .results import EvalResults, Metric, ProbeResult
-from .tables import format_metric
-from .templating import Trusted
-from .training import TrainingHistory
+from cardgen.results import EvalResults, Metric, ProbeResult
+from cardgen.tables import format_metric
+from cardgen.templating import Trusted
+from cardgen.training import TrainingHistory
 
 PLACEHOLDER = "[More Information Needed]"
 TASK = "text-classification"
@@ -95,7 +95,7 @@ def card_context(
     ``dataset_id``, ``dataset_config`` and ``dataset_split`` say what the evaluation data is
     on the Hub (they replace what the results recorded); ``language`` lists ISO 639 codes.
     """
-    from .skops_sections import sklearn_view
+    from cardgen.skops_sections import sklearn_view
 
     if license is not None:
         license = check_license(license)

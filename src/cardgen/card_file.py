@@ -14,10 +14,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ._untrusted import LimitError, inside, parse_yaml, quote, read_text
-from .errors import CardError
-from .hub_conventions import convention_problems, metric_key
-from .sections import MAX_CARD_BYTES
+from cardgen._untrusted import LimitError, inside, parse_yaml, quote, read_text
+from cardgen.errors import CardError
+from cardgen.hub_conventions import convention_problems, metric_key
+from cardgen.sections import MAX_CARD_BYTES
 
 CARD_PATH_IN_REPO = "README.md"
 MAX_LISTED_PROBLEMS = 20

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .results import EvalResults
+from cardgen.results import EvalResults
 
 MULTILABEL_BODY_METRICS = {
     "micro_f1": "Micro F1",

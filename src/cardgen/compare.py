@@ -23,15 +23,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._compare_examples import Disagreement, disagreements
-from ._untrusted import quote
-from .errors import ResultsError, UsageError
-from .gate.paired import Pairing, mcnemar_p_value, pair, paired_bootstrap_deltas
-from .gate.rules import PER_CLASS_STATS, check_options, paired_test
-from .gate.runs import Run, check_comparable, load_run
-from .gate.values import checked_metric
-from .predictions import has_predictions, load_predictions
-from .results import RESULTS_FILE, EvalResults
+from cardgen._compare_examples import Disagreement, disagreements
+from cardgen._untrusted import quote
+from cardgen.errors import ResultsError, UsageError
+from cardgen.gate.paired import Pairing, mcnemar_p_value, pair, paired_bootstrap_deltas
+from cardgen.gate.rules import PER_CLASS_STATS, check_options, paired_test
+from cardgen.gate.runs import Run, check_comparable, load_run
+from cardgen.gate.values import checked_metric
+from cardgen.predictions import has_predictions, load_predictions
+from cardgen.results import RESULTS_FILE, EvalResults
 
 RunLike = EvalResults | str | os.PathLike[str]
 

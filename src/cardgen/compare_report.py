@@ -14,13 +14,13 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from ._io import write_text
-from .compare import Comparison, MetricDelta
-from .errors import OutputError
-from .export import card_to_html
-from .gate.report import check_output_file
-from .tables import plain
-from .templating import default_templates_dir, render_template
+from cardgen._io import write_text
+from cardgen.compare import Comparison, MetricDelta
+from cardgen.errors import OutputError
+from cardgen.export import card_to_html
+from cardgen.gate.report import check_output_file
+from cardgen.tables import plain
+from cardgen.templating import default_templates_dir, render_template
 
 TEMPLATE = "compare.md.j2"
 MAX_TEXT = 80  # characters of an example's text in the terminal

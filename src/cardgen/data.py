@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._data_columns import (
+from cardgen._data_columns import (
     MAX_SLICE_VALUES,
     Columns,
     check_names,
@@ -27,14 +27,14 @@ from ._data_columns import (
     slice_column,
     text_like,
 )
-from ._data_files import FILE_FORMATS, read_file
-from ._data_hf import read_hub_dataset, read_saved_dataset
-from ._fingerprint import rows_fingerprint
-from ._label_sets import LabelSets, is_list_column, label_sets
-from ._untrusted import quote
-from .errors import DataError
-from .labels import MAX_LABELS
-from .results import DatasetInfo, TextPair
+from cardgen._data_files import FILE_FORMATS, read_file
+from cardgen._data_hf import read_hub_dataset, read_saved_dataset
+from cardgen._fingerprint import rows_fingerprint
+from cardgen._label_sets import LabelSets, is_list_column, label_sets
+from cardgen._untrusted import quote
+from cardgen.errors import DataError
+from cardgen.labels import MAX_LABELS
+from cardgen.results import DatasetInfo, TextPair
 
 __all__ = [
     "FILE_FORMATS",

@@ -12,23 +12,29 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from ._rundir import staged_run_dir
-from ._untrusted import quote
-from .analysis import AnalysisOptions, analyse, analysis_options
-from .analysis.perturb import Perturbation, resolve_perturbations
-from .analysis.robustness import measure_robustness
-from .data import EvalData, load_data
-from .errors import LabelError, UsageError
-from .hub_conventions import check_dataset_id
-from .labels import Alignment, align_labels, check_permutation, label_map_option
-from .metrics import compute_metrics
-from .models import TextClassifier, load_model
-from .multilabel import evaluate_multilabel, is_multilabel_run
-from .options import check_engine, check_run_options, check_threshold
-from .probes import PROBE_FILLS_FILE, Probe, measure_probes, resolve_probes, write_probe_files
-from .results import EvalResults
-from .run_outputs import run_environment, run_timing, write_outputs
+from cardgen import __version__
+from cardgen._rundir import staged_run_dir
+from cardgen._untrusted import quote
+from cardgen.analysis import AnalysisOptions, analyse, analysis_options
+from cardgen.analysis.perturb import Perturbation, resolve_perturbations
+from cardgen.analysis.robustness import measure_robustness
+from cardgen.data import EvalData, load_data
+from cardgen.errors import LabelError, UsageError
+from cardgen.hub_conventions import check_dataset_id
+from cardgen.labels import Alignment, align_labels, check_permutation, label_map_option
+from cardgen.metrics import compute_metrics
+from cardgen.models import TextClassifier, load_model
+from cardgen.multilabel import evaluate_multilabel, is_multilabel_run
+from cardgen.options import check_engine, check_run_options, check_threshold
+from cardgen.probes import (
+    PROBE_FILLS_FILE,
+    Probe,
+    measure_probes,
+    resolve_probes,
+    write_probe_files,
+)
+from cardgen.results import EvalResults
+from cardgen.run_outputs import run_environment, run_timing, write_outputs
 
 
 def evaluate(
@@ -129,8 +135,8 @@ def evaluate(
     perturbations = resolve_perturbations(robustness) if robustness else []
     with staged_run_dir(output_dir) as out:
         if engine == "spark":
-            from .spark import evaluate_spark
-            from .spark.engine import RunOptions
+            from cardgen.spark import evaluate_spark
+            from cardgen.spark.engine import RunOptions
 
             spark_options = RunOptions(
                 revision=revision,

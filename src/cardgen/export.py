@@ -19,11 +19,11 @@ from pathlib import Path
 import nh3
 from markdown_it import MarkdownIt
 
-from ._io import atomic_open
-from ._untrusted import LimitError, check_output_file, inside, open_regular, quote
-from .errors import CardError, OutputError, ResultsError
-from .results import EvalResults
-from .sections import split_front_matter
+from cardgen._io import atomic_open
+from cardgen._untrusted import LimitError, check_output_file, inside, open_regular, quote
+from cardgen.errors import CardError, OutputError, ResultsError
+from cardgen.results import EvalResults
+from cardgen.sections import split_front_matter
 
 MAX_IMAGE_BYTES = 64 * 2**20
 GENERATOR = '<meta name="generator" content="cardgen">'

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._hub_http import hub_limits
-from ._secrets import known_tokens, refuse_tokens
-from ._untrusted import quote
-from .card_file import CARD_PATH_IN_REPO, linked_images, read_card_text, validate_card
-from .errors import CardError, UsageError
+from cardgen._hub_http import hub_limits
+from cardgen._secrets import known_tokens, refuse_tokens
+from cardgen._untrusted import quote
+from cardgen.card_file import CARD_PATH_IN_REPO, linked_images, read_card_text, validate_card
+from cardgen.errors import CardError, UsageError
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -173,7 +173,7 @@ def push_card(
         refuse_tokens(local, source=str(local), secrets=secrets)
     merged = None
     if merge_with_hub:
-        from ._hub_merge import merge_with_hub as merge
+        from cardgen._hub_merge import merge_with_hub as merge
 
         local_text = read_card_text(card)
         merged = merge(local_text, card, repo_id, revision or "main", api=api, token=token)
@@ -193,7 +193,7 @@ def push_card(
         result.parent_commit, result.diff = merged.parent_commit, merged.diff
     if dry_run:
         return result
-    from ._hub_commit import commit
+    from cardgen._hub_commit import commit
 
     info = commit(result, api=api, token=token)
     result.commit_url = _url(getattr(info, "commit_url", None))

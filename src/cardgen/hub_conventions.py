@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._untrusted import quote
-from .errors import UsageError
+from cardgen._untrusted import quote
+from cardgen.errors import UsageError
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from ._untrusted import MAX_LABELS, parse_json, quote, read_text
-from .errors import LabelError
-from .results import LabelMapping
+from cardgen._untrusted import MAX_LABELS, parse_json, quote, read_text
+from cardgen.errors import LabelError
+from cardgen.results import LabelMapping
 
 _GENERIC = re.compile(r"^(label_)?(\d+)$", re.IGNORECASE)
 

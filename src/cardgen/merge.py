@@ -28,9 +28,9 @@ import warnings
 from collections.abc import Collection
 from pathlib import Path
 
-from ._markdown import Line, scan
-from .errors import CardError
-from .sections import (
+from cardgen._markdown import Line, scan
+from cardgen.errors import CardError
+from cardgen.sections import (
     BEGIN,
     END,
     find_blocks,

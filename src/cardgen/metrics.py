@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .results import Calibration, CalibrationBin, ClassMetrics, ConfusionMatrix, Metric
+from cardgen.results import Calibration, CalibrationBin, ClassMetrics, ConfusionMatrix, Metric
 
 CONFUSION_METRICS = (
     "accuracy",

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .metrics import _ratio
-from .results import (
+from cardgen.metrics import _ratio
+from cardgen.results import (
     Calibration,
     CalibrationBin,
     ClassMetrics,

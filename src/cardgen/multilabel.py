@@ -16,18 +16,18 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import __version__
-from ._io import write_jsonl
-from ._untrusted import quote
-from .data import EvalData
-from .errors import DataError, LabelError, UsageError
-from .labels import Alignment, align_labels
-from .metrics_multilabel import compute_multilabel_metrics
-from .models import TextClassifier
-from .models.base import declared_multi_label
-from .options import Thresholds
-from .results import PREDICTIONS_FILE, ConfusionMatrix, EvalResults, MultiLabelResults
-from .run_outputs import run_environment, run_timing
+from cardgen import __version__
+from cardgen._io import write_jsonl
+from cardgen._untrusted import quote
+from cardgen.data import EvalData
+from cardgen.errors import DataError, LabelError, UsageError
+from cardgen.labels import Alignment, align_labels
+from cardgen.metrics_multilabel import compute_multilabel_metrics
+from cardgen.models import TextClassifier
+from cardgen.models.base import declared_multi_label
+from cardgen.options import Thresholds
+from cardgen.results import PREDICTIONS_FILE, ConfusionMatrix, EvalResults, MultiLabelResults
+from cardgen.run_outputs import run_environment, run_timing
 
 F1_PLOT = "label_f1.png"
 RELIABILITY_PLOT = "reliability.png"
@@ -175,8 +175,8 @@ def write_outputs(
 ) -> None:
     """Predictions (gold and predicted label lists, a probability per label), the F1 and
     reliability plots, then ``results.json``, each written atomically."""
-    from .plots import save_figure
-    from .plots_multilabel import label_f1_figure, label_reliability_figure
+    from cardgen.plots import save_figure
+    from cardgen.plots_multilabel import label_f1_figure, label_reliability_figure
 
     labels = np.array(alignment.labels, dtype=object)
     predicted = scores >= limits[None, :]

@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._untrusted import MAX_LABELS, parse_json, quote, read_text
-from .errors import UsageError
+from cardgen._untrusted import MAX_LABELS, parse_json, quote, read_text
+from cardgen.errors import UsageError
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 MAX_SEED = 2**32 - 1  # numpy's seed range
@@ -52,7 +52,7 @@ def check_run_options(
 
 
 def _check_robustness(names: Sequence[str], sample: int | None) -> None:
-    from .analysis.perturb import resolve_perturbations
+    from cardgen.analysis.perturb import resolve_perturbations
 
     _check_int("--robustness-sample", sample, low=1, high=None, optional=True, unit="rows")
     if names:

@@ -21,8 +21,8 @@ from matplotlib.collections import PathCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from ._io import atomic_open  # noqa: E402
-from .results import Calibration, ConfusionMatrix, ProbeResult  # noqa: E402
+from cardgen._io import atomic_open  # noqa: E402
+from cardgen.results import Calibration, ConfusionMatrix, ProbeResult  # noqa: E402
 
 
 def plot_confusion_matrix(

@@ -6,8 +6,8 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .plots import _text
-from .results import Calibration, ClassMetrics, LabelDetail
+from cardgen.plots import _text
+from cardgen.results import Calibration, ClassMetrics, LabelDetail
 
 MAX_BARS = 40
 """Most labels the F1 plot shows (those with the most support)."""

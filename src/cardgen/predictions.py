@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._untrusted import contained, open_regular, parse_json, quote, read_lines
-from .errors import ResultsError
-from .results import PREDICTIONS_FILE
+from cardgen._untrusted import contained, open_regular, parse_json, quote, read_lines
+from cardgen.errors import ResultsError
+from cardgen.results import PREDICTIONS_FILE
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 PARQUET_PREDICTIONS_FILE = "predictions.parquet"

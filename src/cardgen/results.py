@@ -12,10 +12,10 @@ from pathlib import Path, PurePosixPath
 from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from ._io import write_json
-from ._untrusted import MAX_LABELS, parse_json, quote, read_text
-from .errors import ResultsError
-from .result_types import (
+from cardgen._io import write_json
+from cardgen._untrusted import MAX_LABELS, parse_json, quote, read_text
+from cardgen.errors import ResultsError
+from cardgen.result_types import (
     PAIR_TRUNCATION,
     TASKS,
     Calibration,

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from ._io import write_jsonl
-from .analysis import Analysis
-from .models.base import RunStats
-from .results import PREDICTIONS_FILE, EvalResults, Timing
+from cardgen import __version__
+from cardgen._io import write_jsonl
+from cardgen.analysis import Analysis
+from cardgen.models.base import RunStats
+from cardgen.results import PREDICTIONS_FILE, EvalResults, Timing
 
 SLICES_PLOT = "slices.png"
 LIBRARIES = ("torch", "transformers", "tokenizers", "scikit-learn", "skops", "numpy", "datasets")
@@ -60,7 +60,7 @@ def write_outputs(
 
 def save_plots_and_results(results: EvalResults, output_dir: Path) -> None:
     """The plots of ``results``, then ``results.json`` last, each written atomically."""
-    from .plots import confusion_matrix_figure, reliability_figure, save_figure
+    from cardgen.plots import confusion_matrix_figure, reliability_figure, save_figure
 
     save_figure(
         confusion_matrix_figure(results.confusion_matrix), output_dir / "confusion_matrix.png"
@@ -71,7 +71,7 @@ def save_plots_and_results(results: EvalResults, output_dir: Path) -> None:
         save_figure(figure, output_dir / "reliability.png")
         results.files["reliability"] = "reliability.png"
     if any(s.values for s in results.slices.values()):
-        from .analysis.plots import slices_figure
+        from cardgen.analysis.plots import slices_figure
 
         overall = results.metrics["accuracy"].value if "accuracy" in results.metrics else None
         figure = slices_figure(list(results.slices.values()), overall=overall)

@@ -24,8 +24,8 @@ import torch
 from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
-from .errors import ModelError, UsageError
-from .results import PAIR_TRUNCATION
+from cardgen.errors import ModelError, UsageError
+from cardgen.results import PAIR_TRUNCATION
 
 # Automatic batch sizing per device type: (most examples, most padded tokens) per batch. On CPU,
 # small batches stay in cache and run faster (bench/throughput.py measured 1-2k tokens best).

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._markdown import scan
-from ._untrusted import check_output_file, parse_yaml, quote, read_text
-from .errors import CardError
+from cardgen._markdown import scan
+from cardgen._untrusted import check_output_file, parse_yaml, quote, read_text
+from cardgen.errors import CardError
 
 BEGIN = "<!-- cardgen:begin {} -->"
 END = "<!-- cardgen:end {} -->"

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._untrusted import LimitError, inside
-from .errors import ModelError
-from .models.sklearn import _load_estimator
-from .templating import Trusted
+from cardgen._untrusted import LimitError, inside
+from cardgen.errors import ModelError
+from cardgen.models.sklearn import _load_estimator
+from cardgen.templating import Trusted
 
 _SKLEARN_IDS = re.compile(r"sk-(container|estimator)-id-(\d+)")
 

@@ -14,10 +14,10 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from .results import EvalResults, Metric, ProbeResult, RobustnessResult
+from cardgen.results import EvalResults, Metric, ProbeResult, RobustnessResult
 
 if TYPE_CHECKING:
-    from .gate import GateReport
+    from cardgen.gate import GateReport
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -105,7 +105,7 @@ def gate_table(report: GateReport) -> Table:
 
     Compact enough for 80 columns; only the rule column wraps.
     """
-    from .gate import COLUMNS
+    from cardgen.gate import COLUMNS
 
     table = Table(
         title=plain(f"gate rules: {report.comparison}"),

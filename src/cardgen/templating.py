@@ -26,8 +26,8 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from ._untrusted import quote
-from .errors import CardError
+from cardgen._untrusted import quote
+from cardgen.errors import CardError
 
 DEFAULT_TEMPLATE = "model_card.md.j2"
 MAX_TEMPLATE_BYTES = 2**20

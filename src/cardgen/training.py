@@ -10,10 +10,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._history_table import Cell, TrainingHistory, check_rows, column_titles, finite_number
-from ._keras import keras_csv, keras_history
-from ._untrusted import parse_json, quote, read_text
-from .errors import CardError
+from cardgen._history_table import Cell, TrainingHistory, check_rows, column_titles, finite_number
+from cardgen._keras import keras_csv, keras_history
+from cardgen._untrusted import parse_json, quote, read_text
+from cardgen.errors import CardError
 
 # trainer_state.json keys that describe how training was run (the rest is bookkeeping). Its
 # logging_steps / eval_steps / save_steps hold the Trainer's defaults even when that strategy

@@ -14,17 +14,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .._untrusted import quote
-from ..errors import DataError, UsageError
-from ..results import FailureAnalysis, SliceResult
-from .failures import analyse_failures, confused_pairs, label_issues
-from .slices import (
+from cardgen._untrusted import quote
+from cardgen.analysis.failures import analyse_failures, confused_pairs, label_issues
+from cardgen.analysis.slices import (
     AUTOMATIC_SLICES,
     DEFAULT_MIN_SLICE_SIZE,
     automatic_slices,
     length_quartiles,
     slice_metrics,
 )
+from cardgen.errors import DataError, UsageError
+from cardgen.results import FailureAnalysis, SliceResult
 
 __all__ = [
     "AUTOMATIC_SLICES",

@@ -8,8 +8,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..plots import _text, plt
-from ..results import SliceResult
+from cardgen.plots import _text, plt
+from cardgen.results import SliceResult
 
 FIGURE_WIDTH = 7.5
 

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..models.base import TextClassifier
-from ..results import Metric, RobustnessExample, RobustnessResult
-from .perturb import Perturbation
+from cardgen.analysis.perturb import Perturbation
+from cardgen.models.base import TextClassifier
+from cardgen.results import Metric, RobustnessExample, RobustnessResult
 
 MAX_EXAMPLES = 5
 EXCERPT_CHARS = 240

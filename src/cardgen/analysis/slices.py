@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..metrics import confusion_metrics, per_class_scores
-from ..results import Metric, SliceGap, SliceResult, SliceValue
+from cardgen.metrics import confusion_metrics, per_class_scores
+from cardgen.results import Metric, SliceGap, SliceResult, SliceValue
 
 DEFAULT_MIN_SLICE_SIZE = 30
 """Slices with fewer rows are reported but flagged, and never ranked as worst or best: a CI

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from ..results import FailureAnalysis, Metric, SliceResult
-from ..tables import plain
+from cardgen.results import FailureAnalysis, Metric, SliceResult
+from cardgen.tables import plain
 
 
 def slice_table(result: SliceResult) -> Table:

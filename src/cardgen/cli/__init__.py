@@ -21,20 +21,20 @@ import warnings
 import typer
 from rich.markup import escape
 
-from ..errors import (
+from cardgen.cli import card as _card  # noqa: F401  (registers commands)
+from cardgen.cli import compare as _compare  # noqa: F401
+from cardgen.cli import evaluate as _evaluate  # noqa: F401
+from cardgen.cli import gate as _gate  # noqa: F401
+from cardgen.cli import probe as _probe  # noqa: F401
+from cardgen.cli import push as _push  # noqa: F401
+from cardgen.cli._app import app, err_console
+from cardgen.cli._crash import write_crash_report
+from cardgen.errors import (
     EXIT_INPUT_ERROR,
     EXIT_INTERNAL_ERROR,
     EXIT_INTERRUPTED,
     CardgenError,
 )
-from . import card as _card  # noqa: F401  (registers commands)
-from . import compare as _compare  # noqa: F401
-from . import evaluate as _evaluate  # noqa: F401
-from . import gate as _gate  # noqa: F401
-from . import probe as _probe  # noqa: F401
-from . import push as _push  # noqa: F401
-from ._app import app, err_console
-from ._crash import write_crash_report
 
 __all__ = ["app", "main"]
 

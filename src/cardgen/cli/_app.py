@@ -23,7 +23,7 @@ err_console = Console(stderr=True)
 
 def _print_version(value: bool) -> None:
     if value:
-        from .. import __version__
+        from cardgen import __version__
 
         console.print(f"cardgen {__version__}", highlight=False)
         raise typer.Exit()

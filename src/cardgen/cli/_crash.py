@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import __version__
-from .._secrets import redactor
+from cardgen import __version__
+from cardgen._secrets import redactor
 
 
 def redact(text: str, argv: Sequence[str] = ()) -> str:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import UsageError
+from cardgen.errors import UsageError
 
 BatchSize = Annotated[str, typer.Option(help="'auto' (a token budget) or a fixed batch size.")]
 MaxLength = Annotated[

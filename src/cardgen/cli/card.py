@@ -10,17 +10,17 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from .._untrusted import quote, read_text
-from ..errors import CardError, UsageError
-from ..sections import MAX_SECTION_CHARS as MAX_SECTION_BYTES
-from ..sections import check_section
-from ..tables import plain
-from ._app import app, console, err_console
+from cardgen._untrusted import quote, read_text
+from cardgen.cli._app import app, console, err_console
+from cardgen.errors import CardError, UsageError
+from cardgen.sections import MAX_SECTION_CHARS as MAX_SECTION_BYTES
+from cardgen.sections import check_section
+from cardgen.tables import plain
 
 
 def write_card(run: Path, output: Path | None, output_format: str = "md", **options: Any) -> Path:
     """Render the card of ``run`` into ``output`` (default: in the run directory); print where."""
-    from ..card import render_card
+    from cardgen.card import render_card
 
     if output is None:
         directory = run if run.is_dir() else run.parent

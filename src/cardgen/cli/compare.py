@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ._app import app, console, err_console
+from cardgen.cli._app import app, console, err_console
 
 
 @app.command()
@@ -35,8 +35,8 @@ def compare(
     Exit codes: 0 compared (a report, not a gate), 2 bad input (a missing run, different label
     sets, corrupt predictions).
     """
-    from ..compare import compare_runs
-    from ..compare_report import check_report_file, comparison_tables, write_comparison
+    from cardgen.compare import compare_runs
+    from cardgen.compare_report import check_report_file, comparison_tables, write_comparison
 
     if output is not None:
         check_report_file(output)

@@ -10,19 +10,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ..errors import UsageError
-from ..options import split_list
-from ..results import EvalResults
-from ..tables import (
-    confusion_table,
-    label_detail_table,
-    metrics_table,
-    per_class_table,
-    probe_summary_table,
-    robustness_table,
-)
-from ._app import app, console, err_console
-from ._options import (
+from cardgen.cli._app import app, console, err_console
+from cardgen.cli._options import (
     AllowPickle,
     BatchSize,
     Device,
@@ -34,7 +23,18 @@ from ._options import (
     TrustRemoteCode,
     parse_batch_size,
 )
-from .card import write_card
+from cardgen.cli.card import write_card
+from cardgen.errors import UsageError
+from cardgen.options import split_list
+from cardgen.results import EvalResults
+from cardgen.tables import (
+    confusion_table,
+    label_detail_table,
+    metrics_table,
+    per_class_table,
+    probe_summary_table,
+    robustness_table,
+)
 
 DEFAULT_OUTPUT = Path("runs/demo")
 Engine = Annotated[
@@ -90,7 +90,7 @@ def print_summary(results: EvalResults, output_dir: Path | None) -> None:
 
 def print_analysis(results: EvalResults) -> None:
     """The slice tables, the most confused pairs and the label issue count."""
-    from ..analysis.tables import failure_table, label_issue_note, slice_table
+    from cardgen.analysis.tables import failure_table, label_issue_note, slice_table
 
     for result in results.slices.values():
         if not result.values:
@@ -243,9 +243,9 @@ def evaluate(
     spark_master: SparkMaster = None,
 ) -> None:
     """Evaluate a text classifier on a held-out split; write results, predictions and plots."""
-    from ..demo import DEMO_DATASET, DEMO_MODEL
-    from ..evaluation import evaluate as run_evaluation
-    from .probe import split_probes
+    from cardgen.cli.probe import split_probes
+    from cardgen.demo import DEMO_DATASET, DEMO_MODEL
+    from cardgen.evaluation import evaluate as run_evaluation
 
     if (model is None) != (dataset is None):
         raise UsageError("pass both --model and --dataset, or neither to run the embedded demo")
@@ -303,8 +303,8 @@ def demo(
 
     Runs the country bias probe too and writes the model card, README.md, into the run.
     """
-    from ..demo import DEMO_DATASET, DEMO_MODEL
-    from ..evaluation import evaluate as run_evaluation
+    from cardgen.demo import DEMO_DATASET, DEMO_MODEL
+    from cardgen.evaluation import evaluate as run_evaluation
 
     results = run_evaluation(
         DEMO_MODEL, DEMO_DATASET, output_dir=output_dir, progress=True, probes=["country"]

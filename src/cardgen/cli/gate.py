@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ._app import app, console, err_console
+from cardgen.cli._app import app, console, err_console
 
 
 @app.command()
@@ -70,8 +70,8 @@ def gate(
 
     Exit codes: 0 every rule passed, 1 a rule failed, 2 bad input (nothing else exits 1).
     """
-    from ..errors import OutputError
-    from ..gate import (
+    from cardgen.errors import OutputError
+    from cardgen.gate import (
         Rule,
         append_step_summary,
         check_gate,
@@ -80,7 +80,7 @@ def gate(
         merge_rules,
         write_junit,
     )
-    from ..tables import gate_table
+    from cardgen.tables import gate_table
 
     if junit is not None:
         check_output_file(junit, what="--junit")

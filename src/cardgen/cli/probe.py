@@ -8,20 +8,8 @@ from typing import Annotated
 
 import typer
 
-from ..errors import UsageError
-from ..options import check_engine, check_run_options
-from ..probes import (
-    BUILTIN_SUITES,
-    Lexicon,
-    Probe,
-    load_lexicon,
-    resolve_probes,
-    run_probes,
-    template_probe,
-)
-from ..tables import probe_extremes_table, probe_summary_table
-from ._app import app, console
-from ._options import (
+from cardgen.cli._app import app, console
+from cardgen.cli._options import (
     AllowPickle,
     BatchSize,
     Device,
@@ -33,7 +21,19 @@ from ._options import (
     TrustRemoteCode,
     parse_batch_size,
 )
-from .evaluate import Engine, SparkMaster
+from cardgen.cli.evaluate import Engine, SparkMaster
+from cardgen.errors import UsageError
+from cardgen.options import check_engine, check_run_options
+from cardgen.probes import (
+    BUILTIN_SUITES,
+    Lexicon,
+    Probe,
+    load_lexicon,
+    resolve_probes,
+    run_probes,
+    template_probe,
+)
+from cardgen.tables import probe_extremes_table, probe_summary_table
 
 
 def split_probes(values: list[str] | None) -> list[str]:
@@ -119,8 +119,8 @@ def probe(
     spark_master: SparkMaster = None,
 ) -> None:
     """Run bias probes: fill neutral templates with countries, names, ... and compare labels."""
-    from ..demo import DEMO_MODEL
-    from ..models import load_model
+    from cardgen.demo import DEMO_MODEL
+    from cardgen.models import load_model
 
     check_run_options(
         batch_size=parse_batch_size(batch_size),
@@ -143,7 +143,7 @@ def probe(
     probes = resolve_probes(specs, lexicons=lexicons)
     load = load_model
     if engine == "spark":
-        from ..spark import spark_classifier
+        from cardgen.spark import spark_classifier
 
         load = partial(spark_classifier, spark_master=spark_master)
     classifier = load(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._app import app, console
+from cardgen.cli._app import app, console
 
 
 @app.command()
@@ -44,7 +44,7 @@ def push(
     ] = None,
 ) -> None:
     """Upload a card and the images it links in one commit (token: HF_TOKEN or `hf auth login`)."""
-    from ..hub import push_card
+    from cardgen.hub import push_card
 
     result = push_card(
         card,

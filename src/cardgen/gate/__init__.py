@@ -32,10 +32,10 @@ table), ``values`` (metric lookup), ``runs`` (loading and comparing the two runs
 
 from __future__ import annotations
 
-from .check import check_gate
-from .config import CONFIG_FILES, CONFIG_OPTIONS, GateConfig, load_gate_config
-from .paired import Pairing, mcnemar_p_value, paired_bootstrap_deltas
-from .report import (
+from cardgen.gate.check import check_gate
+from cardgen.gate.config import CONFIG_FILES, CONFIG_OPTIONS, GateConfig, load_gate_config
+from cardgen.gate.paired import Pairing, mcnemar_p_value, paired_bootstrap_deltas
+from cardgen.gate.report import (
     COLUMNS,
     GateReport,
     RuleOutcome,
@@ -46,7 +46,7 @@ from .report import (
     summary_markdown,
     write_junit,
 )
-from .rules import (
+from cardgen.gate.rules import (
     LOWER_IS_BETTER,
     MCNEMAR_METRICS,
     PER_CLASS_STATS,
@@ -62,7 +62,7 @@ from .rules import (
     paired_test,
     rules_from_table,
 )
-from .values import metric_value
+from cardgen.gate.values import metric_value
 
 __all__ = [
     "COLUMNS",

@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import UsageError
-from ..results import EvalResults, Metric
-from .paired import Pairing, mcnemar_p_value, pair, paired_bootstrap_deltas
-from .report import GateReport, RuleOutcome, Verdict
-from .rules import EPS, Rule, check_options, check_rules, higher_is_better, paired_test
-from .rules import rules_from_table as _rules_from_table
-from .runs import Run, check_comparable, load_run
-from .values import metric_value
+from cardgen.errors import UsageError
+from cardgen.gate.paired import Pairing, mcnemar_p_value, pair, paired_bootstrap_deltas
+from cardgen.gate.report import GateReport, RuleOutcome, Verdict
+from cardgen.gate.rules import EPS, Rule, check_options, check_rules, higher_is_better, paired_test
+from cardgen.gate.rules import rules_from_table as _rules_from_table
+from cardgen.gate.runs import Run, check_comparable, load_run
+from cardgen.gate.values import metric_value
+from cardgen.results import EvalResults, Metric
 
 
 def check_gate(

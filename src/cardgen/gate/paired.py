@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..metrics import CONFUSION_METRICS, confusion_metrics, per_class_scores
-from ..predictions import PredictionCodes
-from ..results import EvalResults
-from .rules import PER_CLASS
-from .runs import Run
+from cardgen.gate.rules import PER_CLASS
+from cardgen.gate.runs import Run
+from cardgen.metrics import CONFUSION_METRICS, confusion_metrics, per_class_scores
+from cardgen.predictions import PredictionCodes
+from cardgen.results import EvalResults
 
 
 @dataclass

@@ -5,10 +5,9 @@ from __future__ import annotations
 import difflib
 import math
 
-from .._untrusted import quote
-from ..errors import ResultsError, UsageError
-from ..results import EvalResults, Metric
-from .rules import (
+from cardgen._untrusted import quote
+from cardgen.errors import ResultsError, UsageError
+from cardgen.gate.rules import (
     EPS,
     PER_CLASS,
     PER_CLASS_STATS,
@@ -17,6 +16,7 @@ from .rules import (
     SLICE_STATS,
     metric_range,
 )
+from cardgen.results import EvalResults, Metric
 
 
 def metric_value(results: EvalResults, name: str, *, source: str = "the results") -> Metric:

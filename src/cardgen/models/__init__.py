@@ -6,10 +6,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from .._untrusted import quote
-from ..errors import ModelError
-from ._checkpoint import check_model_string
-from .base import RunStats, ScoreKind, TextClassifier
+from cardgen._untrusted import quote
+from cardgen.errors import ModelError
+from cardgen.models._checkpoint import check_model_string
+from cardgen.models.base import RunStats, ScoreKind, TextClassifier
 
 __all__ = ["RunStats", "ScoreKind", "TextClassifier", "load_model"]
 
@@ -41,7 +41,7 @@ def load_model(
         if not path.is_file():
             found = "is a directory, not a file" if path.exists() else "does not exist"
             raise ModelError(f"model file {quote(name)} {found}")
-        from .sklearn import SklearnClassifier
+        from cardgen.models.sklearn import SklearnClassifier
 
         return SklearnClassifier.load(path, allow_pickle=allow_pickle, trusted_types=trusted_types)
     if path.is_file():
@@ -55,7 +55,7 @@ def load_model(
             f"directory{hint}, a .skops file or (with --allow-pickle) a "
             f"{'/'.join(PICKLE_SUFFIXES)} file"
         )
-    from .transformers import TransformersClassifier
+    from cardgen.models.transformers import TransformersClassifier
 
     return TransformersClassifier.load(
         name,

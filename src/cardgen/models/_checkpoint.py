@@ -14,10 +14,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .._untrusted import parse_json, quote, read_text
-from ..errors import ModelError
-from ..labels import MAX_LABELS
-from ._formats import WEIGHT_PATTERNS, conversion_error, foreign_checkpoint, listed_files
+from cardgen._untrusted import parse_json, quote, read_text
+from cardgen.errors import ModelError
+from cardgen.labels import MAX_LABELS
+from cardgen.models._formats import (
+    WEIGHT_PATTERNS,
+    conversion_error,
+    foreign_checkpoint,
+    listed_files,
+)
 
 CONFIG_FILE = "config.json"
 TOKENIZER_FILES = (

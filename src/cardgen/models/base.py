@@ -9,9 +9,9 @@ from typing import Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from .._untrusted import quote
-from ..errors import ModelError
-from ..results import ModelInfo
+from cardgen._untrusted import quote
+from cardgen.errors import ModelError
+from cardgen.results import ModelInfo
 
 ScoreKind = Literal["probability", "decision", "label"]
 

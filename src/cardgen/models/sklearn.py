@@ -14,12 +14,12 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
-from .._untrusted import quote
-from ..errors import ModelError
-from ..labels import MAX_LABELS
-from ..results import ModelInfo
-from ._checkpoint import check_label_names
-from .base import RunStats, ScoreKind, check_finite, one_line
+from cardgen._untrusted import quote
+from cardgen.errors import ModelError
+from cardgen.labels import MAX_LABELS
+from cardgen.models._checkpoint import check_label_names
+from cardgen.models.base import RunStats, ScoreKind, check_finite, one_line
+from cardgen.results import ModelInfo
 
 CHUNK = 2048
 MAX_ENTRIES = 100_000

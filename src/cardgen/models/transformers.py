@@ -11,11 +11,9 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from .._untrusted import quote
-from ..errors import ModelError
-from ..results import ModelInfo
-from ..runner import classify, cpu_bf16_features, resolve_device, resolve_dtype
-from ._checkpoint import (
+from cardgen._untrusted import quote
+from cardgen.errors import ModelError
+from cardgen.models._checkpoint import (
     CONFIG_FILE,
     check_directory,
     check_labels,
@@ -26,9 +24,11 @@ from ._checkpoint import (
     read_config,
     tokenizer_fix,
 )
-from ._formats import conversion_error, hub_files
-from .base import RunStats, ScoreKind, check_finite, one_line
-from .sklearn import file_sha256
+from cardgen.models._formats import conversion_error, hub_files
+from cardgen.models.base import RunStats, ScoreKind, check_finite, one_line
+from cardgen.models.sklearn import file_sha256
+from cardgen.results import ModelInfo
+from cardgen.runner import classify, cpu_bf16_features, resolve_device, resolve_dtype
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 MIN_LENGTH = 4  # a smaller model_max_length in a config is corrupt, not a real limit

@@ -7,11 +7,17 @@ imports torch until a model path has to be loaded.
 
 from __future__ import annotations
 
-from ._files import load_probe_file
-from ._lexicons import Lexicon, builtin_lexicons, load_lexicon, parse_lexicon
-from ._measures import summarize_probe
-from ._probe import BUILTIN_SUITES, Probe, builtin_probe, resolve_probes, template_probe
-from ._runner import (
+from cardgen.probes._files import load_probe_file
+from cardgen.probes._lexicons import Lexicon, builtin_lexicons, load_lexicon, parse_lexicon
+from cardgen.probes._measures import summarize_probe
+from cardgen.probes._probe import (
+    BUILTIN_SUITES,
+    Probe,
+    builtin_probe,
+    resolve_probes,
+    template_probe,
+)
+from cardgen.probes._runner import (
     PROBE_FILLS_FILE,
     PROBES_FILE,
     ProbeRun,

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..results import Metric, ProbeResult, ProbeTerm
-from ._probe import Probe
+from cardgen.probes._probe import Probe
+from cardgen.results import Metric, ProbeResult, ProbeTerm
 
 EXTREMES = 5
 DIGITS = 6

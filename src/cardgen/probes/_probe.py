@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._untrusted import quote
-from ..errors import ProbeError
-from ._lexicons import PLACEHOLDER, Lexicon, builtin_placeholders, check_text
+from cardgen._untrusted import quote
+from cardgen.errors import ProbeError
+from cardgen.probes._lexicons import PLACEHOLDER, Lexicon, builtin_placeholders, check_text
 
 # Several neutral templates per lexicon, so that a finding is not the artefact of one sentence.
 BUILTIN_SUITES: dict[str, tuple[str, ...]] = {
@@ -204,7 +204,7 @@ def resolve_probes(
     specs: Sequence[str | Path | Probe], *, lexicons: Mapping[str, Lexicon] | None = None
 ) -> list[Probe]:
     """Probes from built-in names, probe files and Probe objects; names must be unique."""
-    from ._files import load_probe_file
+    from cardgen.probes._files import load_probe_file
 
     probes: list[Probe] = []
     for spec in specs:

@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._io import write_json, write_jsonl
-from .._rundir import staged_run_dir
-from .._untrusted import quote
-from ..errors import ProbeError
-from ..options import check_run_options
-from ..results import SCHEMA_VERSION, ProbeResult
-from ._lexicons import Lexicon
-from ._measures import summarize_probe
-from ._probe import BUILTIN_SUITES, Probe, resolve_probes
+from cardgen._io import write_json, write_jsonl
+from cardgen._rundir import staged_run_dir
+from cardgen._untrusted import quote
+from cardgen.errors import ProbeError
+from cardgen.options import check_run_options
+from cardgen.probes._lexicons import Lexicon
+from cardgen.probes._measures import summarize_probe
+from cardgen.probes._probe import BUILTIN_SUITES, Probe, resolve_probes
+from cardgen.results import SCHEMA_VERSION, ProbeResult
 
 if TYPE_CHECKING:
-    from ..models import TextClassifier
+    from cardgen.models import TextClassifier
 
 PROBES_FILE = "probes.json"
 PROBE_FILLS_FILE = "probe_fills.jsonl"
@@ -146,7 +146,7 @@ def plot_file(name: str) -> str:
 
 def write_probe_files(run: ProbeRun, output_dir: Path) -> None:
     """One PNG per probe (recorded in ``ProbeResult.plot``) and the per-fill rows."""
-    from ..plots import probe_figure, save_figure
+    from cardgen.plots import probe_figure, save_figure
 
     for name, result in run.results.items():
         result.plot = plot_file(name)
@@ -173,7 +173,7 @@ def run_probes(
     (placeholder -> Lexicon) replaces the terms of built-in placeholders. A model path loads
     with default options. Raises ProbeError on a bad probe before the model runs.
     """
-    from ..models import load_model
+    from cardgen.models import load_model
 
     check_run_options(batch_size=batch_size, n_bootstrap=n_bootstrap, seed=seed)
     resolved = resolve_probes(probes, lexicons=lexicons)
@@ -194,7 +194,7 @@ def run_probes(
 
 
 def _write_probe_run(run: ProbeRun, classifier: TextClassifier, seed: int, out: Path) -> None:
-    from .. import __version__
+    from cardgen import __version__
 
     write_probe_files(run, out)
     n_fills = len(run.fills)

@@ -25,7 +25,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from importlib import import_module
 
-    from .session import require_pyspark
+    from cardgen.spark.session import require_pyspark
 
     require_pyspark()
     return getattr(import_module(f"{__name__}.{_MODULES[name]}"), name)

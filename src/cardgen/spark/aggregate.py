@@ -10,7 +10,7 @@ import numpy as np
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from ..metrics import MetricsReport, calibration_edges, calibration_from_sums, finish_metrics
+from cardgen.metrics import MetricsReport, calibration_edges, calibration_from_sums, finish_metrics
 
 N_CALIBRATION_BINS = 15
 

@@ -11,7 +11,7 @@ import numpy as np
 from pyspark.sql import Column, DataFrame, Row, Window
 from pyspark.sql import functions as F
 
-from ..analysis.failures import (
+from cardgen.analysis.failures import (
     EXAMPLES_PER_PAIR,
     MAX_ISSUE_EXAMPLES,
     confused_cells,
@@ -19,8 +19,8 @@ from ..analysis.failures import (
     failure_example,
     issues_from_joint,
 )
-from ..analysis.slices import automatic_slices_from_counts, length_buckets
-from ..results import FailureAnalysis, FailureExample, LabelIssues, SliceResult
+from cardgen.analysis.slices import automatic_slices_from_counts, length_buckets
+from cardgen.results import FailureAnalysis, FailureExample, LabelIssues, SliceResult
 
 
 def spark_slices(

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..models.base import RunStats
-from ..results import ModelInfo
-from .worker import LoadOptions, StatsParam, predictor
+from cardgen.models.base import RunStats
+from cardgen.results import ModelInfo
+from cardgen.spark.worker import LoadOptions, StatsParam, predictor
 
 PREDICTION_SCHEMA = "index long, gold string, predicted string, probabilities map<string,double>"
 DETAILS_SCHEMA = ", length long"
@@ -50,7 +50,7 @@ class SparkClassifier:
         text_pairs: Sequence[str] | None = None,
     ) -> tuple[NDArray[np.float64], RunStats]:
         """Scores (n, labels) in input order, predicted by the executors."""
-        from .engine import spark_errors
+        from cardgen.spark.engine import spark_errors
 
         pairs = text_pairs if text_pairs is not None else [None] * len(texts)
         rows = [(i, t, p, "") for i, (t, p) in enumerate(zip(texts, pairs, strict=True))]
@@ -112,7 +112,7 @@ def spark_classifier(
 ) -> SparkClassifier:
     """``model`` (a path or hub id every executor can load) predicting on Spark; the options
     are ``cardgen.models.load_model``'s."""
-    from .session import spark_session
+    from cardgen.spark.session import spark_session
 
     options = LoadOptions(
         model,

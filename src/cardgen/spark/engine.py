@@ -25,27 +25,33 @@ from typing import Any
 import numpy as np
 from pyspark.sql import DataFrame
 
-from .. import __version__, errors
-from .._rundir import staged_run_dir
-from ..analysis import DEFAULT_MIN_SLICE_SIZE, analysis_options
-from ..data import EvalData, check_column_options
-from ..errors import CardgenError, DataError, UsageError
-from ..evaluation import permutation_notes, with_dataset_names, with_label_order
-from ..hub_conventions import check_dataset_id
-from ..labels import Alignment, align_labels, label_map_option
-from ..models import TextClassifier
-from ..models.base import one_line
-from ..multilabel import declared_multi_label
-from ..options import check_run_options
-from ..predictions import PARQUET_PREDICTIONS_FILE
-from ..results import EvalResults
-from ..run_outputs import run_environment, run_timing, save_plots_and_results
-from .aggregate import spark_metrics
-from .analysis import spark_failures, spark_slices
-from .classifier import DETAILS_SCHEMA, EXAMPLES_SCHEMA, PREDICTION_SCHEMA, partitions, run_stats
-from .session import spark_session
-from .source import SparkRows, prepare_rows, read_dataset
-from .worker import LoadOptions, StatsParam, predictor
+from cardgen import __version__, errors
+from cardgen._rundir import staged_run_dir
+from cardgen.analysis import DEFAULT_MIN_SLICE_SIZE, analysis_options
+from cardgen.data import EvalData, check_column_options
+from cardgen.errors import CardgenError, DataError, UsageError
+from cardgen.evaluation import permutation_notes, with_dataset_names, with_label_order
+from cardgen.hub_conventions import check_dataset_id
+from cardgen.labels import Alignment, align_labels, label_map_option
+from cardgen.models import TextClassifier
+from cardgen.models.base import one_line
+from cardgen.multilabel import declared_multi_label
+from cardgen.options import check_run_options
+from cardgen.predictions import PARQUET_PREDICTIONS_FILE
+from cardgen.results import EvalResults
+from cardgen.run_outputs import run_environment, run_timing, save_plots_and_results
+from cardgen.spark.aggregate import spark_metrics
+from cardgen.spark.analysis import spark_failures, spark_slices
+from cardgen.spark.classifier import (
+    DETAILS_SCHEMA,
+    EXAMPLES_SCHEMA,
+    PREDICTION_SCHEMA,
+    partitions,
+    run_stats,
+)
+from cardgen.spark.session import spark_session
+from cardgen.spark.source import SparkRows, prepare_rows, read_dataset
+from cardgen.spark.worker import LoadOptions, StatsParam, predictor
 
 _WORKER_ERROR = re.compile(r"cardgen\.errors\.(\w+): (.+)")
 

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
-from ..models.base import one_line
+from cardgen.errors import UsageError
+from cardgen.models.base import one_line
 
 MIN_JAVA = 17
 JAVA_FIX = (

@@ -17,15 +17,15 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from .. import _fingerprint
-from .._data_columns import Columns, check_names
-from .._data_files import infer_split
-from .._fingerprint import dataset_fingerprint
-from .._untrusted import quote
-from ..data import LABEL_COLUMNS, MAX_LABELS, pick_column, read_label_names, text_columns
-from ..errors import DataError, UsageError
-from ..results import DatasetInfo, TextPair
-from .worker import block_digests, row_digests
+from cardgen import _fingerprint
+from cardgen._data_columns import Columns, check_names
+from cardgen._data_files import infer_split
+from cardgen._fingerprint import dataset_fingerprint
+from cardgen._untrusted import quote
+from cardgen.data import LABEL_COLUMNS, MAX_LABELS, pick_column, read_label_names, text_columns
+from cardgen.errors import DataError, UsageError
+from cardgen.results import DatasetInfo, TextPair
+from cardgen.spark.worker import block_digests, row_digests
 
 FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv", ".tsv": "tsv"}
 

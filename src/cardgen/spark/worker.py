@@ -14,8 +14,8 @@ import pandas as pd
 from pyspark import TaskContext
 from pyspark.accumulators import AccumulatorParam
 
-from .._fingerprint import row_digest
-from ..models import TextClassifier, load_model
+from cardgen._fingerprint import row_digest
+from cardgen.models import TextClassifier, load_model
 
 _MODELS: dict[tuple[Any, ...], TextClassifier] = {}
 """The models this worker process has loaded, by their load options."""
