@@ -72,8 +72,8 @@ def main() -> None:
     rows_seconds = time.perf_counter() - start
 
     from cardgen.analysis.plots import slices_figure
-    from cardgen.plots import confusion_matrix_figure, save_figure
-    from cardgen.results import ConfusionMatrix
+    from cardgen.display.plots import confusion_matrix_figure, save_figure
+    from cardgen.results.schema import ConfusionMatrix
 
     # evaluate has drawn the confusion matrix by then: matplotlib is imported and warm
     warm = ConfusionMatrix(labels, [[1] * len(labels)] * len(labels))

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from cardgen.metrics import compute_metrics
+from cardgen.tasks.metrics import compute_metrics
 
 
 def main() -> None:

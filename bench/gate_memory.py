@@ -1,7 +1,7 @@
 """Peak memory and wall time of `cardgen gate` on two runs of many rows.
 
 Builds two synthetic 3-label runs of the same dataset (``results.json`` from
-``cardgen.metrics.compute_metrics``, ``predictions.jsonl`` written line by line as
+``cardgen.tasks.metrics.compute_metrics``, ``predictions.jsonl`` written line by line as
 ``cardgen evaluate`` writes it), the current run a little worse than the baseline, then runs
 
     cardgen gate NEW --baseline OLD --max-drop accuracy=0.01 --max-drop macro_f1=0.01
@@ -24,14 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from cardgen.metrics import compute_metrics
-from cardgen.results import (
+from cardgen.results.schema import (
     PREDICTIONS_FILE,
     DatasetInfo,
     EvalResults,
     LabelMapping,
     ModelInfo,
 )
+from cardgen.tasks.metrics import compute_metrics
 
 LABELS = ["negative", "neutral", "positive"]
 FINGERPRINT = "sha256:" + "b" * 64

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from cardgen.models import load_model
-from cardgen.runner import CHUNK_ROWS, encode
+from cardgen.models.runner import CHUNK_ROWS, encode
 
 DATA = Path(
     os.environ.get("CARDGEN_BENCH_DATA", Path(__file__).resolve().parents[2] / "shared/data")
@@ -46,7 +46,7 @@ def review_texts(rows: int, seed: int = 0) -> tuple[list[str], str]:
         pool = [json.loads(line)["text"] for f in files for line in f.open(encoding="utf-8")]
         source = f"SST-2 + AG News texts from {DATA}"
     else:
-        from cardgen._synthetic import sentiment_corpus
+        from cardgen.demo.synthetic import sentiment_corpus
 
         pool = [row["text"] for row in sentiment_corpus(5000, seed=seed)]
         source = "cardgen's synthetic review sentences (no data directory found)"

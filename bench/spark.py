@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from throughput import DATA, encoder_dir  # noqa: E402
 
-from cardgen.evaluation import evaluate  # noqa: E402
-from cardgen.predictions import load_predictions  # noqa: E402
+from cardgen.evaluation.run import evaluate  # noqa: E402
+from cardgen.results.predictions import load_predictions  # noqa: E402
 
 LABELS = ["Business", "Sci/Tech", "Sports", "World"]
 
@@ -54,12 +54,12 @@ def timed(step: str, times: dict[str, float], function, *args, **kwargs):  # typ
 
 def spark_steps(model: Path, data: Path, master: str, out: Path, limit: int | None) -> dict:
     """The Spark engine's steps one by one (as ``spark.engine`` runs them), timed."""
-    from cardgen.labels import align_labels
-    from cardgen.spark.aggregate import spark_metrics
-    from cardgen.spark.engine import predict_to_parquet
-    from cardgen.spark.session import spark_session
-    from cardgen.spark.source import prepare_rows, read_dataset
-    from cardgen.spark.worker import LoadOptions
+    from cardgen.data.labels import align_labels
+    from cardgen.engines.spark.aggregate import spark_metrics
+    from cardgen.engines.spark.engine import predict_to_parquet
+    from cardgen.engines.spark.session import spark_session
+    from cardgen.engines.spark.source import prepare_rows, read_dataset
+    from cardgen.engines.spark.worker import LoadOptions
 
     times: dict[str, float] = {}
     spark = timed("JVM + SparkSession start", times, spark_session, master)

@@ -25,7 +25,7 @@ LABELS = ["World", "Sports", "Business", "Sci/Tech"]
 
 
 def build_model(directory: Path) -> Path:
-    from cardgen._synthetic import train_tiny_distilbert
+    from cardgen.demo.synthetic import train_tiny_distilbert
 
     rows = [json.loads(line) for line in DATA.open(encoding="utf-8")][:2000]
     rows = [{**row, "text": row["text"][:100]} for row in rows]
@@ -72,18 +72,18 @@ def run(model: Path, data: Path, out: Path) -> tuple[float, float]:
 
 def chunk_sizes(model: Path, data: Path) -> None:
     """Padding and speed of the engine alone for several chunk sizes."""
-    from cardgen.data import load_data
+    from cardgen.data.load import load_data
     from cardgen.models import load_model
 
     texts = load_data(data).texts
     classifier = load_model(model, device="cpu")
     print("| chunk rows | padding | rows/s |\n|---|---|---|")
     for chunk in (256, 1024, 4096, 8192, 32768):
-        import cardgen.runner
+        import cardgen.models.runner
 
-        cardgen.runner.CHUNK_ROWS = chunk
+        cardgen.models.runner.CHUNK_ROWS = chunk
         start = time.perf_counter()
-        _, stats = cardgen.runner.classify(
+        _, stats = cardgen.models.runner.classify(
             classifier.model,
             classifier.tokenizer,
             texts,

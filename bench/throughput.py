@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from cardgen.models import load_model
-from cardgen.runner import cpu_bf16_features
+from cardgen.models.runner import cpu_bf16_features
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SETS = {"sst2": ("sst2_validation.jsonl", 2), "agnews": ("agnews_test.jsonl", 4)}
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
-    from cardgen.run_outputs import hardware_name
+    from cardgen.evaluation.outputs import hardware_name
 
     features = cpu_bf16_features() or "none"
     threads = torch.get_num_threads()

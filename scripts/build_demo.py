@@ -1,6 +1,6 @@
 """Build the embedded demo: a tiny DistilBERT sentiment model and its evaluation set.
 
-Both come from synthetic movie-review sentences (``cardgen._synthetic``), with 5% label noise
+Both come from synthetic movie-review sentences (``cardgen.demo.synthetic``), with 5% label noise
 and a spurious association between filming locations and sentiment (30% of the training rows
 only name the place, labelled by its share in ``PLACES``) that the bias probes find.
 The result is a demo of cardgen, not a real sentiment model. Re-run to rebuild:
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import shutil
 
-from cardgen._io import write_jsonl
-from cardgen._synthetic import sentiment_corpus, train_tiny_distilbert
 from cardgen.demo import DEMO_DATASET, DEMO_MODEL
+from cardgen.demo.synthetic import sentiment_corpus, train_tiny_distilbert
+from cardgen.trust.atomic import write_jsonl
 
 LABELS = ["negative", "positive"]
 

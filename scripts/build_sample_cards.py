@@ -1,6 +1,6 @@
 """Build sample_cards/: one model card per reference card shape, by really running cardgen.
 
-Each shape trains a small model on synthetic data from ``cardgen._synthetic`` (in seconds, on a
+Each shape trains a small model on synthetic data from ``cardgen.demo.synthetic`` (in seconds, on a
 CPU), evaluates it with ``cardgen evaluate`` into ``sample_cards/<shape>/`` and writes the card
 there with ``cardgen card``. The models are demos of the card shapes, not models to use.
 
@@ -80,7 +80,7 @@ class Shape:
     place_only: float = 0.0  # share of training rows that only name a filming place
     thresholds: dict[str, float] | None = None  # multi-label: `--threshold thresholds.json`
     sources: bool = False  # topics: a news agency per row, in a `source` column and the text
-    learning_rate: float | None = None  # default: cardgen._synthetic.LEARNING_RATE
+    learning_rate: float | None = None  # default: cardgen.demo.synthetic.LEARNING_RATE
     options: tuple[str, ...] = ()  # more `cardgen evaluate` options
     caveat: str = ""  # appended to the intended-uses text
 
@@ -231,7 +231,7 @@ def card_args(shape: Shape, notes_file: Path, output: Path) -> list[str]:
 def _rows(
     shape: Shape, n: int, seed: int, *, place_only: float = 0.0
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    from cardgen._synthetic import (
+    from cardgen.demo.synthetic import (
         MODERATION,
         PARAPHRASE_LABELS,
         moderation_corpus,
@@ -277,7 +277,7 @@ def _save_dataset(rows: list[dict[str, Any]], labels: list[str], split: str, pat
 
 def _train(shape: Shape, rows: list[dict[str, Any]], labels: list[str]) -> tuple[str, list[Any]]:
     """Train the model; return the ``--model`` argument and the per-epoch history."""
-    from cardgen._synthetic import LEARNING_RATE, train_tiny_distilbert
+    from cardgen.demo.synthetic import LEARNING_RATE, train_tiny_distilbert
 
     if shape.sklearn:
         import skops.io as sio
@@ -311,8 +311,8 @@ def _train(shape: Shape, rows: list[dict[str, Any]], labels: list[str]) -> tuple
 
 def _write_history(shape: Shape, history: list[dict[str, float]], rows: int) -> None:
     """The training files a real run would leave: trainer_state.json or a Keras CSVLogger file."""
-    from cardgen._io import write_json, write_text
-    from cardgen._synthetic import BATCH_SIZE, LEARNING_RATE
+    from cardgen.demo.synthetic import BATCH_SIZE, LEARNING_RATE
+    from cardgen.trust.atomic import write_json, write_text
 
     directory = shape.directory
     steps = history[-1]["step"] if history else 0
@@ -375,7 +375,7 @@ def build(shape: Shape) -> None:
     eval_rows, _ = _rows(shape, shape.n_eval, seed=seed + 1)
     data_dir = BUILD / shape.name / shape.dataset
     if shape.corpus == "moderation":  # label lists, in a JSONL file
-        from cardgen._io import write_jsonl
+        from cardgen.trust.atomic import write_jsonl
 
         data_dir.mkdir(parents=True, exist_ok=True)
         data_dir = data_dir / f"{shape.split}.jsonl"
@@ -390,7 +390,7 @@ def build(shape: Shape) -> None:
     if shape.probes:
         evaluate += ["--probes", shape.probes]
     if shape.thresholds:
-        from cardgen._io import write_json
+        from cardgen.trust.atomic import write_json
 
         write_json(BUILD / shape.name / "thresholds.json", shape.thresholds)
         evaluate += ["--threshold", str(BUILD / shape.name / "thresholds.json")]

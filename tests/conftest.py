@@ -14,7 +14,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from cardgen._synthetic import sentiment_corpus, topic_corpus, train_tiny_distilbert  # noqa: E402
+from cardgen.demo.synthetic import sentiment_corpus, topic_corpus, train_tiny_distilbert  # noqa: E402
 
 SENTIMENT = ["negative", "positive"]
 
@@ -119,11 +119,11 @@ def make_results(
     model_id: str = "cardgen-test/tiny-sentiment",
     probes: dict | None = None,
 ):
-    """Results of a made-up run (seeded random predictions scored by cardgen.metrics)."""
+    """Results of a made-up run (seeded random predictions scored by cardgen.tasks.metrics)."""
     import numpy as np
 
-    from cardgen.metrics import compute_metrics
-    from cardgen.results import DatasetInfo, EvalResults, LabelMapping, ModelInfo, Timing
+    from cardgen.results.schema import DatasetInfo, EvalResults, LabelMapping, ModelInfo, Timing
+    from cardgen.tasks.metrics import compute_metrics
 
     labels = labels or list(SENTIMENT)
     rng = np.random.default_rng(seed)
@@ -213,8 +213,8 @@ def results_from_predictions(
     """EvalResults computed from label lists, as `cardgen evaluate` would write them."""
     import numpy as np
 
-    from cardgen.metrics import compute_metrics
-    from cardgen.results import DatasetInfo, EvalResults, LabelMapping, ModelInfo
+    from cardgen.results.schema import DatasetInfo, EvalResults, LabelMapping, ModelInfo
+    from cardgen.tasks.metrics import compute_metrics
 
     code = {label: i for i, label in enumerate(labels)}
     y_true = np.array([code[g] for g in gold])

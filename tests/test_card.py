@@ -11,11 +11,11 @@ from conftest import make_results, save_run
 from huggingface_hub import ModelCard
 
 import cardgen
-from cardgen.card import render_card
+from cardgen.cards.conventions import metric_key
+from cardgen.cards.render import render_card
+from cardgen.cards.sections import find_blocks, split_front_matter
 from cardgen.errors import CardError, UsageError
-from cardgen.hub_conventions import metric_key
-from cardgen.results import Metric, ProbeResult, ProbeTerm, load_results
-from cardgen.sections import find_blocks, split_front_matter
+from cardgen.results.schema import Metric, ProbeResult, ProbeTerm, load_results
 
 
 def outside_sections(card: str) -> list[str]:

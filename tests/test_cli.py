@@ -139,8 +139,8 @@ def test_every_command_has_help_and_the_readme_uses_only_real_commands(capsys) -
 
 def test_reading_results_does_not_import_torch() -> None:
     modules = (
-        "cardgen, cardgen.results, cardgen.cli, cardgen.probes, cardgen.card, "
-        "cardgen.skops_sections, cardgen.export"
+        "cardgen, cardgen.results.schema, cardgen.cli, cardgen.probes, cardgen.cards.render, "
+        "cardgen.cards.skops, cardgen.cards.export"
     )
     code = f"import sys, {modules}; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -148,7 +148,7 @@ def test_reading_results_does_not_import_torch() -> None:
 
 def test_gate_and_push_do_not_import_torch() -> None:
     code = (
-        "import sys, cardgen, cardgen.gate, cardgen.hub, scipy.stats; "
+        "import sys, cardgen, cardgen.gate, cardgen.hub.push, scipy.stats; "
         "from huggingface_hub import HfApi, ModelCard, CommitOperationAdd; "
         "cardgen.check_gate, cardgen.push_card; "
         "assert 'torch' not in sys.modules, 'torch imported'"

@@ -12,11 +12,11 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 
 import cardgen
 from cardgen import compare_runs
-from cardgen._io import write_jsonl
-from cardgen.compare_report import comparison_html, comparison_markdown, write_comparison
+from cardgen.compare.report import comparison_html, comparison_markdown, write_comparison
 from cardgen.errors import LabelError, OutputError, ResultsError
 from cardgen.gate import mcnemar_p_value, paired_bootstrap_deltas
 from cardgen.gate.paired import Pairing
+from cardgen.trust.atomic import write_jsonl
 
 LABELS = ["neg", "pos"]
 N = 200

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cardgen.data import load_data
+from cardgen.data.load import load_data
 from cardgen.errors import DataError
 
 

@@ -9,8 +9,8 @@ from sklearn import metrics as skm
 
 from cardgen import evaluate, load_results
 from cardgen.errors import LabelError, OutputError
-from cardgen.predictions import load_predictions
-from cardgen.results import EvalResults
+from cardgen.results.predictions import load_predictions
+from cardgen.results.schema import EvalResults
 
 
 @pytest.fixture(scope="module")

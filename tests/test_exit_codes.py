@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-import cardgen.evaluation
+import cardgen.evaluation.run
 from cardgen.errors import EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED
 
 
@@ -27,7 +27,7 @@ def test_a_bug_exits_70_with_a_crash_file_never_1(
     capsys, tmp_path: Path, monkeypatch, sentiment_file: Path, bug: BaseException
 ) -> None:
     monkeypatch.setenv("CARDGEN_CRASH_DIR", str(tmp_path / "crash"))
-    monkeypatch.setattr(cardgen.evaluation, "load_model", failing_load_model(bug))
+    monkeypatch.setattr(cardgen.evaluation.run, "load_model", failing_load_model(bug))
     out = tmp_path / "run"
     code, _, err = run_cli(capsys, "evaluate", "--model", "m", "--dataset", str(sentiment_file), "--output-dir", str(out))
     assert code == EXIT_INTERNAL_ERROR
@@ -42,7 +42,7 @@ def test_the_crash_file_never_holds_a_token(capsys, tmp_path: Path, monkeypatch,
     token = "hf_" + "s3cr3t" * 6
     monkeypatch.setenv("HF_TOKEN", token)
     monkeypatch.setenv("CARDGEN_CRASH_DIR", str(tmp_path))
-    monkeypatch.setattr(cardgen.evaluation, "load_model", failing_load_model(RuntimeError(f"bad {token}")))
+    monkeypatch.setattr(cardgen.evaluation.run, "load_model", failing_load_model(RuntimeError(f"bad {token}")))
     code, out, err = run_cli(capsys, "evaluate", "--model", "m", "--dataset", str(sentiment_file), "--output-dir", str(tmp_path / "r"))
     assert code == EXIT_INTERNAL_ERROR
     [report] = tmp_path.glob("cardgen-crash-*")
@@ -57,7 +57,7 @@ def test_ctrl_c_exits_130_and_keeps_the_previous_run(
     args = ["evaluate", "--model", str(tiny_model), "--dataset", str(sentiment_file), "--output-dir", str(out), "--bootstrap", "0", "--no-progress"]
     assert run_cli(capsys, *args)[0] == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    monkeypatch.setattr(cardgen.evaluation, "write_outputs", failing_load_model(interrupt))
+    monkeypatch.setattr(cardgen.evaluation.run, "write_outputs", failing_load_model(interrupt))
     code, _, err = run_cli(capsys, *args)
     assert code == EXIT_INTERRUPTED and err.strip() == "interrupted"
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
@@ -72,19 +72,19 @@ def test_disk_full_or_unwritable_is_an_input_error_and_the_old_run_stays(
     args = ["evaluate", "--model", str(tiny_model), "--dataset", str(sentiment_file), "--output-dir", str(out), "--bootstrap", "0", "--no-progress"]
     assert run_cli(capsys, *args)[0] == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    import cardgen._io
+    import cardgen.trust.atomic
 
-    real_replace = cardgen._io.os.replace
+    real_replace = cardgen.trust.atomic.os.replace
 
     def full(src, dst):
         if str(dst).endswith(".png"):
             raise OSError(code_, "simulated", str(dst))
         return real_replace(src, dst)
 
-    monkeypatch.setattr(cardgen._io.os, "replace", full)
+    monkeypatch.setattr(cardgen.trust.atomic.os, "replace", full)
     code, _, err = run_cli(capsys, *args)
     assert code == 2 and err.startswith("error: cannot write") and len(err.strip().splitlines()) == 1
-    monkeypatch.setattr(cardgen._io.os, "replace", real_replace)
+    monkeypatch.setattr(cardgen.trust.atomic.os, "replace", real_replace)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 

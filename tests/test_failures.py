@@ -16,7 +16,7 @@ from sklearn.metrics import confusion_matrix
 from cardgen import load_results, render_card
 from cardgen.analysis import analyse_failures, confused_pairs, label_issues
 from cardgen.analysis.failures import confident_labels, confident_thresholds
-from cardgen.results import EvalResults, FailureExample
+from cardgen.results.schema import EvalResults, FailureExample
 
 LABELS = ["a", "b", "c"]
 
@@ -144,7 +144,7 @@ def test_card_without_examples_names_rows() -> None:
 def test_no_examples_leaves_no_text_in_any_written_file(
     tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str], examples: bool
 ) -> None:
-    from cardgen._synthetic import sentiment_corpus
+    from cardgen.demo.synthetic import sentiment_corpus
 
     rows = sentiment_corpus(80, seed=21)
     for i, row in enumerate(rows):

@@ -13,7 +13,6 @@ from scipy.stats import binomtest
 from sklearn.metrics import f1_score
 
 from cardgen import check_gate
-from cardgen._io import write_jsonl
 from cardgen.errors import ResultsError, UsageError
 from cardgen.gate import (
     Rule,
@@ -23,12 +22,13 @@ from cardgen.gate import (
     merge_rules,
     summary_markdown,
 )
-from cardgen.results import (
+from cardgen.results.schema import (
     EvalResults,
     Metric,
     ProbeResult,
     ProbeTerm,
 )
+from cardgen.trust.atomic import write_jsonl
 
 LABELS = ["neg", "pos"]
 N = 200

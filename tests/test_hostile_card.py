@@ -15,13 +15,13 @@ import pytest
 from conftest import make_results, run_cli, save_run
 from markdown_it import MarkdownIt
 
-from cardgen.card import build_card, render_card
+from cardgen.cards.export import card_to_html
+from cardgen.cards.render import build_card, render_card
+from cardgen.cards.sections import split_front_matter
+from cardgen.cards.templating import cell, code, escape_markdown
+from cardgen.cards.training import load_hyperparameters, load_training_history
 from cardgen.errors import CardError, OutputError, ResultsError, UsageError
-from cardgen.export import card_to_html
-from cardgen.results import Metric, ProbeResult, ProbeTerm
-from cardgen.sections import split_front_matter
-from cardgen.templating import cell, code, escape_markdown
-from cardgen.training import load_hyperparameters, load_training_history
+from cardgen.results.schema import Metric, ProbeResult, ProbeTerm
 
 PAYLOADS = [
     "<img src=x onerror=alert(1)>",
@@ -949,7 +949,12 @@ def test_a_base_model_that_is_not_a_hub_id_is_refused(base: str, card_run: Path)
 def test_terminal_tables_show_hostile_labels_as_text() -> None:
     from rich.console import Console
 
-    from cardgen.tables import confusion_table, metrics_table, per_class_table, probe_summary_table
+    from cardgen.display.tables import (
+        confusion_table,
+        metrics_table,
+        per_class_table,
+        probe_summary_table,
+    )
 
     labels = ["[/bold]", "[link=javascript:alert(1)]x[/link]\x1b[31m\x07"]
     results = make_results(labels=labels, model_id="[red]model[/red]", probes={"p": probe("[b]")})
@@ -967,7 +972,7 @@ def test_terminal_tables_show_hostile_labels_as_text() -> None:
 
 
 def test_plots_draw_dollar_signs_literally(tmp_path: Path) -> None:
-    from cardgen.plots import confusion_matrix_figure, probe_figure, save_figure
+    from cardgen.display.plots import confusion_matrix_figure, probe_figure, save_figure
 
     results = make_results(labels=["$\\foo$", "a$b", "_hidden"])
     save_figure(confusion_matrix_figure(results.confusion_matrix), tmp_path / "cm.png")

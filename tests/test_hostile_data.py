@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import run_cli
 
-from cardgen.data import MAX_LABEL_CHARS, MAX_LABELS, load_data
+from cardgen.data.load import MAX_LABEL_CHARS, MAX_LABELS, load_data
 from cardgen.errors import DataError
 
 MAX_MESSAGE = 1000
@@ -239,10 +239,10 @@ def test_hostile_parquet_files(tmp_path: Path) -> None:
 def test_parquet_that_unpacks_past_the_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cardgen._data_files
+    import cardgen.data.files
 
     path = _parquet(tmp_path / "big.parquet", {"text": ["a" * 1000] * 50, "label": ["x"] * 50})
-    monkeypatch.setattr(cardgen._data_files, "MAX_PARQUET_BYTES", 1000)
+    monkeypatch.setattr(cardgen.data.files, "MAX_PARQUET_BYTES", 1000)
     refused(path, r"it unpacks to [\d,]+ bytes, over cardgen's limit of 1,000 bytes")
 
 

@@ -20,7 +20,6 @@ import pytest
 from conftest import results_from_predictions
 from conftest import run_cli as run
 
-from cardgen._io import write_jsonl
 from cardgen.errors import CardgenError, LabelError, OutputError, ResultsError, UsageError
 from cardgen.gate import (
     Rule,
@@ -32,7 +31,8 @@ from cardgen.gate import (
     merge_rules,
     summary_markdown,
 )
-from cardgen.results import EvalResults
+from cardgen.results.schema import EvalResults
+from cardgen.trust.atomic import write_jsonl
 
 N = 100
 FINGERPRINT = "sha256:" + "a" * 64
@@ -799,7 +799,7 @@ def test_exit_1_only_for_a_failed_rule(capsys, runs) -> None:
 def test_a_rendered_card_is_a_baseline_for_its_own_labels_only(
     tmp_path: Path, labels: list[str]
 ) -> None:
-    from cardgen.card import render_card
+    from cardgen.cards.render import render_card
 
     gold = [labels[i % len(labels)] for i in range(N)]
     run_dir = tmp_path / "run"

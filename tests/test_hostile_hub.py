@@ -19,11 +19,11 @@ import pytest
 from conftest import run_cli as run
 from huggingface_hub.errors import HfHubHTTPError
 
-import cardgen._hub_commit as hub_commit
-from cardgen import card_file
-from cardgen.card_file import linked_images, read_card_metadata
+import cardgen.hub.commit as hub_commit
+from cardgen.cards import file as card_file
+from cardgen.cards.file import linked_images, read_card_metadata
 from cardgen.errors import CardError, HubError, UsageError
-from cardgen.hub import push_card
+from cardgen.hub.push import push_card
 
 TOKEN = "hf_hostileSecretToken0123456789"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from conftest import make_results, results_from_predictions, run_cli, save_run
 
-from cardgen._io import write_jsonl
-from cardgen.card import render_card
-from cardgen.card_file import linked_images, read_card_text
+from cardgen.cards.file import linked_images, read_card_text
+from cardgen.cards.merge import merge_file
+from cardgen.cards.render import render_card
 from cardgen.errors import CardError, CardgenError, ResultsError
-from cardgen.merge import merge_file
-from cardgen.predictions import load_predictions, read_prediction_codes
-from cardgen.results import load_results
+from cardgen.results.predictions import load_predictions, read_prediction_codes
+from cardgen.results.schema import load_results
+from cardgen.trust.atomic import write_jsonl
 
 SECRET = "TOP-SECRET-7f3a9c"
 LABELS = ["neg", "pos"]

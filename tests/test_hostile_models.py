@@ -212,7 +212,7 @@ def test_a_checkpoint_without_a_classifier_head_is_not_given_random_weights(
 
 def _tokenizer_of(texts: list[str], vocab_size: int = 600) -> Callable[[Path], None]:
     def mutate(directory: Path) -> None:
-        from cardgen._synthetic import build_tokenizer
+        from cardgen.demo.synthetic import build_tokenizer
 
         for name in ("tokenizer.json", "tokenizer_config.json"):
             (directory / name).unlink()
@@ -232,7 +232,7 @@ def _vocab(*tokens: str) -> Callable[[Path], None]:
 
 
 def _topics(n: int, topics: int) -> list[str]:
-    from cardgen._synthetic import topic_corpus
+    from cardgen.demo.synthetic import topic_corpus
 
     labels = [f"t{i}" for i in range(topics)]
     return [row["text"] for row in topic_corpus(n, labels, seed=3)]

@@ -21,7 +21,7 @@ from cardgen.probes import (
     resolve_probes,
     template_probe,
 )
-from cardgen.results import ModelInfo
+from cardgen.results.schema import ModelInfo
 
 
 class EchoModel:

@@ -16,7 +16,7 @@ import pytest
 from huggingface_hub import ModelCard
 
 from cardgen import push_card
-from cardgen.card_file import (
+from cardgen.cards.file import (
     card_metadata_problems,
     card_metric_values,
     linked_images,

@@ -19,7 +19,7 @@ from conftest import run_cli as run
 from test_hub import HUB_README, FakeHub, _point_the_client_at, cardgen_card, fake_hub
 
 from cardgen.errors import CardError, HubError
-from cardgen.hub import push_card
+from cardgen.hub.push import push_card
 
 __all__ = ["cardgen_card", "fake_hub"]  # fixtures shared with test_hub
 
@@ -253,7 +253,7 @@ def test_the_hubs_readme_is_read_with_bounds(
     readme: bytes,
     message: str,
 ) -> None:
-    import cardgen._hub_merge as hub_merge
+    import cardgen.hub.merge as hub_merge
 
     monkeypatch.setattr(hub_merge, "MAX_CARD_BYTES", 1000)
     fake_hub.readme = readme
@@ -277,7 +277,7 @@ def test_a_read_is_tried_three_times_then_one_error_line(
 def test_one_request_is_sent_at_most_three_times_whoever_repeats_it() -> None:
     import httpx2
 
-    from cardgen._hub_http import HubLimits, _Guard
+    from cardgen.hub.http import HubLimits, _Guard
 
     guard = _Guard(HubLimits(read=5))
     request = httpx2.Request(

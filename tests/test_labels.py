@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cardgen.data.labels import align_labels, check_permutation, is_generic
 from cardgen.errors import LabelError
-from cardgen.labels import align_labels, check_permutation, is_generic
-from cardgen.results import LabelMapping
+from cardgen.results.schema import LabelMapping
 
 
 def test_names_match_case_insensitively_in_another_order() -> None:

@@ -6,11 +6,11 @@ from typing import Any
 import pytest
 from huggingface_hub import ModelCard
 
-from cardgen.card import render_card
+from cardgen.cards.merge import merge_card
+from cardgen.cards.render import render_card
+from cardgen.cards.sections import BEGIN, END, find_blocks, parse_metadata, split_front_matter
 from cardgen.cli import main
 from cardgen.errors import CardError, UsageError
-from cardgen.merge import merge_card
-from cardgen.sections import BEGIN, END, find_blocks, parse_metadata, split_front_matter
 
 # Fixtures in the shapes of the reference cards, with text written for these tests.
 TRAINER = """\

@@ -11,10 +11,10 @@ from conftest import make_results, run_cli, save_run
 from huggingface_hub import ModelCard
 from huggingface_hub.repocard import metadata_load
 
-from cardgen.card import render_card
-from cardgen.card_file import card_metric_values
+from cardgen.cards.conventions import check_language, check_license, metric_key
+from cardgen.cards.file import card_metric_values
+from cardgen.cards.render import render_card
 from cardgen.errors import UsageError
-from cardgen.hub_conventions import check_language, check_license, metric_key
 
 
 def _index_metrics(card: Path) -> list[dict]:
@@ -186,7 +186,7 @@ def test_framework_versions_leave_out_libraries_the_model_did_not_use(tmp_path: 
 def test_evaluate_records_dataset_id_and_split_from_the_file_name(
     tiny_model: Path, sentiment_file: Path, tmp_path: Path
 ) -> None:
-    from cardgen.evaluation import evaluate
+    from cardgen.evaluation.run import evaluate
 
     data = shutil.copy(sentiment_file, tmp_path / "sst2_validation.jsonl")
     results = evaluate(tiny_model, data, device="cpu", n_bootstrap=0, dataset_id="nyu-mll/glue")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from cardgen.metrics import bootstrap_confusion, compute_metrics, expected_calibration_error
+from cardgen.tasks.metrics import bootstrap_confusion, compute_metrics, expected_calibration_error
 
 
 def _synthetic(n: int, k: int, seed: int):

@@ -8,7 +8,7 @@ import pytest
 
 from cardgen.errors import ModelError, UsageError
 from cardgen.models import load_model
-from cardgen.runner import length_sorted_batches
+from cardgen.models.runner import length_sorted_batches
 
 
 def test_predictions_equal_a_plain_transformers_pipeline(
@@ -203,7 +203,7 @@ def test_out_of_memory_halves_the_batch_and_retries(
 ) -> None:
     import torch
 
-    from cardgen import runner
+    from cardgen.models import runner
 
     texts = [r["text"] for r in sentiment_rows]
     classifier = load_model(tiny_model, device="cpu")

@@ -21,20 +21,20 @@ from sklearn.metrics import (
 )
 
 import cardgen
-from cardgen._synthetic import MODERATION, moderation_corpus, train_tiny_distilbert
-from cardgen.card_context import card_metadata
-from cardgen.data import load_data
+from cardgen.cards.context import card_metadata
+from cardgen.cards.conventions import metric_key
+from cardgen.data.load import load_data
+from cardgen.demo.synthetic import MODERATION, moderation_corpus, train_tiny_distilbert
 from cardgen.errors import DataError, LabelError, ResultsError, UsageError
+from cardgen.evaluation.options import check_threshold
 from cardgen.gate.rules import Rule, higher_is_better, metric_range
-from cardgen.hub_conventions import metric_key
-from cardgen.metrics_multilabel import (
+from cardgen.results.predictions import load_predictions
+from cardgen.results.schema import EvalResults, load_results
+from cardgen.tasks.multilabel_metrics import (
     binary_calibration,
     compute_multilabel_metrics,
     false_positive_pairs,
 )
-from cardgen.options import check_threshold
-from cardgen.predictions import load_predictions
-from cardgen.results import EvalResults, load_results
 
 LABELS = list(MODERATION)
 
@@ -138,7 +138,7 @@ def test_bootstrap_is_over_examples_bounded_and_seeded(monkeypatch: pytest.Monke
     half = 1.96 * math.sqrt(acc.value * (1 - acc.value) / len(gold))
     assert acc.ci_high - acc.ci_low == pytest.approx(2 * half, rel=0.15)
     # a tiny memory budget splits rows and labels into many chunks: same point, similar CIs
-    monkeypatch.setattr("cardgen.metrics_multilabel.BUDGET", 2000 * 4)
+    monkeypatch.setattr("cardgen.tasks.multilabel_metrics.BUDGET", 2000 * 4)
     chunked = compute_multilabel_metrics(
         gold, proba, limits, list("abcde"), n_bootstrap=2000, seed=3
     )

@@ -10,7 +10,7 @@ from conftest import run_cli, write_jsonl
 
 from cardgen import evaluate, load_results
 from cardgen.errors import LabelError, UsageError
-from cardgen.options import check_run_options
+from cardgen.evaluation.options import check_run_options
 
 BAD_OPTIONS = [
     (["--max-length", "0"], "--max-length must be from 1"),

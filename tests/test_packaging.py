@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from setuptools import find_packages
 
-from cardgen.templating import DEFAULT_TEMPLATE, default_templates_dir
+from cardgen.cards.templating import DEFAULT_TEMPLATE, default_templates_dir
 
 ROOT = Path(__file__).parents[1]
 

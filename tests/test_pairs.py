@@ -13,11 +13,11 @@ import torch
 from conftest import run_cli, write_jsonl
 
 import cardgen
-from cardgen._synthetic import NEGATIVE, POSITIVE, SUBJECTS, build_tokenizer
-from cardgen.data import PAIR_COLUMNS, load_data
+from cardgen.data.load import PAIR_COLUMNS, load_data
+from cardgen.demo.synthetic import NEGATIVE, POSITIVE, SUBJECTS, build_tokenizer
 from cardgen.errors import DataError, ModelError, UsageError
-from cardgen.results import TextPair, load_results
-from cardgen.runner import classify, encode, padded_batch
+from cardgen.models.runner import classify, encode, padded_batch
+from cardgen.results.schema import TextPair, load_results
 
 PAIR_LABELS = ["entailment", "contradiction"]
 MAX_LENGTH = 24

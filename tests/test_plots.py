@@ -15,13 +15,13 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
-from cardgen.plots import (
+from cardgen.display.plots import (
     plot_probe,
     probe_figure,
     probe_limits,
     reliability_figure,
 )
-from cardgen.results import Calibration, CalibrationBin, Metric, ProbeResult, ProbeTerm
+from cardgen.results.schema import Calibration, CalibrationBin, Metric, ProbeResult, ProbeTerm
 
 GROUPS = ["Africa", "Americas", "Asia", "Europe", "Oceania"]
 

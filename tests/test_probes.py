@@ -26,7 +26,7 @@ from cardgen.probes import (
     run_probes,
     template_probe,
 )
-from cardgen.results import ModelInfo, load_results
+from cardgen.results.schema import ModelInfo, load_results
 
 
 class StubModel:
@@ -307,7 +307,7 @@ def chad_model() -> SklearnClassifier:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    from cardgen._synthetic import sentiment_corpus
+    from cardgen.demo.synthetic import sentiment_corpus
 
     rows = sentiment_corpus(600, seed=4, noise=0.0)
     texts = [r["text"].split(" it was filmed in ")[0] for r in rows]
@@ -477,7 +477,7 @@ def test_bad_yaml_is_refused(tmp_path: Path) -> None:
 
 
 def test_probe_plot_draws_every_term_and_labels_the_extremes() -> None:
-    from cardgen.plots import plot_probe, probe_figure
+    from cardgen.display.plots import plot_probe, probe_figure
 
     model = StubModel({"France": 0.89, "Afghanistan": 0.08})
     country = measure_probes(model, [builtin_probe("country")], n_bootstrap=0).results["country"]
@@ -493,7 +493,7 @@ def test_probe_plot_draws_every_term_and_labels_the_extremes() -> None:
 def test_probe_tables_show_the_extremes() -> None:
     from rich.console import Console
 
-    from cardgen.tables import probe_extremes_table, probe_summary_table
+    from cardgen.display.tables import probe_extremes_table, probe_summary_table
 
     result = measure_probes(StubModel(SMALL), small_probe(expected_label="positive")).results
     console = Console(width=200, record=True)

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from conftest import make_results, run_cli, save_run
 
-from cardgen import _untrusted, load_results
+from cardgen import load_results
 from cardgen.errors import ResultsError
-from cardgen.predictions import load_predictions, read_prediction_codes
+from cardgen.results.predictions import load_predictions, read_prediction_codes
+from cardgen.trust import untrusted as _untrusted
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from cardgen.errors import ResultsError, UsageError
 from cardgen.gate.rules import Rule, higher_is_better, metric_range
 from cardgen.gate.values import metric_names, metric_value
 from cardgen.models.base import RunStats
-from cardgen.results import ModelInfo, load_results
+from cardgen.results.schema import ModelInfo, load_results
 from tests.conftest import run_cli, write_jsonl
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cardgen._rundir import staged_run_dir
 from cardgen.errors import OutputError
+from cardgen.results.rundir import staged_run_dir
 
 
 def write_run(directory: Path, tag: str, *extra: str) -> None:

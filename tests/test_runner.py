@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from cardgen.runner import classify, encode, padded_batch
+from cardgen.models.runner import classify, encode, padded_batch
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from cardgen.errors import ModelError, UsageError
-from cardgen.runner import classify, resolve_device, resolve_dtype
+from cardgen.models.runner import classify, resolve_device, resolve_dtype
 
 CUDA = torch.device("cuda")
 
@@ -173,7 +173,7 @@ def test_cuda_tokenizes_the_next_chunk_in_a_thread(
 ) -> None:
     import threading
 
-    from cardgen import runner
+    from cardgen.models import runner
 
     model, tokenizer = model_and_tokenizer
     expected, _ = classify(model, tokenizer, texts, max_length=32, batch_size=8, chunk_rows=16)

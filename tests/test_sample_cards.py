@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from cardgen.cards.sections import find_blocks
 from cardgen.cli import main
-from cardgen.sections import find_blocks
 
 ROOT = Path(__file__).parents[1]
 _spec = importlib.util.spec_from_file_location(

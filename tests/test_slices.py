@@ -14,11 +14,11 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 from cardgen import load_results
 from cardgen.analysis import analysis_options, length_quartiles, slice_metrics
-from cardgen.data import MAX_SLICE_VALUES, load_data
+from cardgen.data.load import MAX_SLICE_VALUES, load_data
 from cardgen.errors import DataError, UsageError
 from cardgen.gate.rules import higher_is_better, metric_range, rule_problem
 from cardgen.gate.values import metric_names, metric_value
-from cardgen.results import EvalResults
+from cardgen.results.schema import EvalResults
 
 LABELS = ["neg", "neu", "pos"]
 
@@ -100,7 +100,7 @@ def test_options_are_checked() -> None:
 
 
 def _rows(n: int = 60) -> list[dict]:
-    from cardgen._synthetic import sentiment_corpus
+    from cardgen.demo.synthetic import sentiment_corpus
 
     rows = sentiment_corpus(n, seed=3)
     for i, row in enumerate(rows):

@@ -1,4 +1,4 @@
-"""The Spark engine (cardgen.spark) against the local engine, on a session-scoped local[2] Spark.
+"""The Spark engine (cardgen.engines.spark) against the local engine, on a session-scoped local[2] Spark.
 
 Tests that need Spark skip with the reason when pyspark or Java 17+ is missing, and fail
 instead when CARDGEN_REQUIRE_SPARK=1 (as CI sets).
@@ -21,18 +21,18 @@ import pytest
 from conftest import results_from_predictions, run_cli, write_jsonl
 from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score
 
-from cardgen import _fingerprint
-from cardgen.data import load_data
+from cardgen.data import fingerprint as _fingerprint
+from cardgen.data.load import load_data
 from cardgen.errors import DataError, ModelError, ResultsError, UsageError
-from cardgen.evaluation import evaluate
-from cardgen.predictions import load_predictions, read_prediction_codes
-from cardgen.results import EvalResults, load_results
+from cardgen.evaluation.run import evaluate
+from cardgen.results.predictions import load_predictions, read_prediction_codes
+from cardgen.results.schema import EvalResults, load_results
 
 
 def _spark_missing() -> str | None:
     """Why Spark cannot run here, or None."""
     try:
-        from cardgen.spark.session import java_version, require_pyspark
+        from cardgen.engines.spark.session import java_version, require_pyspark
 
         require_pyspark()
         java_version()
@@ -48,7 +48,7 @@ def spark() -> Any:
         if os.environ.get("CARDGEN_REQUIRE_SPARK") == "1":
             pytest.fail(f"CARDGEN_REQUIRE_SPARK=1, but Spark cannot run: {reason}")
         pytest.skip(reason)
-    from cardgen.spark.session import spark_session
+    from cardgen.engines.spark.session import spark_session
 
     session = spark_session("local[2]")
     session.conf.set("spark.sql.shuffle.partitions", "2")
@@ -203,7 +203,7 @@ def test_fingerprint_blocks_are_the_same_in_both_engines(
         blocks.append(block.digest())
     expected = "rows-sha256:" + hashlib.sha256(b"".join(blocks)).hexdigest()
     assert load_data(path).info.fingerprint == expected
-    from cardgen.spark.source import prepare_rows, read_dataset
+    from cardgen.engines.spark.source import prepare_rows, read_dataset
 
     spark.conf.set("spark.sql.files.maxPartitionBytes", "200")  # several splits of one file
     try:
@@ -257,7 +257,7 @@ def test_parquet_glob_rows_are_numbered_in_file_order(
 def test_evaluate_dataframe_and_pairs(
     spark: Any, tiny_model: Path, sentiment_rows: list[dict], tmp_path: Path
 ) -> None:
-    from cardgen.spark import evaluate_dataframe
+    from cardgen.engines.spark import evaluate_dataframe
 
     rows = [{"premise": r["text"], "hypothesis": r["text"][::-1], "label": r["label"]} for r in sentiment_rows[:40]]  # fmt: skip
     path = write_jsonl(tmp_path / "pairs.jsonl", rows)
@@ -333,7 +333,7 @@ def test_spark_model_errors_exit_2(
 
 
 def test_errors_raised_in_workers_come_back_as_themselves(spark: Any) -> None:
-    from cardgen.spark.engine import spark_errors
+    from cardgen.engines.spark.engine import spark_errors
 
     def fail(batches: Any) -> Any:
         from cardgen.errors import ModelError

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from cardgen._history_table import column_title
+from cardgen.cards.history_table import column_title
+from cardgen.cards.training import load_hyperparameters, load_training_history
 from cardgen.errors import CardError
-from cardgen.training import load_hyperparameters, load_training_history
 
 TRAINER_STATE = {
     "epoch": 2.0,
@@ -184,8 +184,8 @@ def test_a_real_trainer_run_shows_only_hyperparameters_in_effect(tmp_path: Path)
         TrainingArguments,
     )
 
-    from cardgen._synthetic import build_tokenizer, sentiment_corpus
-    from cardgen.card import render_card
+    from cardgen.cards.render import render_card
+    from cardgen.demo.synthetic import build_tokenizer, sentiment_corpus
 
     rows = sentiment_corpus(64, seed=3)
     tokenizer = build_tokenizer([row["text"] for row in rows])
@@ -303,7 +303,7 @@ def test_keras_csvlogger_separators(tmp_path: Path, separator: str) -> None:
 
 
 def test_steps_of_a_strategy_not_in_effect_are_dropped() -> None:
-    from cardgen.training import effective_hyperparameters
+    from cardgen.cards.training import effective_hyperparameters
 
     params = {
         "learning_rate": 2e-5, "eval_strategy": "epoch", "eval_steps": 500,

@@ -15,14 +15,14 @@ from cardgen.errors import (
     ResultsError,
     UsageError,
 )
-from cardgen.results import EvalResults, load_results
+from cardgen.results.schema import EvalResults, load_results
 
 if TYPE_CHECKING:
-    from cardgen.card import render_card
-    from cardgen.compare import Comparison, compare_runs
-    from cardgen.evaluation import evaluate
+    from cardgen.cards.render import render_card
+    from cardgen.compare.runs import Comparison, compare_runs
+    from cardgen.evaluation.run import evaluate
     from cardgen.gate import check_gate
-    from cardgen.hub import push_card
+    from cardgen.hub.push import push_card
     from cardgen.probes import run_probes
 
 __all__ = [
@@ -50,7 +50,7 @@ def __getattr__(name: str) -> Any:
     # ``evaluate`` pulls in torch and ``render_card`` Jinja and huggingface_hub: load them on
     # first use so that ``import cardgen`` stays light.
     if name == "evaluate":
-        from cardgen.evaluation import evaluate
+        from cardgen.evaluation.run import evaluate
 
         return evaluate
     # ``check_gate`` (numpy, scipy) and ``push_card`` (huggingface_hub) load on first use too.
@@ -59,11 +59,11 @@ def __getattr__(name: str) -> Any:
 
         return check_gate
     if name in ("compare_runs", "Comparison"):
-        from cardgen import compare
+        from cardgen.compare import runs as compare
 
         return getattr(compare, name)
     if name == "push_card":
-        from cardgen.hub import push_card
+        from cardgen.hub.push import push_card
 
         return push_card
     if name == "run_probes":
@@ -71,7 +71,7 @@ def __getattr__(name: str) -> Any:
 
         return run_probes
     if name == "render_card":
-        from cardgen.card import render_card
+        from cardgen.cards.render import render_card
 
         return render_card
     raise AttributeError(f"module 'cardgen' has no attribute {name!r}")

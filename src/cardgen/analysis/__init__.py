@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from cardgen._untrusted import quote
 from cardgen.analysis.failures import analyse_failures, confused_pairs, label_issues
 from cardgen.analysis.slices import (
     AUTOMATIC_SLICES,
@@ -24,7 +23,8 @@ from cardgen.analysis.slices import (
     slice_metrics,
 )
 from cardgen.errors import DataError, UsageError
-from cardgen.results import FailureAnalysis, SliceResult
+from cardgen.results.schema import FailureAnalysis, SliceResult
+from cardgen.trust.untrusted import quote
 
 __all__ = [
     "AUTOMATIC_SLICES",

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from cardgen.metrics import confusion_counts
-from cardgen.results import ConfusedPair, FailureAnalysis, FailureExample, LabelIssues
+from cardgen.results.schema import ConfusedPair, FailureAnalysis, FailureExample, LabelIssues
+from cardgen.tasks.metrics import confusion_counts
 
 MAX_PAIRS = 5
 EXAMPLES_PER_PAIR = 3

@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from cardgen._untrusted import quote
 from cardgen.errors import UsageError
 from cardgen.probes import builtin_lexicons
+from cardgen.trust.untrusted import quote
 
 TYPO_RATE = 0.1
 """Share of the eligible words (4+ letters a-z) that get one typo; at least one per text."""

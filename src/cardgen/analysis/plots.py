@@ -8,8 +8,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from cardgen.plots import _text, plt
-from cardgen.results import SliceResult
+from cardgen.display.plots import _text, plt
+from cardgen.results.schema import SliceResult
 
 FIGURE_WIDTH = 7.5
 

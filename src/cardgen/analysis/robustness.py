@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from cardgen.analysis.perturb import Perturbation
 from cardgen.models.base import TextClassifier
-from cardgen.results import Metric, RobustnessExample, RobustnessResult
+from cardgen.results.schema import Metric, RobustnessExample, RobustnessResult
 
 MAX_EXAMPLES = 5
 EXCERPT_CHARS = 240

@@ -2,7 +2,7 @@
 quartile and truncated vs not, each with a bootstrap CI computed within the slice.
 
 Everything comes from the predictions already in memory. A slice's bootstrap resamples its own
-confusion matrix (multinomial over its cells, as ``cardgen.metrics`` does for the whole set),
+confusion matrix (multinomial over its cells, as ``cardgen.tasks.metrics`` does for the whole set),
 so slices cost microseconds each, not a pass over the rows per resample.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from cardgen.metrics import confusion_metrics, per_class_scores
-from cardgen.results import Metric, SliceGap, SliceResult, SliceValue
+from cardgen.results.schema import Metric, SliceGap, SliceResult, SliceValue
+from cardgen.tasks.metrics import confusion_metrics, per_class_scores
 
 DEFAULT_MIN_SLICE_SIZE = 30
 """Slices with fewer rows are reported but flagged, and never ranked as worst or best: a CI

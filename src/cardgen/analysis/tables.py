@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from cardgen.results import FailureAnalysis, Metric, SliceResult
-from cardgen.tables import plain
+from cardgen.display.tables import plain
+from cardgen.results.schema import FailureAnalysis, Metric, SliceResult
 
 
 def slice_table(result: SliceResult) -> Table:

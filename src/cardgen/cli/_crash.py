@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cardgen import __version__
-from cardgen._secrets import redactor
+from cardgen.trust.secrets import redactor
 
 
 def redact(text: str, argv: Sequence[str] = ()) -> str:

@@ -10,17 +10,17 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from cardgen._untrusted import quote, read_text
+from cardgen.cards.sections import MAX_SECTION_CHARS as MAX_SECTION_BYTES
+from cardgen.cards.sections import check_section
 from cardgen.cli._app import app, console, err_console
+from cardgen.display.tables import plain
 from cardgen.errors import CardError, UsageError
-from cardgen.sections import MAX_SECTION_CHARS as MAX_SECTION_BYTES
-from cardgen.sections import check_section
-from cardgen.tables import plain
+from cardgen.trust.untrusted import quote, read_text
 
 
 def write_card(run: Path, output: Path | None, output_format: str = "md", **options: Any) -> Path:
     """Render the card of ``run`` into ``output`` (default: in the run directory); print where."""
-    from cardgen.card import render_card
+    from cardgen.cards.render import render_card
 
     if output is None:
         directory = run if run.is_dir() else run.parent

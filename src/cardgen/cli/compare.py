@@ -35,8 +35,8 @@ def compare(
     Exit codes: 0 compared (a report, not a gate), 2 bad input (a missing run, different label
     sets, corrupt predictions).
     """
-    from cardgen.compare import compare_runs
-    from cardgen.compare_report import check_report_file, comparison_tables, write_comparison
+    from cardgen.compare.report import check_report_file, comparison_tables, write_comparison
+    from cardgen.compare.runs import compare_runs
 
     if output is not None:
         check_report_file(output)

@@ -24,10 +24,7 @@ from cardgen.cli._options import (
     parse_batch_size,
 )
 from cardgen.cli.card import write_card
-from cardgen.errors import UsageError
-from cardgen.options import split_list
-from cardgen.results import EvalResults
-from cardgen.tables import (
+from cardgen.display.tables import (
     confusion_table,
     label_detail_table,
     metrics_table,
@@ -35,6 +32,9 @@ from cardgen.tables import (
     probe_summary_table,
     robustness_table,
 )
+from cardgen.errors import UsageError
+from cardgen.evaluation.options import split_list
+from cardgen.results.schema import EvalResults
 
 DEFAULT_OUTPUT = Path("runs/demo")
 Engine = Annotated[
@@ -245,7 +245,7 @@ def evaluate(
     """Evaluate a text classifier on a held-out split; write results, predictions and plots."""
     from cardgen.cli.probe import split_probes
     from cardgen.demo import DEMO_DATASET, DEMO_MODEL
-    from cardgen.evaluation import evaluate as run_evaluation
+    from cardgen.evaluation.run import evaluate as run_evaluation
 
     if (model is None) != (dataset is None):
         raise UsageError("pass both --model and --dataset, or neither to run the embedded demo")
@@ -304,7 +304,7 @@ def demo(
     Runs the country bias probe too and writes the model card, README.md, into the run.
     """
     from cardgen.demo import DEMO_DATASET, DEMO_MODEL
-    from cardgen.evaluation import evaluate as run_evaluation
+    from cardgen.evaluation.run import evaluate as run_evaluation
 
     results = run_evaluation(
         DEMO_MODEL, DEMO_DATASET, output_dir=output_dir, progress=True, probes=["country"]

@@ -70,6 +70,7 @@ def gate(
 
     Exit codes: 0 every rule passed, 1 a rule failed, 2 bad input (nothing else exits 1).
     """
+    from cardgen.display.tables import gate_table
     from cardgen.errors import OutputError
     from cardgen.gate import (
         Rule,
@@ -80,7 +81,6 @@ def gate(
         merge_rules,
         write_junit,
     )
-    from cardgen.tables import gate_table
 
     if junit is not None:
         check_output_file(junit, what="--junit")

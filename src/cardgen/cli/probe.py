@@ -22,8 +22,9 @@ from cardgen.cli._options import (
     parse_batch_size,
 )
 from cardgen.cli.evaluate import Engine, SparkMaster
+from cardgen.display.tables import probe_extremes_table, probe_summary_table
 from cardgen.errors import UsageError
-from cardgen.options import check_engine, check_run_options
+from cardgen.evaluation.options import check_engine, check_run_options
 from cardgen.probes import (
     BUILTIN_SUITES,
     Lexicon,
@@ -33,7 +34,6 @@ from cardgen.probes import (
     run_probes,
     template_probe,
 )
-from cardgen.tables import probe_extremes_table, probe_summary_table
 
 
 def split_probes(values: list[str] | None) -> list[str]:
@@ -143,7 +143,7 @@ def probe(
     probes = resolve_probes(specs, lexicons=lexicons)
     load = load_model
     if engine == "spark":
-        from cardgen.spark import spark_classifier
+        from cardgen.engines.spark import spark_classifier
 
         load = partial(spark_classifier, spark_master=spark_master)
     classifier = load(

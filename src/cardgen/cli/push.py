@@ -44,7 +44,7 @@ def push(
     ] = None,
 ) -> None:
     """Upload a card and the images it links in one commit (token: HF_TOKEN or `hf auth login`)."""
-    from cardgen.hub import push_card
+    from cardgen.hub.push import push_card
 
     result = push_card(
         card,

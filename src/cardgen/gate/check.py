@@ -16,7 +16,7 @@ from cardgen.gate.rules import EPS, Rule, check_options, check_rules, higher_is_
 from cardgen.gate.rules import rules_from_table as _rules_from_table
 from cardgen.gate.runs import Run, check_comparable, load_run
 from cardgen.gate.values import metric_value
-from cardgen.results import EvalResults, Metric
+from cardgen.results.schema import EvalResults, Metric
 
 
 def check_gate(

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cardgen._untrusted import parse_toml, quote, read_text
 from cardgen.errors import UsageError
 from cardgen.gate.rules import Rule, check_options, rules_from_table
+from cardgen.trust.untrusted import parse_toml, quote, read_text
 
 CONFIG_FILES = ("cardgen.toml", "pyproject.toml")
 CONFIG_OPTIONS = ("baseline", "alpha", "strict")

@@ -11,9 +11,9 @@ from numpy.typing import NDArray
 
 from cardgen.gate.rules import PER_CLASS
 from cardgen.gate.runs import Run
-from cardgen.metrics import CONFUSION_METRICS, confusion_metrics, per_class_scores
-from cardgen.predictions import PredictionCodes
-from cardgen.results import EvalResults
+from cardgen.results.predictions import PredictionCodes
+from cardgen.results.schema import EvalResults
+from cardgen.tasks.metrics import CONFUSION_METRICS, confusion_metrics, per_class_scores
 
 
 @dataclass

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Literal
 from xml.etree import ElementTree
 
-from cardgen._io import write_text
-from cardgen._untrusted import quote
 from cardgen.errors import OutputError
 from cardgen.gate.rules import Rule
+from cardgen.trust.atomic import write_text
+from cardgen.trust.untrusted import quote
 
 COLUMNS = ("verdict", "rule", "value", "baseline", "delta", "95% CI", "p")  # RuleOutcome.cells
 Verdict = Literal["pass", "warn", "fail"]

@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from cardgen._untrusted import quote
 from cardgen.errors import UsageError
-from cardgen.metrics import CONFUSION_METRICS
-from cardgen.metrics_multilabel import MULTILABEL_METRICS
+from cardgen.tasks.metrics import CONFUSION_METRICS
+from cardgen.tasks.multilabel_metrics import MULTILABEL_METRICS
+from cardgen.trust.untrusted import quote
 
 RuleKind = Literal["min", "max", "max-drop"]
 RULE_KINDS: tuple[RuleKind, ...] = ("min", "max", "max-drop")

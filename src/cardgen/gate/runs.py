@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cardgen._untrusted import quote
 from cardgen.errors import CardgenError, LabelError, ResultsError, UsageError
 from cardgen.gate.values import checked_metric, clip, metric_value
-from cardgen.predictions import (
+from cardgen.results.predictions import (
     PredictionCodes,
     has_predictions,
     prediction_codes,
     read_prediction_codes,
 )
-from cardgen.results import EvalResults, Metric, load_results
+from cardgen.results.schema import EvalResults, Metric, load_results
+from cardgen.trust.untrusted import quote
 
 _CARD_FINGERPRINT = re.compile(r"Fingerprint of texts and labels:\*\*[ \t]*`([^`\n]+)`")
 _CARD_PER_CLASS = re.compile(
@@ -132,7 +132,7 @@ def _load_results(path: Path) -> EvalResults:
 
 
 def _load_card(path: Path) -> Run:
-    from cardgen.card_file import card_metric_values, read_card_text
+    from cardgen.cards.file import card_metric_values, read_card_text
 
     values = card_metric_values(path)
     text = read_card_text(path)

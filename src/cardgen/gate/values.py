@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import math
 
-from cardgen._untrusted import quote
 from cardgen.errors import ResultsError, UsageError
 from cardgen.gate.rules import (
     EPS,
@@ -16,7 +15,8 @@ from cardgen.gate.rules import (
     SLICE_STATS,
     metric_range,
 )
-from cardgen.results import EvalResults, Metric
+from cardgen.results.schema import EvalResults, Metric
+from cardgen.trust.untrusted import quote
 
 
 def metric_value(results: EvalResults, name: str, *, source: str = "the results") -> Metric:

@@ -6,10 +6,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from cardgen._untrusted import quote
 from cardgen.errors import ModelError
 from cardgen.models._checkpoint import check_model_string
 from cardgen.models.base import RunStats, ScoreKind, TextClassifier
+from cardgen.trust.untrusted import quote
 
 __all__ = ["RunStats", "ScoreKind", "TextClassifier", "load_model"]
 

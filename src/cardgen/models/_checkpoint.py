@@ -14,15 +14,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cardgen._untrusted import parse_json, quote, read_text
+from cardgen.data.labels import MAX_LABELS
 from cardgen.errors import ModelError
-from cardgen.labels import MAX_LABELS
 from cardgen.models._formats import (
     WEIGHT_PATTERNS,
     conversion_error,
     foreign_checkpoint,
     listed_files,
 )
+from cardgen.trust.untrusted import parse_json, quote, read_text
 
 CONFIG_FILE = "config.json"
 TOKENIZER_FILES = (

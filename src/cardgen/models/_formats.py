@@ -14,8 +14,8 @@ import shlex
 from collections.abc import Iterable
 from pathlib import Path
 
-from cardgen._untrusted import quote
 from cardgen.errors import ModelError
+from cardgen.trust.untrusted import quote
 
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "*.safetensors.index.json")
 # (format, what it is called, file patterns); the first format found names the error.
@@ -116,7 +116,7 @@ def hub_files(model_id: str, revision: str | None, snapshot: Path) -> list[str]:
     when online (a failure to list them leaves the cached ones)."""
     from huggingface_hub import HfApi, constants
 
-    from cardgen._hub_http import bounded_requests, hub_limits
+    from cardgen.hub.http import bounded_requests, hub_limits
 
     files = listed_files(snapshot) if snapshot.is_dir() else []
     if not constants.HF_HUB_OFFLINE:

@@ -9,9 +9,9 @@ from typing import Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from cardgen._untrusted import quote
 from cardgen.errors import ModelError
-from cardgen.results import ModelInfo
+from cardgen.results.schema import ModelInfo
+from cardgen.trust.untrusted import quote
 
 ScoreKind = Literal["probability", "decision", "label"]
 

@@ -14,12 +14,12 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
-from cardgen._untrusted import quote
+from cardgen.data.labels import MAX_LABELS
 from cardgen.errors import ModelError
-from cardgen.labels import MAX_LABELS
 from cardgen.models._checkpoint import check_label_names
 from cardgen.models.base import RunStats, ScoreKind, check_finite, one_line
-from cardgen.results import ModelInfo
+from cardgen.results.schema import ModelInfo
+from cardgen.trust.untrusted import quote
 
 CHUNK = 2048
 MAX_ENTRIES = 100_000

@@ -11,7 +11,6 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from cardgen._untrusted import quote
 from cardgen.errors import ModelError
 from cardgen.models._checkpoint import (
     CONFIG_FILE,
@@ -26,9 +25,10 @@ from cardgen.models._checkpoint import (
 )
 from cardgen.models._formats import conversion_error, hub_files
 from cardgen.models.base import RunStats, ScoreKind, check_finite, one_line
+from cardgen.models.runner import classify, cpu_bf16_features, resolve_device, resolve_dtype
 from cardgen.models.sklearn import file_sha256
-from cardgen.results import ModelInfo
-from cardgen.runner import classify, cpu_bf16_features, resolve_device, resolve_dtype
+from cardgen.results.schema import ModelInfo
+from cardgen.trust.untrusted import quote
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 MIN_LENGTH = 4  # a smaller model_max_length in a config is corrupt, not a real limit

@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cardgen._untrusted import LimitError, inside, parse_toml, parse_yaml, quote, read_text
 from cardgen.errors import ProbeError
 from cardgen.probes._lexicons import PLACEHOLDER, Lexicon, inline_lexicon, load_lexicon
 from cardgen.probes._probe import PROBE_FILE_SUFFIXES, Probe, template_probe
+from cardgen.trust.untrusted import LimitError, inside, parse_toml, parse_yaml, quote, read_text
 
 PROBE_KEYS = ("templates", "lexicons", "target_label", "expected_label")
 MAX_PROBES = 1_000

@@ -20,8 +20,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from cardgen._untrusted import quote, read_text
 from cardgen.errors import ProbeError
+from cardgen.trust.untrusted import quote, read_text
 
 PLACEHOLDER = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")

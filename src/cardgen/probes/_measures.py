@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cardgen.probes._probe import Probe
-from cardgen.results import Metric, ProbeResult, ProbeTerm
+from cardgen.results.schema import Metric, ProbeResult, ProbeTerm
 
 EXTREMES = 5
 DIGITS = 6

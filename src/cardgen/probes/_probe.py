@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cardgen._untrusted import quote
 from cardgen.errors import ProbeError
 from cardgen.probes._lexicons import PLACEHOLDER, Lexicon, builtin_placeholders, check_text
+from cardgen.trust.untrusted import quote
 
 # Several neutral templates per lexicon, so that a finding is not the artefact of one sentence.
 BUILTIN_SUITES: dict[str, tuple[str, ...]] = {

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cardgen._io import write_json, write_jsonl
-from cardgen._rundir import staged_run_dir
-from cardgen._untrusted import quote
 from cardgen.errors import ProbeError
-from cardgen.options import check_run_options
+from cardgen.evaluation.options import check_run_options
 from cardgen.probes._lexicons import Lexicon
 from cardgen.probes._measures import summarize_probe
 from cardgen.probes._probe import BUILTIN_SUITES, Probe, resolve_probes
-from cardgen.results import SCHEMA_VERSION, ProbeResult
+from cardgen.results.rundir import staged_run_dir
+from cardgen.results.schema import SCHEMA_VERSION, ProbeResult
+from cardgen.trust.atomic import write_json, write_jsonl
+from cardgen.trust.untrusted import quote
 
 if TYPE_CHECKING:
     from cardgen.models import TextClassifier
@@ -146,7 +146,7 @@ def plot_file(name: str) -> str:
 
 def write_probe_files(run: ProbeRun, output_dir: Path) -> None:
     """One PNG per probe (recorded in ``ProbeResult.plot``) and the per-fill rows."""
-    from cardgen.plots import probe_figure, save_figure
+    from cardgen.display.plots import probe_figure, save_figure
 
     for name, result in run.results.items():
         result.plot = plot_file(name)

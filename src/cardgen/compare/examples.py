@@ -1,0 +1,87 @@
+"""The examples on which two runs' models predict different labels, most confident first
+(see ``cardgen.compare.runs``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from cardgen.errors import ResultsError
+from cardgen.gate.paired import Pairing
+from cardgen.gate.runs import Run
+from cardgen.trust.untrusted import quote
+
+
+@dataclass
+class Disagreement:
+    """An example on which the two models predict different labels."""
+
+    index: int
+    gold: str
+    a_predicted: str
+    a_probability: float
+    b_predicted: str
+    b_probability: float
+    text: str | None = None
+
+    @property
+    def confidence(self) -> float:
+        """The higher of the two models' probabilities for their own prediction."""
+        return max(self.a_probability, self.b_probability)
+
+
+def disagreements(
+    rows_a: list[dict[str, Any]],
+    rows_b: list[dict[str, Any]],
+    pairing: Pairing,
+    run_a: Run,
+    run_b: Run,
+    limit: int,
+) -> tuple[int, list[Disagreement]]:
+    """How many examples the models disagree on, and the ``limit`` most confident."""
+    assert run_b.predictions is not None
+    indices = run_b.predictions.index[pairing.baseline != pairing.current].tolist()
+    wanted = set(indices)
+    found_a = {row["index"]: row for row in rows_a if row.get("index") in wanted}
+    found_b = {row["index"]: row for row in rows_b if row.get("index") in wanted}
+    if len(found_a) != len(wanted) or len(found_b) != len(wanted):
+        raise ResultsError(
+            f"the predictions of {run_a.source} or {run_b.source} changed while being read; "
+            "compare again"
+        )
+    found = []
+    for i in indices:
+        row_a, row_b = found_a[i], found_b[i]
+        text = next((r["text"] for r in (row_a, row_b) if isinstance(r.get("text"), str)), None)
+        found.append(
+            Disagreement(
+                index=i,
+                gold=row_a["gold"],
+                a_predicted=row_a["predicted"],
+                a_probability=_probability(row_a, run_a.source),
+                b_predicted=row_b["predicted"],
+                b_probability=_probability(row_b, run_b.source),
+                text=text,
+            )
+        )
+    found.sort(key=lambda d: (-d.confidence, -min(d.a_probability, d.b_probability), d.index))
+    return len(found), found[:limit]
+
+
+def _probability(row: dict[str, Any], source: str) -> float:
+    """The probability a row gives its own prediction; ResultsError when it has none."""
+    probabilities = row.get("probabilities")
+    value = probabilities.get(row["predicted"]) if isinstance(probabilities, dict) else None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value <= 1
+    ):
+        raise ResultsError(
+            f"a predictions file is malformed (the probability of {quote(row['predicted'])} in "
+            f"the row of index {row['index']} of {source} is {quote(value)}, not a number in "
+            "[0, 1]); re-run `cardgen evaluate`"
+        )
+    return float(value)

@@ -1,0 +1,168 @@
+"""A ``Comparison`` for people: terminal tables, and a Markdown or HTML report file.
+
+Labels, texts and run paths come from files cardgen did not write: the tables show them as
+plain text, the Markdown escapes them (``templates/compare.md.j2``) and the HTML page goes
+through the card's ``nh3`` sanitizer.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from cardgen.cards.export import card_to_html
+from cardgen.cards.templating import default_templates_dir, render_template
+from cardgen.compare.runs import Comparison, MetricDelta
+from cardgen.display.tables import plain
+from cardgen.errors import OutputError
+from cardgen.gate.report import check_output_file
+from cardgen.trust.atomic import write_text
+
+TEMPLATE = "compare.md.j2"
+MAX_TEXT = 80  # characters of an example's text in the terminal
+
+
+def check_report_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` when a report can be written there (``.html``/``.htm`` for HTML, Markdown
+    otherwise); OutputError now, before any work, for a directory or an unwritable place."""
+    target = Path(path)
+    if target.is_dir():
+        raise OutputError(
+            f"--output {target} is a directory; name a file in it, e.g. {target / 'compare.md'}"
+        )
+    return check_output_file(target, what="--output")
+
+
+def comparison_markdown(comparison: Comparison) -> str:
+    """The comparison as a Markdown report, every untrusted string escaped."""
+    return render_template(default_templates_dir() / TEMPLATE, {"c": comparison})
+
+
+def comparison_html(comparison: Comparison) -> str:
+    """The Markdown report as a standalone, sanitized HTML page."""
+    return card_to_html(comparison_markdown(comparison), title="Comparison of two runs")
+
+
+def write_comparison(comparison: Comparison, path: str | os.PathLike[str]) -> Path:
+    """Write the report atomically: HTML for a ``.html``/``.htm`` path, else Markdown."""
+    target = check_report_file(path)
+    html = target.suffix.lower() in (".html", ".htm")
+    write_text(target, comparison_html(comparison) if html else comparison_markdown(comparison))
+    return target
+
+
+def _interval(delta: MetricDelta) -> str:
+    return f"[{delta.ci[0]:+.3f},{delta.ci[1]:+.3f}]" if delta.ci else "-"
+
+
+def _table(title: str | Text, columns: tuple[str, ...], left: tuple[str, ...]) -> Table:
+    """A compact table (fits 80 columns like the gate's); ``left`` columns are text and wrap,
+    except the first, which never does."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 0), show_edge=False)
+    for name in columns:
+        table.add_column(
+            name,
+            justify="left" if name in left else "right",
+            no_wrap=name not in left or name == columns[0],
+        )
+    return table
+
+
+def _p(delta: MetricDelta) -> str:
+    return f"{delta.p_value:.3g}" if delta.p_value is not None else "-"
+
+
+def _delta_cells(delta: MetricDelta) -> tuple[str, ...]:
+    """A, B, B - A, the 95% CI of the difference and its p-value, as table cells."""
+    return (
+        f"{delta.a:.4f}",
+        f"{delta.b:.4f}",
+        f"{delta.delta:+.4f}",
+        _interval(delta),
+        _p(delta),
+    )
+
+
+def metrics_delta_table(comparison: Comparison) -> Table:
+    """Every metric of both runs: A, B, B - A, its 95% CI and two-sided p-value."""
+    title = plain(f"B {comparison.b} vs A {comparison.a}: {comparison.comparison}")
+    columns = ("metric", "A", "B", "B - A", "95% CI", "p", "test")
+    table = _table(title, columns, ("metric", "test"))
+    for d in comparison.metrics:
+        table.add_row(
+            d.name,
+            *_delta_cells(d),
+            (d.test or "-").removeprefix("paired "),
+        )
+    return table
+
+
+def per_class_delta_table(comparison: Comparison) -> Table:
+    """Precision, recall and F1 of every label in both runs, with their deltas."""
+    columns = ("label", "support", "metric", "A", "B", "B - A", "95% CI", "p")
+    table = _table("per class", columns, ("label",))
+    for row in comparison.per_class:
+        for d in row.scores:
+            table.add_row(
+                plain(row.label),
+                str(row.support),
+                d.name.split("[", 1)[0],
+                *_delta_cells(d),
+            )
+    return table
+
+
+def slice_delta_table(comparison: Comparison) -> Table:
+    """The metrics of every slice both runs evaluated, with their deltas (and paired tests
+    where the predictions name each example's slice)."""
+    columns = ("column", "value", "rows", "metric", "A", "B", "B - A", "95% CI", "p")
+    table = _table("slices", columns, ("column", "value"))
+    for piece in comparison.slices:
+        for d in piece.metrics:
+            table.add_row(
+                plain(piece.column),
+                plain(f"{piece.value} ({piece.description})" if piece.description else piece.value),
+                str(piece.rows),
+                d.name,
+                *_delta_cells(d),
+            )
+    return table
+
+
+def disagreements_table(comparison: Comparison) -> Table:
+    """The examples the models disagree on, most confident first."""
+    shown, total = len(comparison.disagreements), comparison.n_disagreements
+    title = (
+        f"disagreements: {shown} most confident of {total}; only A right on "
+        f"{comparison.a_only_correct}, only B right on {comparison.b_only_correct}"
+    )
+    texts = any(d.text for d in comparison.disagreements)
+    columns = ("index", "gold", "A", "P(A)", "B", "P(B)", *(("text",) if texts else ()))
+    table = _table(title, columns, ("gold", "A", "B", "text"))
+    for d in comparison.disagreements:
+        text = d.text or ""
+        clipped = text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+        table.add_row(
+            str(d.index),
+            plain(d.gold),
+            plain(d.a_predicted),
+            f"{d.a_probability:.3f}",
+            plain(d.b_predicted),
+            f"{d.b_probability:.3f}",
+            *((plain(" ".join(clipped.split())),) if texts else ()),
+        )
+    return table
+
+
+def comparison_tables(comparison: Comparison) -> list[Table]:
+    """The tables ``cardgen compare`` prints, in order."""
+    tables = [metrics_delta_table(comparison), per_class_delta_table(comparison)]
+    if comparison.slices:
+        tables.append(slice_delta_table(comparison))
+    if comparison.disagreements:
+        tables.append(disagreements_table(comparison))
+    return tables

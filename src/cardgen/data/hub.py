@@ -1,0 +1,180 @@
+"""Datasets read through Hugging Face ``datasets``: ``save_to_disk`` directories and hub names.
+
+A saved directory is checked before ``datasets`` opens it (its JSON files parse, its arrow
+files lie inside it, no ClassLabel is too large), so a hostile directory fails with a
+DataError instead of whatever ``datasets`` would raise or allocate.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from cardgen.data.columns import ArrowColumns, Columns, column_list, json_kind
+from cardgen.data.labels import MAX_LABELS
+from cardgen.errors import CardgenError, DataError
+from cardgen.trust.untrusted import inside, parse_json, quote, read_text
+
+_HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[\w.-]{1,96})?")
+
+
+def read_saved_dataset(path: Path, split: str | None) -> Columns:
+    """A ``save_to_disk`` Dataset, or one split of a DatasetDict (only that split is read)."""
+    import datasets
+
+    if (path / "dataset_dict.json").is_file() and not (path / "state.json").is_file():
+        splits = _saved_json(path, "dataset_dict.json").get("splits")
+        if not isinstance(splits, list) or not all(isinstance(s, str) for s in splits):
+            raise DataError(f"{path / 'dataset_dict.json'} has no list of split names")
+        chosen = split or ("test" if "test" in splits else None)
+        if chosen is None or chosen not in splits:
+            raise DataError(
+                f"split {quote(chosen)} not found in {path}; splits are: "
+                f"{column_list(splits)} (use --split)"
+            )
+        try:
+            directory = inside(path, chosen, what="split")
+        except CardgenError as exc:
+            raise DataError(f"{path / 'dataset_dict.json'}: {exc}") from None
+        split = chosen
+    else:
+        directory = path
+    _check_saved_split(directory)
+    try:
+        loaded = datasets.Dataset.load_from_disk(str(directory))
+    except Exception as exc:  # load_from_disk raises JSON, key, type, file and arrow errors
+        raise DataError(
+            f"{directory} is not a readable `save_to_disk` dataset "
+            f"({type(exc).__name__}: {quote(str(exc))}); save it again with `save_to_disk`"
+        ) from None
+    return _from_datasets(loaded, source=str(path), name=path.name, split=split)
+
+
+def _check_saved_split(directory: Path) -> None:
+    """Its JSON files parse, its arrow files lie inside it, and no ClassLabel is too large."""
+    import pyarrow as pa
+
+    if not directory.is_dir():
+        raise DataError(f"split directory {directory} is missing; save the dataset again")
+    if not (directory / "state.json").is_file():
+        raise DataError(
+            f"{directory} is a directory but not one written by `Dataset.save_to_disk` "
+            "(no state.json or dataset_dict.json)"
+        )
+    state = _saved_json(directory, "state.json")
+    files = state.get("_data_files")
+    if not isinstance(files, list) or not files:
+        raise DataError(f"{directory / 'state.json'} lists no data files")
+    _check_class_labels(_saved_json(directory, "dataset_info.json"), directory)
+    for entry in files:
+        name = entry.get("filename") if isinstance(entry, dict) else None
+        try:
+            target = inside(directory, name, what="data file")  # type: ignore[arg-type]
+        except CardgenError as exc:
+            raise DataError(f"{directory / 'state.json'}: {exc}") from None
+        if not target.is_file():
+            raise DataError(f"data file {target} listed in state.json is missing")
+        try:
+            with pa.memory_map(str(target)) as source:
+                meta = pa.ipc.open_stream(source).schema.metadata or {}
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"{target} is not a readable arrow file: {quote(str(exc))}") from None
+        if b"huggingface" in meta:
+            text = meta[b"huggingface"].decode("utf-8", "replace")
+            _check_class_labels(parse_json(text, source=str(target), error=DataError), target)
+
+
+def _saved_json(directory: Path, name: str) -> dict[str, Any]:
+    path = directory / name
+    if not path.is_file():
+        raise DataError(f"{path} is missing; save the dataset again with `save_to_disk`")
+    text = read_text(path, error=DataError, what="dataset file")
+    data = parse_json(text, source=str(path), error=DataError)
+    if not isinstance(data, dict):
+        raise DataError(f"{path} is a JSON {json_kind(data)}, not an object")
+    return data
+
+
+def _check_class_labels(data: Any, source: Path) -> None:
+    """Refuse a ClassLabel declaring more than MAX_LABELS names (datasets would allocate them)."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, dict):
+            if value.get("_type") == "ClassLabel":
+                size, names = value.get("num_classes"), value.get("names")
+                count = max(
+                    size if isinstance(size, int) else 0,
+                    len(names) if isinstance(names, list) else 0,
+                )
+                if count > MAX_LABELS:
+                    raise DataError(
+                        f"{source} declares a ClassLabel of {count:,} classes, over cardgen's "
+                        f"limit of {MAX_LABELS:,} (MAX_LABELS)"
+                    )
+            stack.extend(value.values())
+
+
+def read_hub_dataset(name: str, config: str | None, split: str) -> Columns:
+    """``owner/name``, ``name:config`` or the GLUE-style ``name/config`` shorthand.
+
+    When ``datasets`` cannot resolve the name (offline, say) but the dataset repository is in
+    the local Hugging Face hub cache, its data files load from there.
+    """
+    import datasets
+
+    if ":" in name and config is None:
+        name, config = name.split(":", 1)
+    if not _HUB_NAME.fullmatch(name):
+        raise DataError(
+            f"dataset {quote(name)} is neither a local file or directory nor a valid `datasets` "
+            "name (like 'imdb' or 'owner/name')"
+        )
+    attempts = [(name, config)]
+    if config is None and name.count("/") == 1:
+        attempts.append(tuple(name.split("/")))  # type: ignore[arg-type]
+    errors = []
+    for repo, conf in attempts:
+        for source in (repo, _cached_snapshot(repo)):
+            if source is None:
+                continue
+            try:
+                loaded = datasets.load_dataset(source, conf, split=split)
+            except Exception as exc:  # datasets raises many unrelated types for "not found"
+                errors.append(f"{repo}{f' ({quote(conf)})' if conf else ''}: {quote(str(exc))}")
+                continue
+            return _from_datasets(loaded, source=f"hub:{repo}", name=repo, split=split, config=conf)
+    raise DataError(
+        f"dataset {quote(name)} is neither a local file or directory nor a loadable `datasets` "
+        f"name ({'; '.join(errors)}); without network only cached datasets load"
+    )
+
+
+def _cached_snapshot(repo: str) -> str | None:
+    """The local hub-cache snapshot of dataset ``repo``, if one was downloaded before."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(repo, repo_type="dataset", local_files_only=True)
+    except Exception:  # not cached, or not a valid repo id
+        return None
+
+
+def _from_datasets(
+    loaded: Any, *, source: str, name: str, split: str | None, config: str | None = None
+) -> Columns:
+    try:
+        class_names = next(
+            (list(f.names) for f in loaded.features.values() if type(f).__name__ == "ClassLabel"),
+            None,
+        )
+        if loaded._indices is not None:  # a selection: materialise just its rows
+            loaded = loaded.flatten_indices()
+        table = loaded.data.table
+    except Exception as exc:  # a corrupt arrow table fails only when read
+        raise DataError(f"cannot read the rows of {source}: {quote(str(exc))}") from None
+    rows = ArrowColumns(table, source)
+    return Columns(rows, class_names, source, name=name, config=config, split=split)

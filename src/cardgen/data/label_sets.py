@@ -1,0 +1,134 @@
+"""Multi-label gold labels: per row a list of label names or class ids, or a multi-hot vector.
+
+A row with no label is an empty list (``[]``) or an all-zero vector. Every row of the column must
+be a list: a column that mixes lists with single labels is refused, as is a multi-hot vector
+whose length differs from the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cardgen.data.columns import Columns
+from cardgen.errors import DataError
+from cardgen.trust.untrusted import MAX_LABELS, quote
+
+LabelCheck = Callable[[Any, int, str, str], "int | str"]
+
+
+@dataclass
+class LabelSets:
+    """Gold label sets as names, the ordered label set, and how the column wrote them.
+
+    ``indexed``: the names stand for class ids (label ``names[i]`` is id ``i``); ``multi_hot``:
+    rows were 0/1 vectors, whose length is ``len(names)``.
+    """
+
+    sets: list[tuple[str, ...]]
+    names: list[str]
+    indexed: bool
+    multi_hot: bool
+
+
+def is_list_column(raw: Sequence[Any]) -> bool:
+    """Whether any row of a label column holds a list (the column is then multi-label)."""
+    return any(isinstance(value, list | tuple) for value in raw)
+
+
+def label_sets(
+    raw: Sequence[Any], rows: Sequence[int], columns: Columns, column: str, *, check: LabelCheck
+) -> LabelSets:
+    """Read a multi-label column; ``check`` validates one label (name or id) as single labels
+    are validated. DataError names the row of the first bad value."""
+    source = columns.source
+    scalar = next((i for i, v in enumerate(raw) if not isinstance(v, list | tuple)), None)
+    if scalar is not None:
+        listed = next(i for i, v in enumerate(raw) if isinstance(v, list | tuple))
+        found = (
+            "no label (null)" if raw[scalar] is None else f"the single label {quote(raw[scalar])}"
+        )
+        raise DataError(
+            f"label column {quote(column)} of {source} holds lists of labels (e.g. row "
+            f"{rows[listed]}: {quote(raw[listed])}) but row {rows[scalar]} has {found}; give "
+            'every row a list, e.g. ["toxic"], and [] for a row with no label'
+        )
+    if _multi_hot(raw):
+        return _from_vectors(raw, rows, source, column)
+    values = [
+        tuple(dict.fromkeys(check(v, rows[i], source, column) for v in row))
+        for i, row in enumerate(raw)
+    ]
+    kinds = {type(v) for row in values for v in row}
+    if len(kinds) > 1:
+        raise DataError(
+            f"label column {quote(column)} of {source} mixes class ids and names inside its "
+            "lists; use names for every label or integer ids for every label"
+        )
+    if kinds != {int}:
+        names = sorted({str(v) for row in values for v in row})
+        _check_count(len(names), column, source)
+        return LabelSets([tuple(map(str, row)) for row in values], names, False, False)
+    return _from_ids(values, rows, columns, column)
+
+
+def _multi_hot(raw: Sequence[Any]) -> bool:
+    """Rows of 0/1 values (or booleans) in which a value repeats: vectors, not sets of ids."""
+    flat = [v for row in raw for v in row]
+    if not flat or not all(_bit(v) for v in flat):
+        return False
+    return any(isinstance(v, bool) for v in flat) or any(len(set(row)) < len(row) for row in raw)
+
+
+def _bit(value: Any) -> bool:
+    return isinstance(value, bool | int | float) and value in (0, 1)
+
+
+def _from_vectors(raw: Sequence[Any], rows: Sequence[int], source: str, column: str) -> LabelSets:
+    width = len(raw[0])
+    for i, row in enumerate(raw):
+        if len(row) != width:
+            raise DataError(
+                f"label column {quote(column)} of {source} holds multi-hot vectors, but row "
+                f"{rows[i]} has {len(row)} entries and row {rows[0]} has {width}; every vector "
+                "needs one 0/1 entry per label"
+            )
+    _check_count(width, column, source)
+    names = [str(i) for i in range(width)]
+    sets = [tuple(names[j] for j, bit in enumerate(row) if bit) for row in raw]
+    return LabelSets(sets, names, True, True)
+
+
+def _from_ids(
+    values: list[tuple[Any, ...]], rows: Sequence[int], columns: Columns, column: str
+) -> LabelSets:
+    ids = {v for row in values for v in row}
+    class_names = columns.class_names
+    if class_names is not None:
+        unknown = sorted(v for v in ids if not 0 <= v < len(class_names))
+        if unknown:
+            raise DataError(
+                f"label ids {quote(unknown)} in {columns.source} are outside its ClassLabel "
+                f"names {quote(class_names)}"
+            )
+        names = [str(name) for name in class_names]
+    else:
+        negative = sorted(v for v in ids if v < 0)
+        if negative:
+            raise DataError(
+                f"{columns.source} has negative label ids {quote(negative)} in column "
+                f"{quote(column)}; ids start at 0"
+            )
+        top = max(ids, default=0)
+        _check_count(top + 1, column, columns.source)
+        names = [str(i) for i in range(top + 1)]
+    return LabelSets([tuple(names[v] for v in row) for row in values], names, True, False)
+
+
+def _check_count(count: int, column: str, source: str) -> None:
+    if count > MAX_LABELS:
+        raise DataError(
+            f"label column {quote(column)} of {source} has {count:,} labels, over cardgen's "
+            f"limit of {MAX_LABELS:,} (MAX_LABELS): is it the label column?"
+        )

@@ -1,0 +1,200 @@
+"""Aligning a model's labels with a dataset's: by name, by index, or by an explicit map.
+
+A silently permuted mapping is the worst bug this tool can have, so alignment either succeeds
+for a stated reason (recorded in the results) or stops with both label lists.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cardgen.errors import LabelError
+from cardgen.results.schema import LabelMapping
+from cardgen.trust.untrusted import MAX_LABELS, parse_json, quote, read_text
+
+_GENERIC = re.compile(r"^(label_)?(\d+)$", re.IGNORECASE)
+
+
+@dataclass
+class Alignment:
+    """The mapping used, and the label order of every metric.
+
+    ``labels`` lists the dataset labels first (in dataset order), then model labels absent from
+    the data; ``columns[i]`` is the model output column that scores ``labels[i]``.
+    """
+
+    mapping: LabelMapping
+    labels: list[str]
+    columns: list[int]
+
+    def reorder(self, scores: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Model score columns rearranged into ``labels`` order."""
+        return scores[:, self.columns]
+
+
+def is_generic(labels: list[str]) -> bool:
+    """True for ``LABEL_0, LABEL_1, ...`` or ``0, 1, ...`` in index order."""
+    return all(
+        (m := _GENERIC.match(name)) and int(m.group(2)) == i for i, name in enumerate(labels)
+    )
+
+
+def label_map_option(label_map: str | Path | dict[str, str] | None) -> str | dict[str, str] | None:
+    """``--label-map`` as ``align_labels`` takes it: a file read into a dict, or ``"index"``,
+    a dict or None as given."""
+    if isinstance(label_map, Path) or (isinstance(label_map, str) and label_map != "index"):
+        return read_label_map(label_map)
+    return label_map
+
+
+def read_label_map(path: str | Path) -> dict[str, str]:
+    """A JSON object mapping model label -> dataset label."""
+    source = f"label map {path}"
+    data = parse_json(
+        read_text(path, error=LabelError, what="label map"), source=source, error=LabelError
+    )
+    if (
+        not isinstance(data, dict)
+        or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in data.values())
+        or len(data) > MAX_LABELS
+    ):
+        raise LabelError(
+            f"{source} must be a JSON object of at most {MAX_LABELS:,} model label -> dataset "
+            'label pairs, e.g. {"LABEL_0": "negative", "LABEL_1": "positive"}'
+        )
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def align_labels(
+    model_labels: list[str],
+    dataset_labels: list[str],
+    *,
+    dataset_indexed: bool = False,
+    label_map: dict[str, str] | str | None = None,
+) -> Alignment:
+    """Map model labels onto dataset labels.
+
+    ``label_map`` is an explicit mapping, or ``"index"`` to pair model id ``i`` with dataset
+    label ``i`` (only when ``dataset_indexed``: class ids or a stated label order). Without
+    it: by name (case-insensitive) when every dataset label names a model label, by index when
+    both sides are generic ids, otherwise a LabelError with both lists.
+    """
+    if label_map == "index":
+        if not dataset_indexed:
+            raise LabelError(
+                "--label-map index pairs model label i with dataset class id i, but the dataset's "
+                f"labels ({quote(', '.join(dataset_labels))}) are names with no stated order; "
+                "pass --label-order with them in class-id order (e.g. --label-order "
+                f"{','.join(dataset_labels[:2])},...) or --label-map map.json"
+            )
+        return _by_index(model_labels, dataset_labels, "index")
+    if isinstance(label_map, dict):
+        return _from_pairs(model_labels, dataset_labels, label_map, "file")
+    by_fold = {name.casefold(): name for name in model_labels}
+    if all(label.casefold() in by_fold for label in dataset_labels):
+        pairs = {by_fold[label.casefold()]: label for label in dataset_labels}
+        return _from_pairs(model_labels, dataset_labels, pairs, "name")
+    if is_generic(model_labels) and dataset_indexed:
+        return _by_index(model_labels, dataset_labels, "index")
+    raise LabelError(_mismatch_message(model_labels, dataset_labels))
+
+
+def _by_index(model_labels: list[str], dataset_labels: list[str], strategy: str) -> Alignment:
+    if len(dataset_labels) > len(model_labels):
+        raise LabelError(
+            f"the dataset has {len(dataset_labels)} labels but the model predicts only "
+            f"{len(model_labels)}; " + _mismatch_message(model_labels, dataset_labels)
+        )
+    pairs = {model_labels[i]: label for i, label in enumerate(dataset_labels)}
+    return _from_pairs(model_labels, dataset_labels, pairs, strategy)
+
+
+def _from_pairs(
+    model_labels: list[str], dataset_labels: list[str], pairs: dict[str, str], strategy: str
+) -> Alignment:
+    unknown = [m for m in pairs if m not in model_labels]
+    if unknown:
+        raise LabelError(
+            f"label map names model labels {unknown} that the model does not have; "
+            f"model labels are: {', '.join(model_labels)}"
+        )
+    targets = list(pairs.values())
+    if len(set(targets)) != len(targets):
+        raise LabelError(f"label map sends several model labels to one dataset label: {pairs}")
+    missing = [label for label in dataset_labels if label not in targets]
+    if missing:
+        raise LabelError(
+            f"dataset labels {missing} cannot be predicted by the model; "
+            + _mismatch_message(model_labels, dataset_labels)
+        )
+    model_index = {name: i for i, name in enumerate(model_labels)}
+    by_target = {target: source for source, target in pairs.items()}
+    extras = [m for m in model_labels if m not in pairs]
+    labels = [*dataset_labels, *extras]
+    columns = [model_index[by_target[label]] for label in dataset_labels]
+    columns += [model_index[m] for m in extras]
+    ordered = {by_target[label]: label for label in dataset_labels}
+    return Alignment(LabelMapping(strategy=strategy, model_to_dataset=ordered), labels, columns)
+
+
+def _mismatch_message(model_labels: list[str], dataset_labels: list[str]) -> str:
+    example = {m: d for m, d in zip(model_labels, dataset_labels, strict=False)}
+    return (
+        f"model labels: {', '.join(model_labels)}; dataset labels: {', '.join(dataset_labels)}. "
+        f"Pass --label-map map.json with a JSON object such as {json.dumps(example)} "
+        "(model label -> dataset label), or --label-map index to pair them by position"
+    )
+
+
+@dataclass
+class Permutation:
+    """Evidence that another assignment of labels fits far better than the one used.
+
+    ``label_map`` is the model label -> dataset label map that the better assignment means.
+    """
+
+    message: str
+    label_map: dict[str, str]
+
+
+def check_permutation(
+    cm: NDArray[np.int64], labels: list[str], mapping: LabelMapping, *, margin: float = 0.2
+) -> Permutation | None:
+    """Find an assignment of predicted to gold labels that fits far better than the one used.
+
+    Looks at the block of ``cm`` over labels with support; None when the mapping used is (near)
+    the best one.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    k = int(np.count_nonzero(cm.sum(axis=1)))
+    if k < 2:
+        return None
+    block = cm[:k, :k]
+    total = cm.sum()
+    used = np.trace(block) / total
+    rows, cols = linear_sum_assignment(block, maximize=True)
+    best = block[rows, cols].sum() / total
+    if best - used < margin or np.all(rows == cols):
+        return None
+    swaps = ", ".join(
+        f"predicted {labels[c]!r} -> gold {labels[r]!r}"
+        for r, c in zip(rows, cols, strict=True)
+        if r != c
+    )
+    model_of = {dataset: model for model, dataset in mapping.model_to_dataset.items()}
+    better = dict(mapping.model_to_dataset)
+    for r, c in zip(rows, cols, strict=True):
+        if labels[c] in model_of:
+            better[model_of[labels[c]]] = labels[r]
+    message = (
+        f"label mapping looks permuted: accuracy is {used:.1%} with the mapping used but would be "
+        f"{best:.1%} with {swaps}; check id2label or pass --label-map"
+    )
+    return Permutation(message=message, label_map=better)

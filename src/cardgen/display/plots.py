@@ -1,0 +1,368 @@
+"""Matplotlib (Agg) figures drawn from already computed results; nothing here recomputes metrics.
+
+Labels, terms and group names come from datasets and lexicons; they pass through ``_text`` so
+that a ``$`` in them is drawn as a dollar sign, never parsed as mathtext (which can fail).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any, Literal
+
+import matplotlib
+import numpy as np
+from numpy.typing import NDArray
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.collections import PathCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+
+from cardgen.results.schema import Calibration, ConfusionMatrix, ProbeResult  # noqa: E402
+from cardgen.trust.atomic import atomic_open  # noqa: E402
+
+
+def plot_confusion_matrix(
+    cm: ConfusionMatrix, *, normalize: bool = False, ax: Axes | None = None
+) -> Axes:
+    """Heatmap of counts (or row-normalised rates), gold labels on rows."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=_square_size(len(cm.labels)))
+    values: list[list[Any]] = cm.normalized() if normalize else cm.counts
+    k = len(cm.labels)
+    image = ax.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.set(
+        xticks=range(k),
+        yticks=range(k),
+        xticklabels=[_text(label) for label in cm.labels],
+        yticklabels=[_text(label) for label in cm.labels],
+        xlabel="predicted",
+        ylabel="gold",
+        title="row-normalised" if normalize else "counts",
+    )
+    ax.tick_params(axis="x", labelrotation=45 if k > 3 else 0)
+    if k <= 25:
+        peak = max(max(row) for row in values) or 1
+        size = 9 if k <= 8 else 6
+        for i, row in enumerate(values):
+            for j, value in enumerate(row):
+                text = f"{value:.2f}" if normalize else str(value)
+                color = "white" if value > 0.6 * peak else "black"
+                ax.text(j, i, text, ha="center", va="center", fontsize=size, color=color)
+    return ax
+
+
+def confusion_matrix_figure(cm: ConfusionMatrix) -> Figure:
+    """Counts and row-normalised matrices side by side."""
+    width, height = _square_size(len(cm.labels))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(2 * width, height), layout="constrained")
+    plot_confusion_matrix(cm, ax=left)
+    plot_confusion_matrix(cm, normalize=True, ax=right)
+    return fig
+
+
+def plot_reliability(
+    calibration: Calibration, *, n_classes: int | None = None, ax: Axes | None = None
+) -> Axes:
+    """Reliability diagram: each bin's accuracy at its mean confidence, against the diagonal.
+
+    The confidence axis starts where the top class's probability can start: at ``1 /
+    n_classes`` (0.5 for a binary model). Without ``n_classes`` it starts at 0.5 when no
+    filled bin lies wholly below 0.5, else at 0. The legend goes in an upper-left or
+    lower-right corner that holds no marker, else beside the axes.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5), layout="constrained")
+    filled = [b for b in calibration.bins if b.count]
+    low = confidence_floor(calibration, n_classes)
+    floor_y = min([low] + [int(b.accuracy * 10) / 10 for b in filled])
+    ax.plot([low, 1], [low, 1], linestyle="--", color="gray", label="perfect calibration", zorder=1)
+    ax.plot(
+        [b.confidence for b in filled],
+        [b.accuracy for b in filled],
+        "o",
+        color="tab:blue",
+        markersize=6,
+        clip_on=False,
+        zorder=3,
+        label="one bin: accuracy at mean confidence",
+    )
+    ax.set(
+        xlim=(low, 1),
+        ylim=(floor_y, 1),
+        xlabel="mean confidence in bin (top-class probability)",
+        ylabel="accuracy in bin",
+        title=f"reliability (ECE {calibration.ece:.3f}, {calibration.n_bins} bins)",
+    )
+    _legend_in_empty_corner(ax, ("upper left", "lower right"), fontsize=8)
+    return ax
+
+
+def plot_bin_counts(
+    calibration: Calibration, *, n_classes: int | None = None, ax: Axes | None = None
+) -> Axes:
+    """How many examples fall in each confidence bin: bars over the bins, counts written on."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 1.6), layout="constrained")
+    filled = [b for b in calibration.bins if b.count]
+    low = confidence_floor(calibration, n_classes)
+    bars = ax.bar(
+        [max(b.lower, low) for b in filled],
+        [b.count for b in filled],
+        width=[b.upper - max(b.lower, low) for b in filled],
+        align="edge",
+        color="tab:gray",
+        edgecolor="white",
+    )
+    counts = [b.count for b in filled] or [1]
+    ax.bar_label(bars, labels=[f"{b.count:,}" for b in filled], fontsize=7, padding=1)
+    ax.set(xlim=(low, 1), xlabel="confidence (top-class probability)")
+    if max(counts) > 20 * min(counts):  # small bins would vanish on a linear scale
+        ax.set_yscale("log")
+        ax.set(ylim=(0.5, max(counts) * 4), ylabel="examples (log)")
+    else:
+        ax.set(ylim=(0, max(counts) * 1.3), ylabel="examples")
+    return ax
+
+
+def confidence_floor(calibration: Calibration, n_classes: int | None = None) -> float:
+    """The lowest top-class confidence possible: ``1 / n_classes``, or a guess from the bins."""
+    if n_classes is not None and n_classes >= 2:
+        return 1 / n_classes
+    below_half = any(b.count and b.upper <= 0.5 for b in calibration.bins)
+    return 0.0 if below_half else 0.5
+
+
+def reliability_figure(calibration: Calibration, *, n_classes: int | None = None) -> Figure:
+    """The reliability diagram over a panel of counts per bin, sharing the confidence axis."""
+    fig, (top, bottom) = plt.subplots(
+        2,
+        1,
+        figsize=(5, 6.2),
+        layout="constrained",
+        sharex=True,
+        gridspec_kw={"height_ratios": [3.2, 1]},
+    )
+    plot_bin_counts(calibration, n_classes=n_classes, ax=bottom)
+    plot_reliability(calibration, n_classes=n_classes, ax=top)
+    top.set_xlabel("")
+    top.tick_params(labelbottom=False)
+    return fig
+
+
+Corner = Literal["upper left", "upper right", "lower left", "lower right"]
+
+
+def _legend_in_empty_corner(ax: Axes, corners: tuple[Corner, ...], *, fontsize: float) -> None:
+    """Put the legend in the first corner whose box covers no marker, else beside the axes."""
+    fig = ax.figure
+    fig.canvas.draw()  # run the layout, so that display coordinates are final
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    points = _marker_points(ax)
+    for corner in corners:
+        box = ax.legend(loc=corner, fontsize=fontsize).get_window_extent(renderer).padded(6)
+        inside = (points[:, 0] >= box.x0) & (points[:, 0] <= box.x1)
+        if not (inside & (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1)).any():
+            return
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize=fontsize)
+
+
+def _marker_points(ax: Axes) -> NDArray[np.float64]:
+    """Display coordinates (n x 2) of every marker on ``ax``: line markers and scatter points."""
+    data = [
+        np.asarray(line.get_xydata(), dtype=float).reshape(-1, 2)
+        for line in ax.get_lines()
+        if line.get_marker() not in (None, "None", "", " ")
+    ]
+    data += [
+        np.asarray(c.get_offsets(), dtype=float).reshape(-1, 2)
+        for c in ax.collections
+        if isinstance(c, PathCollection)
+    ]
+    return np.asarray(ax.transData.transform(np.concatenate([np.empty((0, 2)), *data])))
+
+
+LABEL_ALL_UP_TO = 40
+
+
+def plot_probe(result: ProbeResult, *, ax: Axes | None = None) -> Axes:
+    """Every term's mean target probability, sorted, with its spread over templates.
+
+    Up to 40 terms every term is labelled; beyond that all are drawn and only the extremes
+    (``result.lowest`` / ``result.highest``) are labelled, so 190+ countries stay readable.
+    Terms are coloured by group when the lexicon has groups.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=_probe_size(len(result.terms)), layout="constrained")
+    target = result.target_label
+    terms = sorted(result.terms, key=lambda t: t.probabilities[target])
+    values = [t.probabilities[target] for t in terms]
+    groups = list(dict.fromkeys(t.group for t in result.terms if t.group is not None))
+    palette = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")
+    colors = [
+        palette(groups.index(t.group) % palette.N) if t.group is not None else "tab:blue"
+        for t in terms
+    ]
+    rows = range(len(terms))
+    ax.errorbar(
+        values,
+        rows,
+        xerr=[t.target_std for t in terms],
+        fmt="none",
+        ecolor="lightgray",
+        elinewidth=1,
+        zorder=1,
+    )
+    ax.scatter(values, rows, c=colors, s=18 if len(terms) <= LABEL_ALL_UP_TO else 8, zorder=2)
+    low, high = probe_limits(values)
+    mean = sum(values) / len(values)
+    ax.axvline(mean, color="gray", linestyle="--", linewidth=1, label=f"mean {mean:.2f}")
+    if low < 0.5 < high:
+        binary = len(terms[0].probabilities) == 2
+        ax.axvline(
+            0.5,
+            color="black",
+            linestyle=":",
+            linewidth=1,
+            label="0.5 (decision threshold)" if binary else "0.5",
+        )
+    for group in groups:
+        ax.scatter(
+            [],
+            [],
+            color=palette(groups.index(group) % palette.N),
+            label=_legend(
+                f"{group} (mean {result.group_means[group]:.2f})"
+                if group in result.group_means
+                else group
+            ),
+        )
+    kind = result.term_kind or "term"
+    interval = (
+        f" [95% CI {result.range.ci_low:.3f}, {result.range.ci_high:.3f}]"
+        if result.range.ci_low is not None and result.range.ci_high is not None
+        else ""
+    )
+    ax.set(
+        xlim=(low, high),
+        ylim=(-1, len(terms)),
+        xlabel=_text(f"P({target}), mean over {len(result.templates)} templates (bars: std)"),
+        ylabel=_text(f"{len(terms)} {kind}s, sorted"),
+        title=_text(
+            f"{result.name}: range {result.range.value:.3f}{interval}, "
+            f"flip rate {result.flip_rate:.1%}"
+        ),
+    )
+    # Beside the axes: inside, it would cover the lowest or highest terms, which are the finding.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize=7)
+    if len(terms) <= LABEL_ALL_UP_TO:
+        ax.set_yticks(list(rows), [_text(t.term) for t in terms], fontsize=8)
+    else:
+        ax.set_yticks([])
+        _label_extremes(ax, result, terms, values)
+    return ax
+
+
+def probe_limits(values: list[float]) -> tuple[float, float]:
+    """The x range of a probe plot: the terms' values with a 6% margin, within [-0.02, 1.02]."""
+    low, high = min(values), max(values)
+    pad = max(0.06 * (high - low), 0.01)
+    return max(low - pad, -0.02), min(high + pad, 1.02)
+
+
+def _label_extremes(ax: Axes, result: ProbeResult, terms: list[Any], values: list[float]) -> None:
+    """Name the lowest terms (bottom) and highest (top), spaced so that labels never overlap.
+
+    Each end's labels go on the side of its band of points with more room; each label sits
+    beside the points of its own rows and is pulled back inside the axes when it is too wide.
+    """
+    fig = ax.figure
+    fig.canvas.draw()  # run the layout first: placement is measured in axes fractions
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    row = {t.term: i for i, t in enumerate(terms)}
+    height_points = ax.bbox.height * 72 / fig.dpi
+    step = max(1.0, 1.6 * 7 * len(terms) / height_points)
+    span = int(max(len(result.lowest), len(result.highest)) * step) + 2
+    left, right = ax.get_xlim()
+
+    def fraction(value: float) -> float:
+        return (value - left) / (right - left)
+
+    ends = (
+        (result.lowest, values[:span], lambda rank: rank * step),
+        (result.highest, values[-span:], lambda rank: len(terms) - 1 - rank * step),
+    )
+    for extremes, band, place in ends:
+        _, align = _free_side(fraction(min(band)), fraction(max(band)))
+        for rank, (term, value) in enumerate(extremes):
+            y = place(rank)
+            near = [fraction(v) for v in values[max(0, int(y - step)) : int(y + step) + 2]]
+            near.append(fraction(value))
+            x = max(near) + 0.03 if align == "left" else min(near) - 0.03
+            label = ax.annotate(
+                _text(f"{term} {value:.3f}"),
+                xy=(value, row[term]),
+                xytext=(x, y),
+                textcoords=ax.get_yaxis_transform(),
+                fontsize=7,
+                va="center",
+                ha=align,
+                bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none"},
+                arrowprops={"arrowstyle": "-", "color": "gray", "linewidth": 0.5},
+            )
+            width = Text.get_window_extent(label, renderer).width / ax.bbox.width  # not the arrow
+            if align == "left" and x + width > 0.99:
+                label.set_x(max(0.01, 0.99 - width))
+            elif align == "right" and x - width < 0.01:
+                label.set_x(min(0.99, 0.01 + width))
+
+
+def _text(value: str) -> str:
+    """Text from data, drawn literally: a ``$`` does not start mathtext."""
+    return str(value).replace("$", r"\$")
+
+
+def _legend(value: str) -> str:
+    """A legend entry; matplotlib hides labels that start with ``_``, so pad those."""
+    text = _text(value)
+    return f" {text}" if text.startswith("_") else text
+
+
+def _free_side(low: float, high: float) -> tuple[float, str]:
+    """Where labels of points between axes fractions ``low`` and ``high`` go: the roomier side."""
+    if 1 - high >= low:
+        return high + 0.05, "left"
+    return low - 0.05, "right"
+
+
+def probe_figure(result: ProbeResult) -> Figure:
+    """The probe plot on a figure sized for its number of terms."""
+    fig, ax = plt.subplots(figsize=_probe_size(len(result.terms)), layout="constrained")
+    plot_probe(result, ax=ax)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Save as PNG atomically and close the figure."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    with atomic_open(path, "wb") as handle:
+        handle.write(buffer.getvalue())
+    return Path(path)
+
+
+def _square_size(k: int) -> tuple[float, float]:
+    side = min(12.0, max(4.0, 0.45 * k + 2.5))
+    return side, side * 0.85
+
+
+def _probe_size(n_terms: int) -> tuple[float, float]:
+    """Room for the terms, plus about 2 inches on the right for the legend."""
+    if n_terms <= LABEL_ALL_UP_TO:
+        return 8.5, max(3.0, 0.22 * n_terms + 1.5)
+    return 8.5, 8.0

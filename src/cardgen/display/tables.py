@@ -1,0 +1,237 @@
+"""Rich tables of results for the terminal; the CLI prints these and formats nothing itself.
+
+Labels, ids and terms come from datasets and models: they go into tables as ``Text`` (never as
+Rich markup) with control characters shown escaped, so they cannot restyle or drive the terminal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from cardgen.results.schema import EvalResults, Metric, ProbeResult, RobustnessResult
+
+if TYPE_CHECKING:
+    from cardgen.gate import GateReport
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(value: object) -> Text:
+    """Untrusted text for a table: no markup, control characters as ``\\xNN``."""
+    return Text(_CONTROL.sub(lambda m: repr(m.group())[1:-1], str(value)))
+
+
+HEADLINE = (
+    "accuracy",
+    "balanced_accuracy",
+    "macro_f1",
+    "weighted_f1",
+    "roc_auc",
+    "log_loss",
+    "ece",
+)
+
+MULTILABEL_HEADLINE = (
+    "micro_f1",
+    "macro_f1",
+    "weighted_f1",
+    "samples_f1",
+    "subset_accuracy",
+    "hamming_loss",
+    "label_cardinality",
+    "predicted_label_cardinality",
+    "roc_auc",
+    "ece",
+)
+
+
+def format_metric(metric: Metric) -> str:
+    """``0.912 [0.893, 0.930]``, or the bare value when there is no interval."""
+    if metric.ci_low is None or metric.ci_high is None:
+        return f"{metric.value:.4f}"
+    return f"{metric.value:.4f} [{metric.ci_low:.4f}, {metric.ci_high:.4f}]"
+
+
+def metrics_table(results: EvalResults) -> Table:
+    table = Table(
+        title=plain(f"{results.model.id} on {results.dataset.name or results.dataset.source}")
+    )
+    table.add_column("metric")
+    table.add_column("value [95% CI]", justify="right")
+    headline = MULTILABEL_HEADLINE if results.task == "multi_label" else HEADLINE
+    for name in headline:
+        if name in results.metrics:
+            table.add_row(name, format_metric(results.metrics[name]))
+    return table
+
+
+def per_class_table(results: EvalResults) -> Table:
+    table = Table(title="per class")
+    for name in ("label", "precision", "recall", "f1", "support"):
+        table.add_column(name, justify="left" if name == "label" else "right")
+    for row in results.per_class:
+        table.add_row(
+            plain(row.label),
+            f"{row.precision:.4f}",
+            f"{row.recall:.4f}",
+            f"{row.f1:.4f}",
+            str(row.support),
+        )
+    return table
+
+
+def confusion_table(results: EvalResults) -> Table:
+    cm = results.confusion_matrix
+    table = Table(title="confusion matrix (rows: gold, columns: predicted)")
+    table.add_column("")
+    for label in cm.labels:
+        table.add_column(plain(label), justify="right")
+    for label, row in zip(cm.labels, cm.counts, strict=True):
+        table.add_row(plain(label), *(str(c) for c in row))
+    return table
+
+
+_VERDICT_STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+
+
+def gate_table(report: GateReport) -> Table:
+    """One row per rule: verdict, value, baseline, delta, 95% CI and p-value.
+
+    Compact enough for 80 columns; only the rule column wraps.
+    """
+    from cardgen.gate import COLUMNS
+
+    table = Table(
+        title=plain(f"gate rules: {report.comparison}"),
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0),
+        show_edge=False,
+    )
+    for name in COLUMNS:
+        left = name in ("rule", "verdict")
+        table.add_column(
+            name, justify="left" if left else "right", no_wrap=name != "rule", overflow="fold"
+        )
+    for outcome in report.outcomes:
+        verdict, *cells = outcome.cells()
+        table.add_row(
+            Text(verdict, style=_VERDICT_STYLES[outcome.verdict]), *(plain(cell) for cell in cells)
+        )
+    return table
+
+
+def probe_summary_table(probes: Mapping[str, ProbeResult]) -> Table:
+    """One row per probe: size, range of the target probability with its CI, flips, group gap.
+
+    Probes with an expected label add the share of fills that miss it ("fails").
+    """
+    table = Table(title="bias probes: P(target label), mean over templates, per term")
+    expectations = any(p.expected_label is not None for p in probes.values())
+    columns = ("probe", "target", "fills", "range [95% CI]", "std", "flips", "group gap")
+    for name in columns + (("fails",) if expectations else ()):
+        table.add_column(
+            name,
+            justify="left" if name in ("probe", "target") else "right",
+            no_wrap=name == "range [95% CI]",
+        )
+    for name, probe in probes.items():
+        gap = (
+            f"{probe.group_gap:.3f} {'<'.join(probe.group_gap_between)}"
+            if probe.group_gap is not None and probe.group_gap_between
+            else "-"
+        )
+        interval = (
+            f" [{probe.range.ci_low:.3f}, {probe.range.ci_high:.3f}]"
+            if probe.range.ci_low is not None and probe.range.ci_high is not None
+            else ""
+        )
+        fails = (
+            f"{probe.failure_rate:.1%} not {probe.expected_label}"
+            if probe.failure_rate is not None
+            else "-"
+        )
+        table.add_row(
+            plain(name),
+            plain(probe.target_label),
+            f"{len(probe.templates)}x{len(probe.terms)}",
+            f"{probe.range.value:.3f}{interval}",
+            f"{probe.std:.3f}",
+            f"{probe.flip_rate:.1%}",
+            plain(gap),
+            *((plain(fails),) if expectations else ()),
+        )
+    return table
+
+
+def probe_extremes_table(probe: ProbeResult) -> Table:
+    """The terms with the lowest and highest target probability, side by side."""
+    kind = probe.term_kind or "term"
+    table = Table(title=plain(f"{probe.name}: P({probe.target_label}) by {kind}, extremes"))
+    table.add_column("lowest")
+    table.add_column("P", justify="right")
+    table.add_column("highest")
+    table.add_column("P", justify="right")
+    for (low, low_p), (high, high_p) in zip(probe.lowest, probe.highest, strict=False):
+        table.add_row(plain(low), f"{low_p:.3f}", plain(high), f"{high_p:.3f}")
+    return table
+
+
+def robustness_table(results: Mapping[str, RobustnessResult]) -> Table:
+    """One row per perturbation: rows changed, flip rate and accuracy with 95% CIs, the change
+    of accuracy against the unedited rows, and seconds taken."""
+    rows = max((r.rows for r in results.values()), default=0)
+    table = Table(
+        title=f"robustness on {rows:,} rows (flips counted on changed rows)",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0),
+        show_edge=False,
+    )
+    for name in ("perturbation", "changed", "flips % [95% CI]", "accuracy [95% CI]", "Δ acc", "s"):
+        left = name == "perturbation"
+        table.add_column(
+            name, justify="left" if left else "right", no_wrap=not left, overflow="fold"
+        )
+    for name, result in results.items():
+        flips = result.flip_rate
+        table.add_row(
+            plain(name),
+            f"{result.changed:,}",
+            "-" if flips is None else _with_interval(flips, 100, ".1f"),
+            _with_interval(result.accuracy, 1, ".3f"),
+            f"{result.accuracy.value - result.base_accuracy:+.3f}",
+            f"{result.seconds:.1f}",
+        )
+    return table
+
+
+def _with_interval(metric: Metric, scale: float, spec: str) -> str:
+    """``13.3 [9.7, 17.3]``: the value and its CI times ``scale``."""
+    text = f"{metric.value * scale:{spec}}"
+    if metric.ci_low is None or metric.ci_high is None:
+        return text
+    return f"{text} [{metric.ci_low * scale:{spec}}, {metric.ci_high * scale:{spec}}]"
+
+
+def label_detail_table(results: EvalResults) -> Table:
+    """A multi-label run per label: threshold, the 2x2 counts, F1 with its CI, ROC-AUC, ECE."""
+    table = Table(title="per label (tp fp fn tn: gold x predicted at the threshold)")
+    for name in ("label", "threshold", "tp", "fp", "fn", "tn", "f1 [95% CI]", "roc_auc", "ece"):
+        table.add_column(name, justify="left" if name == "label" else "right")
+    section = results.multilabel
+    for row, detail in zip(results.per_class, section.labels if section else [], strict=True):
+        ci = f" [{detail.f1_ci[0]:.3f}, {detail.f1_ci[1]:.3f}]" if detail.f1_ci else ""
+        table.add_row(
+            plain(row.label),
+            f"{detail.threshold:g}",
+            *(str(c) for c in (detail.tp, detail.fp, detail.fn, detail.tn)),
+            f"{row.f1:.3f}{ci}",
+            "-" if detail.roc_auc is None else f"{detail.roc_auc:.3f}",
+            "-" if detail.ece is None else f"{detail.ece:.3f}",
+        )
+    return table

@@ -1,0 +1,230 @@
+"""Evaluation rows as a Spark DataFrame: read, columns picked, rows numbered in file order,
+texts and labels checked the way ``cardgen.data.load`` checks local files, and the fingerprint.
+
+Rows are numbered without moving them: a file scan's rows keep their order within each split
+(file, byte offset), so counting the rows of every split once gives each split's first row
+number; other DataFrames are numbered in partition order the same way.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from cardgen.data import fingerprint as _fingerprint
+from cardgen.data.columns import Columns, check_names
+from cardgen.data.files import infer_split
+from cardgen.data.fingerprint import dataset_fingerprint
+from cardgen.data.load import LABEL_COLUMNS, MAX_LABELS, pick_column, read_label_names, text_columns
+from cardgen.engines.spark.worker import block_digests, row_digests
+from cardgen.errors import DataError, UsageError
+from cardgen.results.schema import DatasetInfo, TextPair
+from cardgen.trust.untrusted import quote
+
+FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv", ".tsv": "tsv"}
+
+
+@dataclass
+class SparkRows:
+    """Rows ``index``, ``text``, ``pair`` (None for single texts) and ``label`` (a name)."""
+
+    frame: DataFrame
+    label_names: list[str]
+    indexed: bool
+    info: DatasetInfo
+
+
+def read_dataset(spark: SparkSession, dataset: str) -> tuple[DataFrame, str, bool]:
+    """A file, glob, directory of Parquet files, URI or catalog table as a DataFrame; its
+    source name, and whether it is a file scan (numbered by file and offset)."""
+    text = os.path.expanduser(str(dataset))
+    matches = sorted(glob.glob(text))
+    remote = "://" in text
+    if not matches and not remote:
+        if os.sep in text or Path(text).suffix.lower() in FORMATS or text.startswith("."):
+            raise DataError(f"dataset file {quote(str(dataset))} does not exist")
+        try:
+            return spark.table(text), text, False
+        except Exception:  # AnalysisException: no such table
+            raise DataError(
+                f"dataset {quote(str(dataset))} is not a file, glob or table Spark knows; pass "
+                "Parquet, JSON Lines or CSV paths (globs allowed) or a catalog table name"
+            ) from None
+    first = matches[0] if matches else text
+    kind = "parquet" if Path(first).is_dir() else FORMATS.get(Path(first).suffix.lower())
+    if kind is None:
+        raise DataError(
+            f"dataset {quote(str(dataset))} is not a format the Spark engine reads; use "
+            f"{', '.join(FORMATS)} files or a directory of Parquet files"
+        )
+    paths = matches or [text]
+    reader = spark.read
+    if kind == "json":
+        with_array = first.endswith(".json") and _starts_with_bracket(first)
+        frame = reader.option("mode", "FAILFAST").json(paths, multiLine=with_array)
+    elif kind in ("csv", "tsv"):
+        sep = "\t" if kind == "tsv" else ","
+        frame = reader.csv(paths, header=True, sep=sep, mode="FAILFAST", multiLine=True)
+    else:
+        frame = reader.parquet(*paths)
+    source = str(Path(text)) if len(paths) == 1 and not remote else str(dataset)
+    return frame, source, True
+
+
+def _starts_with_bracket(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4096).lstrip().startswith(b"[")
+    except OSError:
+        return False
+
+
+def numbered(frame: DataFrame, columns: list[Column], *, file_scan: bool) -> tuple[DataFrame, int]:
+    """``columns`` of ``frame`` and ``index``, each row's position in file (or partition)
+    order; and the number of rows. For a file scan, ``frame`` must be the scan itself (it
+    reads ``_metadata``)."""
+    if file_scan:
+        keys = [F.col("_metadata.file_path"), F.col("_metadata.file_block_start")]
+    else:
+        keys = [F.spark_partition_id()]
+    key_names = [f"_key{i}" for i in range(len(keys))]
+    scan = frame.select(
+        *columns,
+        *[key.alias(name) for key, name in zip(keys, key_names, strict=True)],
+        F.monotonically_increasing_id().alias("_m"),
+    )
+    splits = sorted(
+        scan.groupBy(*key_names).agg(F.count("*").alias("n"), F.min("_m").alias("first")).collect()
+    )
+    offsets, total = [], 0
+    for split in splits:
+        offsets.append((*split[: len(keys)], total - split["first"]))
+        total += split["n"]
+    schema = T.StructType(
+        [*[scan.schema[name] for name in key_names], T.StructField("_offset", T.LongType())]
+    )
+    table = frame.sparkSession.createDataFrame(offsets, schema)
+    joined = scan.join(F.broadcast(table), key_names)
+    index = F.col("_offset") + F.col("_m")
+    return joined.withColumn("index", index).drop(*key_names, "_m", "_offset"), total
+
+
+def prepare_rows(
+    frame: DataFrame,
+    *,
+    source: str,
+    file_scan: bool,
+    text_column: str | None,
+    text_pair_column: str | None,
+    label_column: str | None,
+    limit: int | None,
+) -> SparkRows:
+    """Columns picked and rows checked as ``cardgen.data.load`` does, with the dataset info."""
+    names = list(frame.columns)
+    check_names(names, source)
+    head = frame.limit(20).collect()
+    sample = Columns({n: [row[n] for row in head] for n in names}, None, source)
+    if not head:
+        raise DataError(f"dataset {source} has no rows")
+    text_col, pair_col = text_columns(sample, names, text_column, text_pair_column, label_column)
+    label_col = pick_column(names, label_column, LABEL_COLUMNS, "label", source)
+    for col in (text_col, pair_col):
+        if col == label_col:
+            raise DataError(f"column {quote(col)} cannot hold both the texts and the labels")
+    if isinstance(frame.schema[label_col].dataType, T.ArrayType):
+        raise UsageError(
+            f"label column {quote(label_col)} holds lists (multi-label), which --engine spark "
+            "does not evaluate yet; run with --engine local"
+        )
+    picked = [_column(text_col).alias("text"), _column(label_col).alias("raw")]
+    pair = _column(pair_col) if pair_col else F.lit(None).cast("string")
+    rows, total = numbered(frame, [*picked, pair.alias("pair")], file_scan=file_scan)
+    if limit is not None:
+        rows = rows.where(F.col("index") < limit)
+    _check_texts(rows, source, text_col, pair_col)
+    rows, label_names, indexed = _withread_label_names(rows, source, label_col)
+    path = Path(source)
+    info = DatasetInfo(
+        source=source,
+        name=path.stem if file_scan else source,
+        config=None,
+        split=infer_split(path) if file_scan else None,
+        num_rows=total if limit is None else min(total, limit),
+        fingerprint=fingerprint(rows, source, pairs=pair_col is not None),
+        text_column=text_col,
+        label_column=label_col,
+        labels=label_names,
+        text_pair=None if pair_col is None else TextPair(pair_col),
+    )
+    return SparkRows(rows, label_names, indexed, info)
+
+
+def _column(name: str) -> Column:
+    """A column by its exact name, whatever characters it holds."""
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
+def _check_texts(rows: DataFrame, source: str, text_col: str, pair_col: str | None) -> None:
+    """DataError naming the first row whose text (or pair text) is not a string."""
+    checked = [(name, col) for name, col in (("text", text_col), ("pair", pair_col)) if col]
+    firsts = rows.agg(
+        *[
+            F.min(F.when(F.col(name).isNull(), F.col("index"))).alias(name)
+            if isinstance(rows.schema[name].dataType, T.StringType)
+            else F.min("index").alias(name)
+            for name, _ in checked
+        ]
+    ).collect()[0]
+    for name, col in checked:
+        if firsts[name] is None:
+            continue
+        i = firsts[name]
+        value = rows.where(F.col("index") == i).select(name).collect()[0][0]
+        shown = "null or missing" if value is None else quote(value)
+        raise DataError(
+            f"row {i} of {source} has a {type(value).__name__} in text column {quote(col)} "
+            f"({shown}); every text must be a string"
+        )
+
+
+def _withread_label_names(
+    rows: DataFrame, source: str, label_col: str
+) -> tuple[DataFrame, list[str], bool]:
+    """Rows with ``label`` as names; the label set checked by ``cardgen.data.load``'s rules, on
+    the distinct labels in order of first appearance (so errors name the same rows)."""
+    grouped = rows.groupBy("raw").agg(F.min("index").alias("first"))
+    firsts = grouped.orderBy("first").limit(MAX_LABELS + 1).collect()
+    values, first_rows = [r["raw"] for r in firsts], [r["first"] for r in firsts]
+    if len(values) > MAX_LABELS and all(isinstance(v, str) for v in values):
+        count = rows.select("raw").distinct().count()
+        raise DataError(
+            f"label column {quote(label_col)} of {source} has {count:,} distinct labels, "
+            f"over cardgen's limit of {MAX_LABELS:,} (MAX_LABELS): is it the label column?"
+        )
+    names, label_names, indexed = read_label_names(
+        values, first_rows, Columns({}, None, source), label_col
+    )
+    spark = rows.sparkSession
+    schema = T.StructType(
+        [T.StructField("raw", rows.schema["raw"].dataType), T.StructField("label", T.StringType())]
+    )
+    table = spark.createDataFrame(list(zip(values, names, strict=True)), schema)
+    named = rows.join(F.broadcast(table), "raw").drop("raw")
+    return named, label_names, indexed
+
+
+def fingerprint(rows: DataFrame, source: str, *, pairs: bool) -> str:
+    """``cardgen.data.load``'s fingerprint: row digests on executors, one digest per block of
+    FINGERPRINT_BLOCK_ROWS rows, and the block digests hashed in order on the driver."""
+    block_rows = _fingerprint.FINGERPRINT_BLOCK_ROWS
+    digests = rows.select("index", "text", "pair", "label").mapInPandas(
+        row_digests(source, block_rows, pairs=pairs), "block long, index long, digest binary"
+    )
+    blocks = digests.groupBy("block").applyInPandas(block_digests, "block long, digest binary")
+    return dataset_fingerprint([r["digest"] for r in sorted(blocks.collect())])

@@ -1,0 +1,4 @@
+"""Tasks: how scores become decisions and which metrics follow. Single-label metrics from
+confusion matrices (``metrics``); multi-label thresholds, gold sets and metrics
+(``multilabel``, ``multilabel_metrics``). A sentence pair is an input shape, not a task.
+"""

@@ -1,0 +1,205 @@
+"""Multi-label evaluation: sigmoid scores, decision thresholds, gold label sets.
+
+``evaluate`` hands over here when the model's config says ``problem_type:
+multi_label_classification`` or the label column holds lists (or multi-hot vectors). A model
+that says it is single-label on list labels, or a multi-label model on single labels, is an
+input error that says which side is which.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cardgen import __version__
+from cardgen.data.labels import Alignment, align_labels
+from cardgen.data.load import EvalData
+from cardgen.errors import DataError, LabelError, UsageError
+from cardgen.evaluation.options import Thresholds
+from cardgen.evaluation.outputs import run_environment, run_timing
+from cardgen.models import TextClassifier
+from cardgen.models.base import declared_multi_label
+from cardgen.results.schema import PREDICTIONS_FILE, ConfusionMatrix, EvalResults, MultiLabelResults
+from cardgen.tasks.multilabel_metrics import compute_multilabel_metrics
+from cardgen.trust.atomic import write_jsonl
+from cardgen.trust.untrusted import quote
+
+F1_PLOT = "label_f1.png"
+RELIABILITY_PLOT = "reliability.png"
+
+
+def is_multilabel_run(model: TextClassifier, data: EvalData) -> bool:
+    """Whether ``model`` on ``data`` is a multi-label evaluation (consistent or not)."""
+    return data.label_sets is not None or declared_multi_label(model) is True
+
+
+def check_task(model: TextClassifier, data: EvalData) -> tuple[TextClassifier, list[str]]:
+    """The model to run (scoring with sigmoids) and notes; LabelError when the model and the
+    data disagree about the task."""
+    declared = declared_multi_label(model)
+    name = quote(model.info().id)
+    column = quote(data.info.label_column)
+    if data.label_sets is None:
+        raise LabelError(
+            f"model {name} is multi-label (its config says problem_type: "
+            f"multi_label_classification) but label column {column} holds one label per row; "
+            'give each row a list of labels (["toxic", "insult"], [] for none) or a multi-hot '
+            "vector, or evaluate a single-label model"
+        )
+    if declared is False:
+        said = (
+            "its config says problem_type: single_label_classification"
+            if hasattr(model, "multi_label")
+            else f"a {model.info().framework} classifier gives one label per text"
+        )
+        raise LabelError(
+            f"model {name} is single-label ({said}) but label column {column} holds lists of "
+            "labels (multi-label data); evaluate a multi-label model (problem_type: "
+            "multi_label_classification), or give each row one label"
+        )
+    notes = []
+    if declared is None:
+        model = copy.copy(model)
+        model.multi_label = True  # type: ignore[attr-defined]
+        notes.append(
+            f"model {name} does not say whether it is multi-label (its config has no "
+            f"problem_type); it was scored as multi-label, with a sigmoid per label, because "
+            f"label column {column} holds lists. Set problem_type in its config.json"
+        )
+    if data.multi_hot and len(data.label_names) != len(model.labels):
+        raise DataError(
+            f"label column {column} holds multi-hot vectors of length {len(data.label_names)}, "
+            f"but model {name} has {len(model.labels)} labels ({quote(', '.join(model.labels))}); "
+            "each vector needs one 0/1 entry per model label"
+        )
+    return model, notes
+
+
+def threshold_array(thresholds: Thresholds, labels: list[str]) -> NDArray[np.float64]:
+    """One threshold per label in ``labels`` order; UsageError for a label not among them."""
+    unknown = [name for name in thresholds.per_label if name not in labels]
+    if unknown:
+        raise UsageError(
+            f"thresholds file {quote(thresholds.source)} names labels {quote(unknown)} that this "
+            f"run does not have; its labels are: {quote(', '.join(labels))}"
+        )
+    return np.array([thresholds.per_label.get(x, thresholds.default) for x in labels])
+
+
+def gold_matrix(label_sets: list[tuple[str, ...]], labels: list[str]) -> NDArray[np.bool_]:
+    """Gold label sets as an (n, K) boolean matrix in ``labels`` order."""
+    index = {label: j for j, label in enumerate(labels)}
+    gold = np.zeros((len(label_sets), len(labels)), dtype=bool)
+    rows = [i for i, names in enumerate(label_sets) for _ in names]
+    cols = [index[name] for names in label_sets for name in names]
+    gold[rows, cols] = True
+    return gold
+
+
+def evaluate_multilabel(
+    model: TextClassifier,
+    data: EvalData,
+    label_map: str | dict[str, str] | None,
+    *,
+    thresholds: Thresholds,
+    out: Path | None,
+    batch_size: int | None,
+    progress: bool,
+    n_bootstrap: int,
+    seed: int,
+) -> EvalResults:
+    """Run a multi-label model on label-set data into results (and ``out``'s files)."""
+    model, notes = check_task(model, data)
+    known = {label.casefold() for label in model.labels}
+    unknown = [x for x in data.label_names if x.casefold() not in known]
+    if label_map is None and not data.indexed and unknown:
+        raise LabelError(
+            f"label column {quote(data.info.label_column)} names labels that model "
+            f"{quote(model.info().id)} does not have: {quote(unknown)}; its labels are: "
+            f"{quote(', '.join(model.labels))}. Fix the label lists, or pass --label-map "
+            "map.json (model label -> dataset label)"
+        )
+    alignment = align_labels(
+        model.labels, data.label_names, dataset_indexed=data.indexed, label_map=label_map
+    )
+    limits = threshold_array(thresholds, alignment.labels)
+    options: dict[str, Any] = {"batch_size": batch_size, "progress": progress}
+    if data.text_pairs is not None:
+        options["text_pairs"] = data.text_pairs
+    raw, stats = model.predict_scores(data.texts, **options)
+    scores = alignment.reorder(raw)
+    assert data.label_sets is not None
+    gold = gold_matrix(data.label_sets, alignment.labels)
+    report = compute_multilabel_metrics(
+        gold, scores, limits, alignment.labels, n_bootstrap=n_bootstrap, seed=seed
+    )
+    results = EvalResults(
+        model=model.info(),
+        dataset=data.info,
+        label_mapping=alignment.mapping,
+        labels=alignment.labels,
+        metrics=report.metrics,
+        per_class=report.per_class,
+        confusion_matrix=ConfusionMatrix(labels=[], counts=[]),
+        calibration=report.calibration,
+        timing=run_timing(stats, len(data.texts)),
+        environment=run_environment(),
+        seed=seed,
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        cardgen_version=__version__,
+        warnings=notes,
+        task="multi_label",
+        multilabel=MultiLabelResults(
+            threshold_source=thresholds.source,
+            labels=report.details,
+            false_positives=report.false_positives,
+        ),
+    )
+    if out is not None:
+        write_outputs(results, alignment, gold, scores, limits, out)
+    return results
+
+
+def write_outputs(
+    results: EvalResults,
+    alignment: Alignment,
+    gold: NDArray[np.bool_],
+    scores: NDArray[np.float64],
+    limits: NDArray[np.float64],
+    output_dir: Path,
+) -> None:
+    """Predictions (gold and predicted label lists, a probability per label), the F1 and
+    reliability plots, then ``results.json``, each written atomically."""
+    from cardgen.display.plots import save_figure
+    from cardgen.display.plots_multilabel import label_f1_figure, label_reliability_figure
+
+    labels = np.array(alignment.labels, dtype=object)
+    predicted = scores >= limits[None, :]
+    write_jsonl(
+        output_dir / PREDICTIONS_FILE,
+        (
+            {
+                "index": i,
+                "gold": labels[g].tolist(),
+                "predicted": labels[p].tolist(),
+                "probabilities": {
+                    label: float(s) for label, s in zip(alignment.labels, row, strict=True)
+                },
+            }
+            for i, (g, p, row) in enumerate(zip(gold, predicted, scores, strict=True))
+        ),
+    )
+    results.files["predictions"] = PREDICTIONS_FILE
+    assert results.multilabel is not None
+    save_figure(label_f1_figure(results.per_class, results.multilabel.labels), output_dir / F1_PLOT)
+    results.files["label_f1"] = F1_PLOT
+    if results.calibration is not None:
+        figure = label_reliability_figure(results.calibration)
+        save_figure(figure, output_dir / RELIABILITY_PLOT)
+        results.files["reliability"] = RELIABILITY_PLOT
+    results.save(output_dir)
