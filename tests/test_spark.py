@@ -333,7 +333,7 @@ def test_spark_model_errors_exit_2(
 
 
 def test_errors_raised_in_workers_come_back_as_themselves(spark: Any) -> None:
-    from cardgen.engines.spark.engine import spark_errors
+    from cardgen.engines.spark.session import spark_errors
 
     def fail(batches: Any) -> Any:
         from cardgen.errors import ModelError

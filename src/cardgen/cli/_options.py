@@ -36,3 +36,23 @@ def parse_batch_size(value: str) -> int | None:
     if not value.isdigit() or int(value) < 1:
         raise UsageError(f"--batch-size must be 'auto' or a positive integer, got {value!r}")
     return int(value)
+
+Engine = Annotated[
+    str,
+    typer.Option(
+        help="Where the model runs: local (this process) or spark (executors of a Spark "
+        "cluster; needs pip install 'cardgen[spark]' and Java 17+)."
+    ),
+]
+SparkMaster = Annotated[
+    str | None,
+    typer.Option(
+        help="With --engine spark: the cluster, e.g. local[4], spark://host:7077 or yarn "
+        "[default: the active SparkSession, else local[*]]."
+    ),
+]
+
+
+def split_probes(values: list[str] | None) -> list[str]:
+    """``--probe a,b --probe c`` -> ``[a, b, c]``."""
+    return [item.strip() for value in values or [] for item in value.split(",") if item.strip()]

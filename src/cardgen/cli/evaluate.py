@@ -16,12 +16,15 @@ from cardgen.cli._options import (
     BatchSize,
     Device,
     Dtype,
+    Engine,
     MaxLength,
     Progress,
     Revision,
+    SparkMaster,
     Trust,
     TrustRemoteCode,
     parse_batch_size,
+    split_probes,
 )
 from cardgen.cli.card import write_card
 from cardgen.display.tables import (
@@ -37,20 +40,6 @@ from cardgen.evaluation.options import split_list
 from cardgen.results.schema import EvalResults
 
 DEFAULT_OUTPUT = Path("runs/demo")
-Engine = Annotated[
-    str,
-    typer.Option(
-        help="Where the model runs: local (this process) or spark (executors of a Spark "
-        "cluster; needs pip install 'cardgen[spark]' and Java 17+)."
-    ),
-]
-SparkMaster = Annotated[
-    str | None,
-    typer.Option(
-        help="With --engine spark: the cluster, e.g. local[4], spark://host:7077 or yarn "
-        "[default: the active SparkSession, else local[*]]."
-    ),
-]
 
 
 def run_name(model: str) -> str:
@@ -243,7 +232,6 @@ def evaluate(
     spark_master: SparkMaster = None,
 ) -> None:
     """Evaluate a text classifier on a held-out split; write results, predictions and plots."""
-    from cardgen.cli.probe import split_probes
     from cardgen.demo import DEMO_DATASET, DEMO_MODEL
     from cardgen.evaluation.run import evaluate as run_evaluation
 

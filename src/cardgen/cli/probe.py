@@ -14,14 +14,16 @@ from cardgen.cli._options import (
     BatchSize,
     Device,
     Dtype,
+    Engine,
     MaxLength,
     Progress,
     Revision,
+    SparkMaster,
     Trust,
     TrustRemoteCode,
     parse_batch_size,
+    split_probes,
 )
-from cardgen.cli.evaluate import Engine, SparkMaster
 from cardgen.display.tables import probe_extremes_table, probe_summary_table
 from cardgen.errors import UsageError
 from cardgen.evaluation.options import check_engine, check_run_options
@@ -34,11 +36,6 @@ from cardgen.probes import (
     run_probes,
     template_probe,
 )
-
-
-def split_probes(values: list[str] | None) -> list[str]:
-    """``--probe a,b --probe c`` -> ``[a, b, c]``."""
-    return [item.strip() for value in values or [] for item in value.split(",") if item.strip()]
 
 
 def parse_lexicon_options(values: list[str] | None) -> dict[str, Lexicon]:

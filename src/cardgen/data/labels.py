@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -198,3 +200,20 @@ def check_permutation(
         f"{best:.1%} with {swaps}; check id2label or pass --label-map"
     )
     return Permutation(message=message, label_map=better)
+
+
+def permutation_notes(cm: np.ndarray[Any, Any], alignment: Alignment) -> list[str]:
+    """The warning when the confusion matrix ``cm`` looks permuted; LabelError instead when
+    labels were paired by index, since their order is then most likely wrong."""
+    permuted = check_permutation(cm, alignment.labels, alignment.mapping)
+    if permuted is None:
+        return []
+    if alignment.mapping.strategy == "index":
+        raise LabelError(
+            f"{permuted.message}. Labels were paired by index, so their order is most likely "
+            "wrong; nothing was written. If the better mapping is right, save "
+            f"{json.dumps(permuted.label_map, ensure_ascii=False)} as map.json and pass "
+            "--label-map map.json"
+        )
+    warnings.warn(permuted.message, stacklevel=4)
+    return [permuted.message]

@@ -52,12 +52,9 @@ def check_run_options(
 
 
 def _check_robustness(names: Sequence[str], sample: int | None) -> None:
-    from cardgen.analysis.perturb import resolve_perturbations
-
+    """The sample size; the names are resolved by ``analysis.perturb.resolve_perturbations``."""
     _check_int("--robustness-sample", sample, low=1, high=None, optional=True, unit="rows")
-    if names:
-        resolve_perturbations(names)
-    elif sample is not None:
+    if not names and sample is not None:
         raise UsageError("--robustness-sample needs --robustness NAMES (e.g. --robustness all)")
 
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -17,9 +13,10 @@ from cardgen.analysis import AnalysisOptions, analyse, analysis_options
 from cardgen.analysis.perturb import Perturbation, resolve_perturbations
 from cardgen.analysis.robustness import measure_robustness
 from cardgen.cards.conventions import check_dataset_id
-from cardgen.data.labels import Alignment, align_labels, check_permutation, label_map_option
+from cardgen.data.declared import with_dataset_names, with_label_order
+from cardgen.data.labels import Alignment, align_labels, label_map_option, permutation_notes
 from cardgen.data.load import EvalData, load_data
-from cardgen.errors import LabelError, UsageError
+from cardgen.errors import UsageError
 from cardgen.evaluation.options import check_engine, check_run_options, check_threshold
 from cardgen.evaluation.outputs import run_environment, run_timing, write_outputs
 from cardgen.models import TextClassifier, load_model
@@ -347,52 +344,3 @@ def _run(
     if out is not None:
         write_outputs(results, y_true, y_pred, scores, out, analysis)
     return results
-
-
-def permutation_notes(cm: np.ndarray[Any, Any], alignment: Alignment) -> list[str]:
-    """The warning when the confusion matrix ``cm`` looks permuted; LabelError instead when
-    labels were paired by index, since their order is then most likely wrong."""
-    permuted = check_permutation(cm, alignment.labels, alignment.mapping)
-    if permuted is None:
-        return []
-    if alignment.mapping.strategy == "index":
-        raise LabelError(
-            f"{permuted.message}. Labels were paired by index, so their order is most likely "
-            "wrong; nothing was written. If the better mapping is right, save "
-            f"{json.dumps(permuted.label_map, ensure_ascii=False)} as map.json and pass "
-            "--label-map map.json"
-        )
-    warnings.warn(permuted.message, stacklevel=4)
-    return [permuted.message]
-
-
-def with_dataset_names(
-    data: EvalData, dataset_id: str | None, config: str | None, split: str | None
-) -> EvalData:
-    """Record what the user said the rows are: a local file's Hub id, config and split."""
-    info = data.info
-    local = not info.source.startswith("hub:") and Path(info.source).is_file()
-    changes: dict[str, Any] = {
-        "hub_id": dataset_id or info.hub_id,
-        "config": (config if local and config else None) or info.config,
-        "split": (split if local and split else None) or info.split,
-    }
-    return replace(data, info=replace(info, **changes))
-
-
-def with_label_order(data: EvalData, order: list[str]) -> EvalData:
-    """``data`` with its label names in the order the user stated (class id 0 first)."""
-    if data.indexed:
-        if order == data.label_names:
-            return data
-        raise LabelError(
-            f"the dataset already states its label order ({quote(', '.join(data.label_names))}, "
-            "as class ids or a ClassLabel); drop --label-order"
-        )
-    if sorted(order) != sorted(data.label_names):
-        raise LabelError(
-            f"--label-order must list each dataset label once; the dataset's labels are "
-            f"{quote(', '.join(data.label_names))}, got {quote(', '.join(order))}"
-        )
-    info = replace(data.info, labels=order)
-    return replace(data, label_names=order, indexed=True, info=info)

@@ -7,14 +7,13 @@ imports torch until a model path has to be loaded.
 
 from __future__ import annotations
 
-from cardgen.probes._files import load_probe_file
+from cardgen.probes._files import load_probe_file, resolve_probes
 from cardgen.probes._lexicons import Lexicon, builtin_lexicons, load_lexicon, parse_lexicon
 from cardgen.probes._measures import summarize_probe
 from cardgen.probes._probe import (
     BUILTIN_SUITES,
     Probe,
     builtin_probe,
-    resolve_probes,
     template_probe,
 )
 from cardgen.probes._runner import (

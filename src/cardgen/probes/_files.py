@@ -17,13 +17,20 @@ is checked for its type before use.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from cardgen.errors import ProbeError
 from cardgen.probes._lexicons import PLACEHOLDER, Lexicon, inline_lexicon, load_lexicon
-from cardgen.probes._probe import PROBE_FILE_SUFFIXES, Probe, template_probe
+from cardgen.probes._probe import (
+    BUILTIN_SUITES,
+    MAX_FILLS,
+    PROBE_FILE_SUFFIXES,
+    Probe,
+    builtin_probe,
+    template_probe,
+)
 from cardgen.trust.untrusted import LimitError, inside, parse_toml, parse_yaml, quote, read_text
 
 PROBE_KEYS = ("templates", "lexicons", "target_label", "expected_label")
@@ -139,3 +146,35 @@ def _lexicon(placeholder: str, value: Any, path: Path, where: str) -> Lexicon:
         f"lexicon {name} must be a list of terms, a term -> group table or a file, "
         f"got {quote(value)}"
     )
+
+
+def resolve_probes(
+    specs: Sequence[str | Path | Probe], *, lexicons: Mapping[str, Lexicon] | None = None
+) -> list[Probe]:
+    """Probes from built-in names, probe files and Probe objects; names must be unique."""
+    probes: list[Probe] = []
+    for spec in specs:
+        if isinstance(spec, Probe):
+            probes.append(spec)
+        elif not isinstance(spec, (str, Path)):
+            raise ProbeError(
+                f"a probe must be a built-in name, a probe file or a Probe, got {quote(spec)}"
+            )
+        elif str(spec).lower().endswith(PROBE_FILE_SUFFIXES):
+            probes.extend(load_probe_file(spec, lexicons=lexicons))
+        else:
+            probes.append(builtin_probe(str(spec), lexicons=lexicons))
+    seen: set[str] = set()
+    for probe in probes:
+        if probe.name in seen:
+            raise ProbeError(f"two probes are named {quote(probe.name)}; give each a distinct name")
+        seen.add(probe.name)
+    if not probes:
+        raise ProbeError(f"no probes to run; name some of {', '.join(BUILTIN_SUITES)}")
+    fills = sum(len(p.templates) * len(p.lexicon.terms) for p in probes)
+    if fills > MAX_FILLS:
+        raise ProbeError(
+            f"the {len(probes)} probes make {fills:,} fills (templates x terms) in all, over "
+            f"cardgen's limit of {MAX_FILLS:,} per run; run fewer probes at a time"
+        )
+    return probes

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from cardgen.errors import ProbeError
 from cardgen.probes._lexicons import PLACEHOLDER, Lexicon, builtin_placeholders, check_text
@@ -198,37 +197,3 @@ def builtin_probe(name: str, *, lexicons: Mapping[str, Lexicon] | None = None) -
             f"or pass a probe file ({'/'.join(PROBE_FILE_SUFFIXES)})"
         )
     return template_probe(name, BUILTIN_SUITES[name], lexicons=lexicons)
-
-
-def resolve_probes(
-    specs: Sequence[str | Path | Probe], *, lexicons: Mapping[str, Lexicon] | None = None
-) -> list[Probe]:
-    """Probes from built-in names, probe files and Probe objects; names must be unique."""
-    from cardgen.probes._files import load_probe_file
-
-    probes: list[Probe] = []
-    for spec in specs:
-        if isinstance(spec, Probe):
-            probes.append(spec)
-        elif not isinstance(spec, (str, Path)):
-            raise ProbeError(
-                f"a probe must be a built-in name, a probe file or a Probe, got {quote(spec)}"
-            )
-        elif str(spec).lower().endswith(PROBE_FILE_SUFFIXES):
-            probes.extend(load_probe_file(spec, lexicons=lexicons))
-        else:
-            probes.append(builtin_probe(str(spec), lexicons=lexicons))
-    seen: set[str] = set()
-    for probe in probes:
-        if probe.name in seen:
-            raise ProbeError(f"two probes are named {quote(probe.name)}; give each a distinct name")
-        seen.add(probe.name)
-    if not probes:
-        raise ProbeError(f"no probes to run; name some of {', '.join(BUILTIN_SUITES)}")
-    fills = sum(len(p.templates) * len(p.lexicon.terms) for p in probes)
-    if fills > MAX_FILLS:
-        raise ProbeError(
-            f"the {len(probes)} probes make {fills:,} fills (templates x terms) in all, over "
-            f"cardgen's limit of {MAX_FILLS:,} per run; run fewer probes at a time"
-        )
-    return probes

@@ -14,9 +14,10 @@ import numpy as np
 
 from cardgen.errors import ProbeError
 from cardgen.evaluation.options import check_run_options
+from cardgen.probes._files import resolve_probes
 from cardgen.probes._lexicons import Lexicon
 from cardgen.probes._measures import summarize_probe
-from cardgen.probes._probe import BUILTIN_SUITES, Probe, resolve_probes
+from cardgen.probes._probe import BUILTIN_SUITES, Probe
 from cardgen.results.rundir import staged_run_dir
 from cardgen.results.schema import SCHEMA_VERSION, ProbeResult
 from cardgen.trust.atomic import write_json, write_jsonl

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from cardgen.engines.spark.session import spark_errors
 from cardgen.engines.spark.worker import LoadOptions, StatsParam, predictor
 from cardgen.models.base import RunStats
 from cardgen.results.schema import ModelInfo
@@ -50,8 +51,6 @@ class SparkClassifier:
         text_pairs: Sequence[str] | None = None,
     ) -> tuple[NDArray[np.float64], RunStats]:
         """Scores (n, labels) in input order, predicted by the executors."""
-        from cardgen.engines.spark.engine import spark_errors
-
         pairs = text_pairs if text_pairs is not None else [None] * len(texts)
         rows = [(i, t, p, "") for i, (t, p) in enumerate(zip(texts, pairs, strict=True))]
         schema = "index long, text string, pair string, label string"

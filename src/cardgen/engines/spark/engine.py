@@ -10,13 +10,10 @@ at the same path.
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 import time
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,10 +22,11 @@ from typing import Any
 import numpy as np
 from pyspark.sql import DataFrame
 
-from cardgen import __version__, errors
+from cardgen import __version__
 from cardgen.analysis import DEFAULT_MIN_SLICE_SIZE, analysis_options
 from cardgen.cards.conventions import check_dataset_id
-from cardgen.data.labels import Alignment, align_labels, label_map_option
+from cardgen.data.declared import with_dataset_names, with_label_order
+from cardgen.data.labels import Alignment, align_labels, label_map_option, permutation_notes
 from cardgen.data.load import EvalData, check_column_options
 from cardgen.engines.spark.aggregate import spark_metrics
 from cardgen.engines.spark.analysis import spark_failures, spark_slices
@@ -39,21 +37,17 @@ from cardgen.engines.spark.classifier import (
     partitions,
     run_stats,
 )
-from cardgen.engines.spark.session import spark_session
+from cardgen.engines.spark.session import spark_errors, spark_session
 from cardgen.engines.spark.source import SparkRows, prepare_rows, read_dataset
 from cardgen.engines.spark.worker import LoadOptions, StatsParam, predictor
-from cardgen.errors import CardgenError, DataError, UsageError
+from cardgen.errors import DataError, UsageError
 from cardgen.evaluation.options import check_run_options
 from cardgen.evaluation.outputs import run_environment, run_timing, save_plots_and_results
-from cardgen.evaluation.run import permutation_notes, with_dataset_names, with_label_order
 from cardgen.models import TextClassifier
-from cardgen.models.base import one_line
 from cardgen.results.predictions import PARQUET_PREDICTIONS_FILE
 from cardgen.results.rundir import staged_run_dir
 from cardgen.results.schema import EvalResults
 from cardgen.tasks.multilabel import declared_multi_label
-
-_WORKER_ERROR = re.compile(r"cardgen\.errors\.(\w+): (.+)")
 
 
 @dataclass(frozen=True)
@@ -88,26 +82,6 @@ class RunOptions:
             trusted_types=self.trusted_types,
         )
 
-
-@contextmanager
-def spark_errors(what: str, fallback: type[CardgenError] | None = None) -> Iterator[None]:
-    """A cardgen error raised in a Python worker is raised again here, as itself; with
-    ``fallback``, any other Spark failure becomes that error, naming ``what`` failed. PySpark's
-    warning about pandas 3 (it works for what cardgen does) is silenced."""
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
-            yield
-    except CardgenError:
-        raise
-    except Exception as exc:
-        found = _WORKER_ERROR.findall(str(exc))
-        kind = getattr(errors, found[-1][0], None) if found else None
-        if isinstance(kind, type) and issubclass(kind, CardgenError):
-            raise kind(found[-1][1].strip()) from None
-        if fallback is None:
-            raise
-        raise fallback(f"{what} failed in Spark: {one_line(exc)}") from None
 
 
 def evaluate_spark(

@@ -8,10 +8,14 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cardgen.errors import UsageError
+from cardgen import errors
+from cardgen.errors import CardgenError, UsageError
 from cardgen.models.base import one_line
 
 MIN_JAVA = 17
@@ -70,6 +74,9 @@ def java_version() -> int:
     return major
 
 
+_WORKER_ERROR = re.compile(r"cardgen\.errors\.(\w+): (.+)")
+
+
 def spark_session(master: str | None = None) -> Any:
     """The active SparkSession when ``master`` is None and there is one, else a session on
     ``master`` (``local[*]`` by default). Local masters run workers on this Python."""
@@ -98,3 +105,23 @@ def spark_session(master: str | None = None) -> Any:
         ) from None
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+@contextmanager
+def spark_errors(what: str, fallback: type[CardgenError] | None = None) -> Iterator[None]:
+    """A cardgen error raised in a Python worker is raised again here, as itself; with
+    ``fallback``, any other Spark failure becomes that error, naming ``what`` failed. PySpark's
+    warning about pandas 3 (it works for what cardgen does) is silenced."""
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
+            yield
+    except CardgenError:
+        raise
+    except Exception as exc:
+        found = _WORKER_ERROR.findall(str(exc))
+        kind = getattr(errors, found[-1][0], None) if found else None
+        if isinstance(kind, type) and issubclass(kind, CardgenError):
+            raise kind(found[-1][1].strip()) from None
+        if fallback is None:
+            raise
+        raise fallback(f"{what} failed in Spark: {one_line(exc)}") from None
