@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
-    from cardgen.evaluation.outputs import hardware_name
+    from cardgen.engines.base import hardware_name
 
     features = cpu_bf16_features() or "none"
     threads = torch.get_num_threads()

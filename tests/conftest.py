@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 from cardgen.demo.synthetic import sentiment_corpus, topic_corpus, train_tiny_distilbert  # noqa: E402
+from cardgen.errors import UsageError  # noqa: E402
 
 SENTIMENT = ["negative", "positive"]
 
@@ -246,3 +248,30 @@ def results_from_predictions(
         cardgen_version="0.1.0",
         probes=probes or {},
     )
+
+
+def _spark_missing() -> str | None:
+    """Why Spark cannot run here, or None."""
+    try:
+        from cardgen.engines.spark.session import java_version, require_pyspark
+
+        require_pyspark()
+        java_version()
+    except UsageError as exc:
+        return str(exc)
+    return None
+
+
+@pytest.fixture(scope="session")
+def spark() -> Any:
+    reason = _spark_missing()
+    if reason is not None:
+        if os.environ.get("CARDGEN_REQUIRE_SPARK") == "1":
+            pytest.fail(f"CARDGEN_REQUIRE_SPARK=1, but Spark cannot run: {reason}")
+        pytest.skip(reason)
+    from cardgen.engines.spark.session import spark_session
+
+    session = spark_session("local[2]")
+    session.conf.set("spark.sql.shuffle.partitions", "2")
+    yield session
+    session.stop()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
+import cardgen.engines.local
 import cardgen.evaluation.run
 from cardgen.errors import EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED
 
@@ -27,7 +28,7 @@ def test_a_bug_exits_70_with_a_crash_file_never_1(
     capsys, tmp_path: Path, monkeypatch, sentiment_file: Path, bug: BaseException
 ) -> None:
     monkeypatch.setenv("CARDGEN_CRASH_DIR", str(tmp_path / "crash"))
-    monkeypatch.setattr(cardgen.evaluation.run, "load_model", failing_load_model(bug))
+    monkeypatch.setattr(cardgen.engines.local, "load_model", failing_load_model(bug))
     out = tmp_path / "run"
     code, _, err = run_cli(capsys, "evaluate", "--model", "m", "--dataset", str(sentiment_file), "--output-dir", str(out))
     assert code == EXIT_INTERNAL_ERROR
@@ -42,7 +43,7 @@ def test_the_crash_file_never_holds_a_token(capsys, tmp_path: Path, monkeypatch,
     token = "hf_" + "s3cr3t" * 6
     monkeypatch.setenv("HF_TOKEN", token)
     monkeypatch.setenv("CARDGEN_CRASH_DIR", str(tmp_path))
-    monkeypatch.setattr(cardgen.evaluation.run, "load_model", failing_load_model(RuntimeError(f"bad {token}")))
+    monkeypatch.setattr(cardgen.engines.local, "load_model", failing_load_model(RuntimeError(f"bad {token}")))
     code, out, err = run_cli(capsys, "evaluate", "--model", "m", "--dataset", str(sentiment_file), "--output-dir", str(tmp_path / "r"))
     assert code == EXIT_INTERNAL_ERROR
     [report] = tmp_path.glob("cardgen-crash-*")

@@ -29,33 +29,6 @@ from cardgen.results.predictions import load_predictions, read_prediction_codes
 from cardgen.results.schema import EvalResults, load_results
 
 
-def _spark_missing() -> str | None:
-    """Why Spark cannot run here, or None."""
-    try:
-        from cardgen.engines.spark.session import java_version, require_pyspark
-
-        require_pyspark()
-        java_version()
-    except UsageError as exc:
-        return str(exc)
-    return None
-
-
-@pytest.fixture(scope="session")
-def spark() -> Any:
-    reason = _spark_missing()
-    if reason is not None:
-        if os.environ.get("CARDGEN_REQUIRE_SPARK") == "1":
-            pytest.fail(f"CARDGEN_REQUIRE_SPARK=1, but Spark cannot run: {reason}")
-        pytest.skip(reason)
-    from cardgen.engines.spark.session import spark_session
-
-    session = spark_session("local[2]")
-    session.conf.set("spark.sql.shuffle.partitions", "2")
-    yield session
-    session.stop()
-
-
 @pytest.fixture(scope="module")
 def runs(
     spark: Any, tiny_model: Path, sentiment_file: Path, tmp_path_factory: pytest.TempPathFactory
@@ -257,15 +230,14 @@ def test_parquet_glob_rows_are_numbered_in_file_order(
 def test_evaluate_dataframe_and_pairs(
     spark: Any, tiny_model: Path, sentiment_rows: list[dict], tmp_path: Path
 ) -> None:
-    from cardgen.engines.spark import evaluate_dataframe
-
     rows = [{"premise": r["text"], "hypothesis": r["text"][::-1], "label": r["label"]} for r in sentiment_rows[:40]]  # fmt: skip
     path = write_jsonl(tmp_path / "pairs.jsonl", rows)
     local = evaluate(tiny_model, path, n_bootstrap=100, label_order=["negative", "positive"])
     frame = spark.read.json(str(path))
-    result = evaluate_dataframe(
-        tiny_model,
+    result = evaluate(
+        str(tiny_model),
         frame,
+        engine="spark",
         n_bootstrap=100,
         label_order=["negative", "positive"],
         output_dir=tmp_path / "run",
@@ -387,8 +359,7 @@ def test_missing_pyspark_names_the_extra(
     [
         ({"engine": "ray"}, "unknown --engine 'ray'; use local or spark"),
         ({"spark_master": "local[2]"}, "--spark-master names the cluster of --engine spark"),
-        ({"engine": "spark", "probes": ["country"]}, "--probes is not supported by --engine spark"),
-        ({"engine": "spark", "sample": True, "limit": 5}, "--sample is not supported"),
+        ({"engine": "spark", "threshold": 0.3}, "--threshold is not supported by --engine spark"),
     ],
 )
 def test_engine_options_are_checked_first(

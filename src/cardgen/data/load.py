@@ -130,7 +130,7 @@ def load_data(
         columns = read_hub_dataset(str(dataset), config, split or "test")
     data = _to_eval_data(columns, text_column, text_pair_column, label_column, limit, sample, seed)
     if slice_columns:
-        keep = _kept_rows(columns.num_rows, limit, sample, seed)
+        keep = kept_rows(columns.num_rows, limit, sample, seed)
         data.columns = {
             name: slice_column(columns, name, keep) for name in dict.fromkeys(slice_columns)
         }
@@ -161,7 +161,7 @@ def check_column_options(
         raise DataError(f"--limit must be at least 1, got {quote(limit)}")
 
 
-def _kept_rows(num_rows: int, limit: int | None, sample: bool, seed: int) -> Sequence[int]:
+def kept_rows(num_rows: int, limit: int | None, sample: bool, seed: int) -> Sequence[int]:
     """The rows ``limit`` / ``sample`` keep, in order: the first N or a seeded draw of N."""
     keep: Sequence[int] = range(num_rows)
     if limit is not None:
@@ -251,7 +251,7 @@ def _to_eval_data(
             raise DataError(f"column {quote(col)} cannot hold both the texts and the labels")
     texts, raw = list(columns.rows[text_col]), list(columns.rows[label_col])
     pairs = None if pair_col is None else list(columns.rows[pair_col])
-    keep = _kept_rows(len(texts), limit, sample, seed)
+    keep = kept_rows(len(texts), limit, sample, seed)
     if limit is not None:
         texts, raw = [texts[i] for i in keep], [raw[i] for i in keep]
         pairs = None if pairs is None else [pairs[i] for i in keep]

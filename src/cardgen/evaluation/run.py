@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -15,11 +16,13 @@ from cardgen.analysis.robustness import measure_robustness
 from cardgen.cards.conventions import check_dataset_id
 from cardgen.data.declared import with_dataset_names, with_label_order
 from cardgen.data.labels import Alignment, align_labels, label_map_option, permutation_notes
-from cardgen.data.load import EvalData, load_data
+from cardgen.data.load import EvalData
+from cardgen.engines.base import Engine, Predicted
+from cardgen.engines.local import LocalEngine
 from cardgen.errors import UsageError
 from cardgen.evaluation.options import check_engine, check_run_options, check_threshold
-from cardgen.evaluation.outputs import run_environment, run_timing, write_outputs
-from cardgen.models import TextClassifier, load_model
+from cardgen.evaluation.outputs import save_plots_and_results, write_outputs
+from cardgen.models import TextClassifier
 from cardgen.probes import (
     PROBE_FILLS_FILE,
     Probe,
@@ -36,7 +39,7 @@ from cardgen.trust.untrusted import quote
 
 def evaluate(
     model: str | Path | TextClassifier,
-    dataset: str | Path | EvalData,
+    dataset: str | Path | EvalData | Any,
     *,
     split: str | None = None,
     dataset_config: str | None = None,
@@ -115,13 +118,7 @@ def evaluate(
     check_engine(
         engine,
         spark_master,
-        local_only={
-            "--sample": sample,
-            "--probes": bool(probes),
-            "--threshold": threshold is not None,
-            "--slice-by": bool(slice_by),
-            "--robustness": bool(robustness),
-        },
+        local_only={"--threshold": threshold is not None},
     )
     if dataset_id is not None:
         check_dataset_id(dataset_id)
@@ -131,76 +128,44 @@ def evaluate(
     analysis = analysis_options(slice_by, min_slice_size, examples)
     perturbations = resolve_perturbations(robustness) if robustness else []
     with staged_run_dir(output_dir) as out:
-        if engine == "spark":
-            from cardgen.engines.spark import evaluate_spark
-            from cardgen.engines.spark.engine import RunOptions
-
-            spark_options = RunOptions(
-                revision=revision,
-                device=device,
-                dtype=dtype,
-                max_length=max_length,
-                trust_remote_code=trust_remote_code,
-                allow_pickle=allow_pickle,
-                trusted_types=tuple(trusted_types),
-                mapping=mapping,
-                label_order=label_order,
-                batch_size=batch_size,
-                n_bootstrap=n_bootstrap,
-                seed=seed,
-                min_slice_size=analysis.min_slice_size,
-                examples=analysis.examples,
-            )
-            return evaluate_spark(
-                model,
-                dataset,
-                out=out,
-                spark_master=spark_master,
-                options=spark_options,
-                text_column=text_column,
-                text_pair_column=text_pair_column,
-                label_column=label_column,
-                limit=limit,
-                names=(dataset_id, dataset_config, split),
-            )
-        data = (
-            dataset
-            if isinstance(dataset, EvalData)
-            else load_data(
-                dataset,
-                split=split,
-                config=dataset_config,
-                text_column=text_column,
-                text_pair_column=text_pair_column,
-                label_column=label_column,
-                limit=limit,
-                sample=sample,
-                seed=seed,
-                slice_columns=analysis.slice_by,
-            )
+        runner = _engine(engine, spark_master)
+        data = runner.load_data(
+            dataset,
+            split=split,
+            config=dataset_config,
+            text_column=text_column,
+            text_pair_column=text_pair_column,
+            label_column=label_column,
+            limit=limit,
+            sample=sample,
+            seed=seed,
+            slice_columns=analysis.slice_by,
         )
-        if probe_list and data.text_pairs is not None:
+        if probe_list and data.info.text_pair is not None:
             raise UsageError(
                 "bias probes fill single-text templates, but this dataset holds sentence pairs "
-                f"({quote(data.info.text_column)} + "
-                f"{quote(data.info.text_pair.column if data.info.text_pair else None)}); "
+                f"({quote(data.info.text_column)} + {quote(data.info.text_pair.column)}); "
                 "drop --probes for a pair evaluation"
             )
         data = with_dataset_names(data, dataset_id, dataset_config, split)
         if label_order is not None:
             data = with_label_order(data, list(label_order))
-        if isinstance(model, (str, Path)):
-            model = load_model(
-                model,
-                revision=revision,
-                device=device,
-                dtype=dtype,
-                max_length=max_length,
-                trust_remote_code=trust_remote_code,
-                allow_pickle=allow_pickle,
-                trusted_types=trusted_types,
-            )
+        model = runner.load_model(
+            model,
+            revision=revision,
+            device=device,
+            dtype=dtype,
+            max_length=max_length,
+            trust_remote_code=trust_remote_code,
+            allow_pickle=allow_pickle,
+            trusted_types=tuple(trusted_types),
+        )
         if is_multilabel_run(model, data):
+            if runner.name != "local":
+                raise UsageError(
+                    "this model is multi-label, which --engine spark does not evaluate yet; run "
+                    "with --engine local"
+                )
             if probe_list or analysis.slice_by or perturbations:
                 raise UsageError(
                     "--probes, --slice-by and --robustness are not available for multi-label "
@@ -225,9 +190,18 @@ def evaluate(
         alignment = align_labels(
             model.labels, data.label_names, dataset_indexed=data.indexed, label_map=mapping
         )
-        return _run(
+        predicted = runner.predict(
             model,
             data,
+            alignment,
+            batch_size=batch_size,
+            progress=progress,
+            out=out,
+            examples=analysis.examples,
+        )
+        return _single_label(
+            model,
+            predicted,
             alignment,
             probe_list,
             out,
@@ -241,9 +215,17 @@ def evaluate(
         )
 
 
-def _run(
+def _engine(name: str, spark_master: str | None) -> Engine:
+    """The engine ``name`` (already checked): local, or Spark on ``spark_master``."""
+    if name == "spark":
+        from cardgen.engines.spark.engine import SparkEngine
+
+        return SparkEngine(spark_master)
+    return LocalEngine()
+
+def _single_label(
     model: TextClassifier,
-    data: EvalData,
+    predicted: Predicted,
     alignment: Alignment,
     probe_list: list[Probe],
     out: Path | None,
@@ -256,15 +238,9 @@ def _run(
     perturbations: Sequence[Perturbation] = (),
     robustness_sample: int | None = None,
 ) -> EvalResults:
-    if data.text_pairs is None:  # custom classifiers may not know the text_pairs option
-        raw_scores, stats = model.predict_scores(
-            data.texts, batch_size=batch_size, progress=progress
-        )
-    else:
-        raw_scores, stats = model.predict_scores(
-            data.texts, batch_size=batch_size, progress=progress, text_pairs=data.text_pairs
-        )
-    scores = alignment.reorder(raw_scores)
+    """Metrics, analyses, robustness and probes of a single-label run, from its predictions;
+    extra texts (edits, fills) are predicted by ``model`` on the run's engine."""
+    data, scores, stats = predicted.data, predicted.scores, predicted.stats
     index = {label: i for i, label in enumerate(alignment.labels)}
     y_true = np.array([index[label] for label in data.labels])
     y_pred = scores.argmax(axis=1)
@@ -288,8 +264,8 @@ def _run(
         per_class=report.per_class,
         confusion_matrix=report.confusion_matrix,
         calibration=report.calibration,
-        timing=run_timing(stats, len(data.texts)),
-        environment=run_environment(),
+        timing=predicted.timing,
+        environment=predicted.environment,
         seed=seed,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         cardgen_version=__version__,
@@ -341,6 +317,9 @@ def _run(
         if out is not None:
             write_probe_files(run, out)
             results.files["probe_fills"] = PROBE_FILLS_FILE
-    if out is not None:
+    if out is not None and predicted.predictions_file is not None:
+        results.files["predictions"] = predicted.predictions_file
+        save_plots_and_results(results, out)
+    elif out is not None:
         write_outputs(results, y_true, y_pred, scores, out, analysis)
     return results

@@ -19,9 +19,9 @@ from numpy.typing import NDArray
 from cardgen import __version__
 from cardgen.data.labels import Alignment, align_labels
 from cardgen.data.load import EvalData
+from cardgen.engines.base import run_environment, run_timing
 from cardgen.errors import DataError, LabelError, UsageError
 from cardgen.evaluation.options import Thresholds
-from cardgen.evaluation.outputs import run_environment, run_timing
 from cardgen.models import TextClassifier
 from cardgen.models.base import declared_multi_label
 from cardgen.results.schema import PREDICTIONS_FILE, ConfusionMatrix, EvalResults, MultiLabelResults

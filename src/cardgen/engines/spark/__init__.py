@@ -1,8 +1,8 @@
 """The Spark engine: evaluate on a Spark cluster with the same answers as the local engine.
 
 Executors load the model once per Python worker, run it on their partitions and write the
-per-example predictions as Parquet; the driver only adds up aggregates (confusion matrix,
-calibration bins, log-loss sums, ROC-AUC from Spark). Nothing outside this package imports
+per-example predictions as Parquet; the driver reads back their compact columns and the
+evaluation goes on exactly as for the local engine. Nothing outside this package imports
 pyspark, and importing this package does not either: its names load on first use, after a
 check that pyspark is installed.
 """
@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SparkClassifier", "evaluate_dataframe", "evaluate_spark", "spark_classifier"]
+__all__ = ["SparkClassifier", "SparkEngine", "spark_classifier"]
 _MODULES = {
     "SparkClassifier": "classifier",
     "spark_classifier": "classifier",
-    "evaluate_dataframe": "engine",
-    "evaluate_spark": "engine",
+    "SparkEngine": "engine",
 }
 
 

@@ -38,6 +38,7 @@ class SparkClassifier:
         self.model = options.open("cpu")
         self.labels = list(self.model.labels)
         self.score_kind = self.model.score_kind
+        self.multi_label = getattr(self.model, "multi_label", False)
 
     def info(self) -> ModelInfo:
         return self.model.info()

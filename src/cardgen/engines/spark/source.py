@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,10 +19,17 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from cardgen.data import fingerprint as _fingerprint
-from cardgen.data.columns import Columns, check_names
+from cardgen.data.columns import Columns, check_names, slice_column
 from cardgen.data.files import infer_split
 from cardgen.data.fingerprint import dataset_fingerprint
-from cardgen.data.load import LABEL_COLUMNS, MAX_LABELS, pick_column, read_label_names, text_columns
+from cardgen.data.load import (
+    LABEL_COLUMNS,
+    MAX_LABELS,
+    kept_rows,
+    pick_column,
+    read_label_names,
+    text_columns,
+)
 from cardgen.engines.spark.worker import block_digests, row_digests
 from cardgen.errors import DataError, UsageError
 from cardgen.results.schema import DatasetInfo, TextPair
@@ -38,6 +46,13 @@ class SparkRows:
     label_names: list[str]
     indexed: bool
     info: DatasetInfo
+    slice_columns: tuple[str, ...] = ()
+    """The ``--slice-by`` columns, carried as ``slice_alias(i)``."""
+
+
+def slice_alias(i: int) -> str:
+    """The name slice column ``i`` travels under in ``SparkRows.frame``."""
+    return f"_slice{i}"
 
 
 def read_dataset(spark: SparkSession, dataset: str) -> tuple[DataFrame, str, bool]:
@@ -124,15 +139,20 @@ def prepare_rows(
     text_pair_column: str | None,
     label_column: str | None,
     limit: int | None,
+    sample: bool = False,
+    seed: int = 0,
+    slice_columns: Sequence[str] = (),
 ) -> SparkRows:
-    """Columns picked and rows checked as ``cardgen.data.load`` does, with the dataset info."""
+    """Columns picked and rows checked as ``cardgen.data.load`` does, with the dataset info;
+    the ``limit`` first rows, or with ``sample`` the same seeded draw as ``cardgen.data.load``
+    (rows keep their source row ids); ``slice_columns`` carried along."""
     names = list(frame.columns)
     check_names(names, source)
     head = frame.limit(20).collect()
-    sample = Columns({n: [row[n] for row in head] for n in names}, None, source)
+    firsts = Columns({n: [row[n] for row in head] for n in names}, None, source)
     if not head:
         raise DataError(f"dataset {source} has no rows")
-    text_col, pair_col = text_columns(sample, names, text_column, text_pair_column, label_column)
+    text_col, pair_col = text_columns(firsts, names, text_column, text_pair_column, label_column)
     label_col = pick_column(names, label_column, LABEL_COLUMNS, "label", source)
     for col in (text_col, pair_col):
         if col == label_col:
@@ -142,11 +162,13 @@ def prepare_rows(
             f"label column {quote(label_col)} holds lists (multi-label), which --engine spark "
             "does not evaluate yet; run with --engine local"
         )
+    for name in slice_columns:  # the local engine's error for a missing column
+        slice_column(Columns({n: [] for n in names}, None, source), name, [])
     picked = [_column(text_col).alias("text"), _column(label_col).alias("raw")]
+    picked += [_column(name).alias(slice_alias(i)) for i, name in enumerate(slice_columns)]
     pair = _column(pair_col) if pair_col else F.lit(None).cast("string")
     rows, total = numbered(frame, [*picked, pair.alias("pair")], file_scan=file_scan)
-    if limit is not None:
-        rows = rows.where(F.col("index") < limit)
+    rows = _kept(rows, total, limit, sample, seed)
     _check_texts(rows, source, text_col, pair_col)
     rows, label_names, indexed = _withread_label_names(rows, source, label_col)
     path = Path(source)
@@ -162,7 +184,20 @@ def prepare_rows(
         labels=label_names,
         text_pair=None if pair_col is None else TextPair(pair_col),
     )
-    return SparkRows(rows, label_names, indexed, info)
+    return SparkRows(rows, label_names, indexed, info, tuple(slice_columns))
+
+
+def _kept(rows: DataFrame, total: int, limit: int | None, sample: bool, seed: int) -> DataFrame:
+    """``rows`` that ``limit`` / ``sample`` keep (``cardgen.data``'s ``kept_rows``), each with
+    its ``position`` among them, which the fingerprint's blocks count in."""
+    if limit is None or not sample:
+        kept = rows if limit is None else rows.where(F.col("index") < limit)
+        return kept.withColumn("position", F.col("index"))
+    keep = kept_rows(total, limit, sample, seed)
+    table = rows.sparkSession.createDataFrame(
+        list(zip(keep, range(len(keep)), strict=True)), "index long, position long"
+    )
+    return rows.join(F.broadcast(table), "index")
 
 
 def _column(name: str) -> Column:
@@ -223,7 +258,8 @@ def fingerprint(rows: DataFrame, source: str, *, pairs: bool) -> str:
     """``cardgen.data.load``'s fingerprint: row digests on executors, one digest per block of
     FINGERPRINT_BLOCK_ROWS rows, and the block digests hashed in order on the driver."""
     block_rows = _fingerprint.FINGERPRINT_BLOCK_ROWS
-    digests = rows.select("index", "text", "pair", "label").mapInPandas(
+    ordered = rows.select(F.col("position").alias("index"), "text", "pair", "label")
+    digests = ordered.mapInPandas(
         row_digests(source, block_rows, pairs=pairs), "block long, index long, digest binary"
     )
     blocks = digests.groupBy("block").applyInPandas(block_digests, "block long, digest binary")
