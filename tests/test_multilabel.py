@@ -430,3 +430,29 @@ def test_results_files_task_default_and_consistency(ml_model: Path, ml_file: Pat
         ("f1", "micro"),
         ("f1", "macro"),
     }
+
+
+def test_robustness_runs_on_multi_label_runs_with_label_set_flips(
+    ml_model: Path, ml_file: Path, tmp_path: Path, capsys
+) -> None:
+    run = tmp_path / "run"
+    code, out, err = run_cli(
+        capsys, "evaluate", "--model", str(ml_model), "--dataset", str(ml_file),
+        "--output-dir", str(run), "--bootstrap", "50", "--robustness", "uppercase,typos",
+        "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    results = load_results(run)
+    typos = results.robustness["typos"]
+    assert typos.rows == 150 and typos.changed > 0
+    assert typos.broke + typos.fixed <= typos.flipped
+    assert typos.base_accuracy == pytest.approx(results.metrics["subset_accuracy"].value)
+    for example in typos.examples:
+        assert example.gold != example.perturbed_prediction  # right -> wrong, as label sets
+        assert example.prediction == example.gold
+    predictions = load_predictions(run)
+    code, _, err = run_cli(capsys, "card", str(run), "--output", str(tmp_path / "README.md"))
+    assert code == 0, err
+    assert "## Robustness" in (tmp_path / "README.md").read_text()
+    assert len(predictions) == 150
+

@@ -226,7 +226,7 @@ def test_evaluate_records_robustness_and_the_card_escapes_texts(hostile_run: Pat
     assert not re.search(r"(?<!\\)<script|(?<!\\)\]\(javascript", card, re.I)
     assert "\n# heading" not in section and "\n---" not in section
     table = [line for line in section.splitlines() if line.startswith("| `uppercase` |")]
-    assert len(table) == 2 and all(line.count(" | ") == 6 for line in table)
+    assert len(table) == 2 and all(line.count(" | ") == 7 for line in table)
     assert "| upper-cased (`uppercase`) | 3 | 0.6667 |" in section
 
 
@@ -314,3 +314,74 @@ def test_cli_prints_the_robustness_table(capsys, tmp_path):
     assert code == 0
     assert "robustness on 40 rows" in stdout and "titlecase" in stdout
     assert load_results(out).robustness["uppercase"].rows == 40
+
+
+def test_damaging_flips_are_right_to_wrong_and_fixes_are_listed_apart():
+    """Hand-built: uppercasing turns "good" rows negative. Rows 0 and 2 were right and become
+    wrong (damage); rows 1 and 3 were wrong (gold positive, predicted negative... no: gold
+    negative but "good" in them) and become right (fixed)."""
+    model = GoodWordModel()
+    texts = ["good film", "good but bad", "good", "so good"]
+    gold = np.array([1, 0, 1, 0])  # rows 1 and 3 are wrong before the edit
+    scores = base_scores(model, texts)
+    results = measure_robustness(
+        model, resolve_perturbations(["uppercase"]), texts=texts, text_pairs=None,
+        gold=gold, scores=scores, labels=model.labels, n_bootstrap=0,
+    )  # fmt: skip
+    upper = results["uppercase"]
+    assert (upper.flipped, upper.broke, upper.fixed) == (4, 2, 2)
+    assert [e.index for e in upper.examples] == [0, 2]
+    assert all(e.gold == e.prediction != e.perturbed_prediction for e in upper.examples)
+    assert [e.index for e in upper.fixed_examples] == [1, 3]
+    assert all(e.gold == e.perturbed_prediction != e.prediction for e in upper.fixed_examples)
+    first = upper.examples[0]
+    assert (first.gold_probability, first.perturbed_gold_probability) == (0.9, 0.2)
+    fix = upper.fixed_examples[0]
+    assert (fix.gold_probability, fix.perturbed_gold_probability) == (0.1, 0.8)
+    assert upper.accuracy.value == 0.5 and upper.base_accuracy == 0.5
+
+
+def test_damage_is_ranked_by_the_loss_of_gold_probability():
+    class Graded(GoodWordModel):
+        def predict_scores(self, texts, **options):  # type: ignore[no-untyped-def]
+            p = np.array([0.9 if "good" in t else (0.45 if "GOOD" == t else 0.05) for t in texts])
+            return np.stack([1 - p, p], axis=1), RunStats("cpu", "float64", len(texts), 0.0)
+
+    model = Graded()
+    texts = ["good", "good film"]  # "GOOD" keeps 0.45, "GOOD FILM" drops to 0.05
+    results = measure_robustness(
+        model, resolve_perturbations(["uppercase"]), texts=texts, text_pairs=None,
+        gold=np.array([1, 1]), scores=base_scores(model, texts), labels=model.labels,
+        n_bootstrap=0,
+    )  # fmt: skip
+    assert [e.index for e in results["uppercase"].examples] == [1, 0]
+
+
+def test_multi_label_robustness_flips_on_a_changed_label_set():
+    from cardgen.tasks.decisions import Decider
+
+    class Tags(GoodWordModel):
+        labels = ["good", "film"]
+
+        def predict_scores(self, texts, **options):  # type: ignore[no-untyped-def]
+            rows = [[0.9 if "good" in t else 0.1, 0.8 if "film" in t.lower() else 0.2] for t in texts]
+            return np.array(rows), RunStats("cpu", "float64", len(texts), 0.0)
+
+    model = Tags()
+    texts = ["good film", "film", "good"]
+    gold = np.array([[True, True], [False, True], [False, False]])  # row 2 is wrong
+    decider = Decider(("good", "film"), np.array([0.5, 0.5]))
+    results = measure_robustness(
+        model, resolve_perturbations(["uppercase"]), texts=texts, text_pairs=None, gold=gold,
+        scores=base_scores(model, texts), labels=model.labels, decider=decider, n_bootstrap=0,
+    )  # fmt: skip
+    upper = results["uppercase"]
+    # "GOOD FILM" -> {film} (was {good, film}: broke), "FILM" unchanged, "GOOD" -> {} (fixed)
+    assert (upper.changed, upper.flipped, upper.broke, upper.fixed) == (3, 2, 1, 1)
+    assert upper.base_accuracy == pytest.approx(2 / 3) and upper.accuracy.value == pytest.approx(2 / 3)
+    (damage,) = upper.examples
+    assert (damage.gold, damage.prediction, damage.perturbed_prediction) == (
+        "good, film", "good, film", "film",
+    )  # fmt: skip
+    (fix,) = upper.fixed_examples
+    assert (fix.index, fix.prediction, fix.perturbed_prediction) == (2, "good", "(none)")

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from cardgen.analysis.perturb import Perturbation
 from cardgen.models.base import TextClassifier
 from cardgen.results.schema import Metric, RobustnessExample, RobustnessResult
+from cardgen.tasks.decisions import Codes, Decider, single_label
 
 MAX_EXAMPLES = 5
 EXCERPT_CHARS = 240
@@ -50,19 +51,20 @@ def proportion(successes: int, n: int, *, n_bootstrap: int, seed: int) -> Metric
 def summarize_perturbation(
     perturbation: Perturbation,
     *,
-    gold: NDArray[np.int64],
-    base: NDArray[np.int64],
-    perturbed: NDArray[np.int64],
+    gold: Codes,
+    base: Codes,
+    perturbed: Codes,
     changed: NDArray[np.bool_],
     n_bootstrap: int,
     seed: int,
 ) -> RobustnessResult:
-    """Counts, flip rate and accuracy from label indices over the perturbed rows.
+    """Counts, flip rate and accuracy from decision codes over the perturbed rows.
 
-    ``perturbed`` holds the prediction on the edited texts, equal to ``base`` on unchanged rows.
+    ``perturbed`` holds the decision on the edited texts, equal to ``base`` on unchanged rows.
     """
     rows, n_changed = len(gold), int(changed.sum())
-    flipped = int((changed & (perturbed != base)).sum())
+    flips = changed & (perturbed != base)
+    flipped = int(flips.sum())
     return RobustnessResult(
         name=perturbation.name,
         description=perturbation.description,
@@ -78,6 +80,8 @@ def summarize_perturbation(
             if n_changed
             else None
         ),
+        broke=int((flips & (base == gold)).sum()),
+        fixed=int((flips & (perturbed == gold)).sum()),
     )
 
 
@@ -87,10 +91,11 @@ def measure_robustness(
     *,
     texts: Sequence[str],
     text_pairs: Sequence[str] | None,
-    gold: NDArray[np.int64],
+    gold: NDArray[Any],
     scores: Scores,
     labels: Sequence[str],
     reorder: Callable[[Scores], Scores] = lambda s: s,
+    decider: Decider | None = None,
     sample: int | None = None,
     seed: int = 0,
     n_bootstrap: int = 1000,
@@ -101,13 +106,15 @@ def measure_robustness(
     """Each perturbation's result on ``texts`` (and ``text_pairs``, both edited).
 
     ``scores`` are the base pass's scores in ``labels`` order and ``reorder`` maps the model's
-    raw scores to that order. ``sample`` caps the rows (seeded); with ``examples=False`` no text
-    is kept in the results.
+    raw scores to that order. ``decider`` turns scores into decisions (default: the top label;
+    a multi-label one compares label sets, and ``gold`` is then a (rows, labels) bool matrix).
+    ``sample`` caps the rows (seeded); with ``examples=False`` no text is kept in the results.
     """
     if not len(texts):
         return {}
+    decider = decider or single_label(labels)
+    flips = _Flips(decider, decider.gold(gold), scores, texts, text_pairs, examples)
     rows = sample_rows(len(texts), sample, seed)
-    base = scores.argmax(axis=1)
     results = {}
     for perturbation in perturbations:
         start = time.perf_counter()
@@ -118,25 +125,23 @@ def measure_robustness(
             if new != original:
                 edited.append((position, new))
         new_scores = _predict(model, [new for _, new in edited], reorder, batch_size, progress)
-        perturbed = base[rows].copy()
+        perturbed = flips.base[rows].copy()
         changed = np.zeros(len(rows), dtype=bool)
         where = np.array([position for position, _ in edited], dtype=np.int64)
         if len(where):
-            perturbed[where] = new_scores.argmax(axis=1)
+            perturbed[where] = decider.decide(new_scores)
             changed[where] = True
         result = summarize_perturbation(
             perturbation,
-            gold=gold[rows],
-            base=base[rows],
+            gold=flips.gold[rows],
+            base=flips.base[rows],
             perturbed=perturbed,
             changed=changed,
             n_bootstrap=n_bootstrap,
             seed=seed,
         )
         result.seconds = round(time.perf_counter() - start, 4)
-        result.examples = _worst_flips(
-            rows, edited, new_scores, base, gold, labels, texts, text_pairs, examples
-        )
+        result.examples, result.fixed_examples = flips.examples(rows, edited, new_scores)
         results[perturbation.name] = result
     return results
 
@@ -162,40 +167,73 @@ def _predict(
     return reorder(np.asarray(raw, dtype=np.float64))
 
 
-def _worst_flips(
-    rows: NDArray[np.int64],
-    edited: list[tuple[int, tuple[str, ...]]],
-    new_scores: Scores,
-    base: NDArray[np.int64],
-    gold: NDArray[np.int64],
-    labels: Sequence[str],
-    texts: Sequence[str],
-    text_pairs: Sequence[str] | None,
-    examples: bool,
-) -> list[RobustnessExample]:
-    """The flipped examples whose new prediction is most confident, first."""
-    flips = []
-    for k, (position, new) in enumerate(edited):
-        row = int(rows[position])
-        predicted = int(new_scores[k].argmax())
-        if predicted != base[row]:
-            flips.append((-float(new_scores[k, predicted]), row, predicted, new))
-    flips.sort(key=lambda flip: flip[:2])
-    out = []
-    for negative, row, predicted, new in flips[:MAX_EXAMPLES]:
+class _Flips:
+    """The base pass of a robustness run, and the flipped examples each perturbation shows."""
+
+    def __init__(
+        self,
+        decider: Decider,
+        gold: Codes,
+        scores: Scores,
+        texts: Sequence[str],
+        text_pairs: Sequence[str] | None,
+        examples: bool,
+    ) -> None:
+        self.decider, self.gold, self.scores = decider, gold, scores
+        self.base = decider.decide(scores)
+        self.texts, self.text_pairs, self.with_texts = texts, text_pairs, examples
+
+    def examples(
+        self,
+        rows: NDArray[np.int64],
+        edited: list[tuple[int, tuple[str, ...]]],
+        new_scores: Scores,
+    ) -> tuple[list[RobustnessExample], list[RobustnessExample]]:
+        """The right-to-wrong flips that lost the most support for the gold label, and the
+        wrong-to-right flips that gained the most, MAX_EXAMPLES of each."""
+        if not edited:
+            return [], []
+        at = np.array([int(rows[position]) for position, _ in edited], dtype=np.int64)
+        new = self.decider.decide(new_scores)
+        before = self.decider.gold_scores(self.scores[at], self.gold[at])
+        after = self.decider.gold_scores(new_scores, self.gold[at])
+        flipped = new != self.base[at]
+        broke = np.flatnonzero(flipped & (self.base[at] == self.gold[at]))
+        fixed = np.flatnonzero(flipped & (new == self.gold[at]))
+        damage = broke[np.lexsort((at[broke], after[broke] - before[broke]))][:MAX_EXAMPLES]
+        gain = fixed[np.lexsort((at[fixed], before[fixed] - after[fixed]))][:MAX_EXAMPLES]
+        return (
+            [self._example(k, edited[k][1], new, new_scores, before, after, at) for k in damage],
+            [self._example(k, edited[k][1], new, new_scores, before, after, at) for k in gain],
+        )
+
+    def _example(
+        self,
+        k: int,
+        new_texts: tuple[str, ...],
+        new: Codes,
+        new_scores: Scores,
+        before: NDArray[np.float64],
+        after: NDArray[np.float64],
+        at: NDArray[np.int64],
+    ) -> RobustnessExample:
+        row, name = int(at[k]), self.decider.name
         example = RobustnessExample(
             index=row,
-            gold=labels[gold[row]],
-            prediction=labels[base[row]],
-            perturbed_prediction=labels[predicted],
-            confidence=round(-negative, 6),
+            gold=name(self.gold[row]),
+            prediction=name(self.base[row]),
+            perturbed_prediction=name(new[k]),
+            confidence=round(float(new_scores[k].max()), 6),
+            gold_probability=round(float(before[k]), 6),
+            perturbed_gold_probability=round(float(after[k]), 6),
         )
-        if examples:
-            example.text, example.perturbed_text = excerpts(texts[row], new[0])
-            if text_pairs is not None:
-                example.text_pair, example.perturbed_text_pair = excerpts(text_pairs[row], new[1])
-        out.append(example)
-    return out
+        if self.with_texts:
+            example.text, example.perturbed_text = excerpts(self.texts[row], new_texts[0])
+            if self.text_pairs is not None:
+                example.text_pair, example.perturbed_text_pair = excerpts(
+                    self.text_pairs[row], new_texts[1]
+                )
+        return example
 
 
 def excerpts(original: str, edited: str, limit: int = EXCERPT_CHARS) -> tuple[str, str]:
@@ -220,7 +258,7 @@ def robustness_view(results: dict[str, RobustnessResult]) -> list[dict[str, Any]
         if result.flip_rate is not None:
             summary += (
                 f", and the prediction flipped on {result.flipped:,} of them "
-                f"({result.flip_rate.value:.1%}); accuracy went from "
+                f"({result.flip_rate.value:.1%}{_split(result)}); accuracy went from "
                 f"{result.base_accuracy:.4f} to {result.accuracy.value:.4f}"
             )
         else:
@@ -238,6 +276,16 @@ def robustness_view(results: dict[str, RobustnessResult]) -> list[dict[str, Any]
                 "accuracy_change": change,
                 "summary": summary,
                 "examples": result.examples,
+                "fixed_examples": result.fixed_examples,
+                "broke": result.broke,
+                "fixed": result.fixed,
             }
         )
     return views
+
+
+def _split(result: RobustnessResult) -> str:
+    """": 3 from right to wrong, 1 from wrong to right", when the run counted them."""
+    if result.broke is None or result.fixed is None:
+        return ""
+    return f": {result.broke:,} from right to wrong, {result.fixed:,} from wrong to right"

@@ -183,19 +183,26 @@ def probe_extremes_table(probe: ProbeResult) -> Table:
 
 
 def robustness_table(results: Mapping[str, RobustnessResult]) -> Table:
-    """One row per perturbation: rows changed, flip rate and accuracy with 95% CIs, the change
-    of accuracy against the unedited rows, and seconds taken."""
+    """One row per perturbation: rows changed, flip rate with 95% CI and its right-to-wrong and
+    wrong-to-right counts, accuracy with 95% CI, its change against the unedited rows, and
+    seconds taken."""
     rows = max((r.rows for r in results.values()), default=0)
     table = Table(
-        title=f"robustness on {rows:,} rows (flips counted on changed rows)",
+        title=f"robustness on {rows:,} rows (flips on changed rows: broke right→wrong, fixed "
+        "wrong→right)",
         box=box.SIMPLE_HEAD,
         padding=(0, 0),
         show_edge=False,
     )
-    for name in ("perturbation", "changed", "flips % [95% CI]", "accuracy [95% CI]", "Δ acc", "s"):
+    columns = ("perturbation", "changed", "flips % [95% CI]", "broke", "fixed")
+    for name in (*columns, "accuracy [95% CI]", "Δ acc", "s"):
         left = name == "perturbation"
         table.add_column(
-            name, justify="left" if left else "right", no_wrap=not left, overflow="fold"
+            name,
+            justify="left" if left else "right",
+            no_wrap=not left,
+            overflow="fold",
+            min_width=len(name) if left else None,
         )
     for name, result in results.items():
         flips = result.flip_rate
@@ -203,6 +210,8 @@ def robustness_table(results: Mapping[str, RobustnessResult]) -> Table:
             plain(name),
             f"{result.changed:,}",
             "-" if flips is None else _with_interval(flips, 100, ".1f"),
+            "-" if result.broke is None else f"{result.broke:,}",
+            "-" if result.fixed is None else f"{result.fixed:,}",
             _with_interval(result.accuracy, 1, ".3f"),
             f"{result.accuracy.value - result.base_accuracy:+.3f}",
             f"{result.seconds:.1f}",

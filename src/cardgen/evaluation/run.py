@@ -34,6 +34,7 @@ from cardgen.results.rundir import staged_run_dir
 from cardgen.results.schema import EvalResults
 from cardgen.tasks.metrics import compute_metrics
 from cardgen.tasks.multilabel import evaluate_multilabel, is_multilabel_run
+from cardgen.tasks.multilabel import write_outputs as write_multilabel_outputs
 from cardgen.trust.untrusted import quote
 
 
@@ -166,22 +167,42 @@ def evaluate(
                     "this model is multi-label, which --engine spark does not evaluate yet; run "
                     "with --engine local"
                 )
-            if probe_list or analysis.slice_by or perturbations:
+            if probe_list or analysis.slice_by:
                 raise UsageError(
-                    "--probes, --slice-by and --robustness are not available for multi-label "
-                    "evaluations yet; drop them"
+                    "--probes and --slice-by are not available for multi-label evaluations yet; "
+                    "drop them"
                 )
-            return evaluate_multilabel(
+            run = evaluate_multilabel(
                 model,
                 data,
                 mapping,
                 thresholds=thresholds,
-                out=out,
                 batch_size=batch_size,
                 progress=progress,
                 n_bootstrap=n_bootstrap,
                 seed=seed,
             )
+            if perturbations:
+                run.results.robustness = measure_robustness(
+                    run.model,
+                    perturbations,
+                    texts=data.texts,
+                    text_pairs=data.text_pairs,
+                    gold=run.gold,
+                    scores=run.scores,
+                    labels=run.alignment.labels,
+                    reorder=run.alignment.reorder,
+                    decider=run.decider,
+                    sample=robustness_sample,
+                    seed=seed,
+                    n_bootstrap=n_bootstrap,
+                    batch_size=batch_size,
+                    progress=progress,
+                    examples=analysis.examples,
+                )
+            if out is not None:
+                write_multilabel_outputs(run, out)
+            return run.results
         if thresholds.source != "default":
             raise UsageError(
                 "--threshold sets the decision thresholds of multi-label models, but this model "

@@ -324,8 +324,10 @@ class MultiLabelResults:
 @dataclass
 class RobustnessExample:
     """A prediction that a perturbation flipped. ``confidence`` is the probability (score) of
-    ``perturbed_prediction`` on the edited text; the texts are excerpts around the first edit,
-    None when examples are off."""
+    ``perturbed_prediction`` on the edited text; ``gold_probability`` and
+    ``perturbed_gold_probability`` how much the scores backed the gold label before and after
+    the edit (for label sets, the mean score on the gold side of every label). The texts are
+    excerpts around the first edit, None when examples are off."""
 
     index: int
     gold: str
@@ -336,6 +338,8 @@ class RobustnessExample:
     perturbed_text: str | None = None
     text_pair: str | None = None
     perturbed_text_pair: str | None = None
+    gold_probability: float | None = None
+    perturbed_gold_probability: float | None = None
 
 
 @dataclass
@@ -343,9 +347,14 @@ class RobustnessResult:
     """One perturbation of the evaluated rows (``rows``: all, or a seeded sample).
 
     ``changed`` rows had a text the perturbation edited; ``flip_rate`` is the share of them
-    whose predicted label changed (None when no row changed), ``accuracy`` the accuracy over
-    all ``rows`` with the edited texts, ``base_accuracy`` the same rows' accuracy unedited.
-    CIs come from a seeded bootstrap over examples; ``seconds`` covers editing and predicting.
+    whose predicted label changed (None when no row changed), of which ``broke`` went from
+    right to wrong and ``fixed`` from wrong to right (None in results of cardgen before
+    they were counted); ``accuracy`` is the accuracy over all
+    ``rows`` with the edited texts, ``base_accuracy`` the same rows' accuracy unedited (subset
+    accuracy for multi-label runs, where a flip is a change of the predicted label set). CIs
+    come from a seeded bootstrap over examples; ``seconds`` covers editing and predicting.
+    ``examples`` are the most damaging right-to-wrong flips, ``fixed_examples`` the
+    wrong-to-right ones.
     """
 
     name: str
@@ -358,3 +367,6 @@ class RobustnessResult:
     flip_rate: Metric | None = None
     seconds: float = 0.0
     examples: list[RobustnessExample] = field(default_factory=list)
+    broke: int | None = None
+    fixed: int | None = None
+    fixed_examples: list[RobustnessExample] = field(default_factory=list)

@@ -9,6 +9,7 @@ input error that says which side is which.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from cardgen.evaluation.options import Thresholds
 from cardgen.models import TextClassifier
 from cardgen.models.base import declared_multi_label
 from cardgen.results.schema import PREDICTIONS_FILE, ConfusionMatrix, EvalResults, MultiLabelResults
+from cardgen.tasks.decisions import Decider
 from cardgen.tasks.multilabel_metrics import compute_multilabel_metrics
 from cardgen.trust.atomic import write_jsonl
 from cardgen.trust.untrusted import quote
@@ -101,19 +103,36 @@ def gold_matrix(label_sets: list[tuple[str, ...]], labels: list[str]) -> NDArray
     return gold
 
 
+@dataclass
+class MultiLabelRun:
+    """A multi-label run: its results, and what robustness and the outputs still need."""
+
+    results: EvalResults
+    model: TextClassifier
+    alignment: Alignment
+    gold: NDArray[np.bool_]
+    scores: NDArray[np.float64]
+    limits: NDArray[np.float64]
+
+    @property
+    def decider(self) -> Decider:
+        """Label sets at the run's thresholds."""
+        return Decider(tuple(self.alignment.labels), self.limits)
+
+
 def evaluate_multilabel(
     model: TextClassifier,
     data: EvalData,
     label_map: str | dict[str, str] | None,
     *,
     thresholds: Thresholds,
-    out: Path | None,
     batch_size: int | None,
     progress: bool,
     n_bootstrap: int,
     seed: int,
-) -> EvalResults:
-    """Run a multi-label model on label-set data into results (and ``out``'s files)."""
+) -> MultiLabelRun:
+    """Run a multi-label model on label-set data into results (``write_outputs`` writes
+    them)."""
     model, notes = check_task(model, data)
     known = {label.casefold() for label in model.labels}
     unknown = [x for x in data.label_names if x.casefold() not in known]
@@ -160,21 +179,14 @@ def evaluate_multilabel(
             false_positives=report.false_positives,
         ),
     )
-    if out is not None:
-        write_outputs(results, alignment, gold, scores, limits, out)
-    return results
+    return MultiLabelRun(results, model, alignment, gold, scores, limits)
 
 
-def write_outputs(
-    results: EvalResults,
-    alignment: Alignment,
-    gold: NDArray[np.bool_],
-    scores: NDArray[np.float64],
-    limits: NDArray[np.float64],
-    output_dir: Path,
-) -> None:
+def write_outputs(run: MultiLabelRun, output_dir: Path) -> None:
     """Predictions (gold and predicted label lists, a probability per label), the F1 and
     reliability plots, then ``results.json``, each written atomically."""
+    results, alignment, gold = run.results, run.alignment, run.gold
+    scores, limits = run.scores, run.limits
     from cardgen.display.plots import save_figure
     from cardgen.display.plots_multilabel import label_f1_figure, label_reliability_figure
 
