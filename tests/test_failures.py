@@ -58,7 +58,7 @@ def test_label_issues_match_a_row_by_row_reading(seed: int) -> None:
         confident = [j for j in range(k) if p[i, j] >= t[j]]
         if confident:
             best = max(confident, key=lambda j: p[i, j])
-            if best != y[i]:
+            if best != y[i] and p[i].argmax() != y[i]:  # predicted as labelled: no candidate
                 expected.append(i)
     issues = label_issues(y, p, LABELS, limit=1000)
     assert issues.count == len(expected)

@@ -55,14 +55,17 @@ def label_issues(
     text_pairs: Sequence[str] | None = None,
     limit: int = MAX_ISSUE_EXAMPLES,
 ) -> LabelIssues:
-    """The off-diagonal of the confident joint: rows whose confident class is not their gold
-    label. Examples are the candidates the model is least sure of their gold label."""
+    """The off-diagonal of the confident joint, less the rows the model predicts as labelled:
+    rows whose confident class is not their gold label, and whose gold label is not the most
+    probable class (a tie counts as the gold label), as cleanlab's ``find_label_issues``
+    requires. Examples are the candidates the model is least sure of their gold label."""
     y_true = np.asarray(y_true)
     thresholds = confident_thresholds(y_true, probs)
     suggested = confident_labels(probs, thresholds)
-    rows = np.flatnonzero((suggested >= 0) & (suggested != y_true))
-    gold_prob = probs[rows, y_true[rows]]
-    ranked = rows[np.argsort(gold_prob, kind="stable")]
+    gold_prob = probs[np.arange(len(y_true)), y_true]
+    predicted_as_labelled = gold_prob >= probs.max(axis=1)
+    rows = np.flatnonzero((suggested >= 0) & (suggested != y_true) & ~predicted_as_labelled)
+    ranked = rows[np.argsort(gold_prob[rows], kind="stable")]
     k = len(labels)
     joint = np.bincount(y_true[rows] * k + suggested[rows], minlength=k * k).reshape(k, k)
     return issues_from_joint(

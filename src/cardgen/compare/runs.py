@@ -1,8 +1,9 @@
 """``compare_runs``: two runs side by side on the same data, for a reviewer of a new checkpoint.
 
-Run A is the baseline and run B the candidate: every delta is ``B - A``. Runs with different
-label sets or tasks are refused; runs on different data (the dataset fingerprints differ) are
-compared by value only, with a warning. When both runs kept their per-example predictions of
+Run A is the baseline and run B the candidate: every delta is ``B - A``. Runs that measure
+different things (task, inputs or label set) are refused by the gate's own check
+(``gate.compatible``); runs on different data (the dataset fingerprints differ) are compared
+by value only, with a warning. When both runs kept their per-example predictions of
 the same data, each confusion-matrix metric and per-class score gets the 95% CI of its delta
 from the gate's paired bootstrap (``gate.paired``) and a two-sided p-value: McNemar's exact
 test for accuracy (and the micro averages, which equal it), the percentile bootstrap test for
@@ -25,9 +26,16 @@ from numpy.typing import NDArray
 
 from cardgen.compare.examples import Disagreement, disagreements
 from cardgen.errors import ResultsError, UsageError
-from cardgen.gate.paired import Pairing, mcnemar_p_value, pair, paired_bootstrap_deltas
+from cardgen.gate.compatible import COMPARE, check_comparable
+from cardgen.gate.paired import (
+    Pairing,
+    defined_resamples,
+    mcnemar_p_value,
+    pair,
+    paired_bootstrap_deltas,
+)
 from cardgen.gate.rules import PER_CLASS_STATS, check_options, paired_test
-from cardgen.gate.runs import Run, check_comparable, load_run
+from cardgen.gate.runs import Run, load_run
 from cardgen.gate.values import checked_metric
 from cardgen.results.predictions import has_predictions, load_predictions
 from cardgen.results.schema import RESULTS_FILE, EvalResults
@@ -39,7 +47,9 @@ RunLike = EvalResults | str | os.PathLike[str]
 @dataclass
 class MetricDelta:
     """One metric in both runs: ``delta = b - a``; ``ci`` is the 95% CI of the delta and
-    ``p_value`` the two-sided p-value of ``test``, both None without a paired test."""
+    ``p_value`` the two-sided p-value of ``test``, both None without a paired test. Both rest
+    on the resamples where the metric is defined in both runs; ``undefined_resamples`` counts
+    the others (a class without gold rows in a resample has no recall there)."""
 
     name: str
     a: float
@@ -48,6 +58,7 @@ class MetricDelta:
     ci: tuple[float, float] | None = None
     p_value: float | None = None
     test: str | None = None
+    undefined_resamples: int = 0
 
 
 @dataclass
@@ -117,7 +128,8 @@ def compare_runs(
 
     ``a`` and ``b`` are run directories, results.json files or EvalResults (then pass their
     predictions rows to get paired tests and disagreements). LabelError for different label
-    sets, ResultsError for a missing run or corrupt predictions, UsageError for bad options.
+    sets, UsageError for different tasks or inputs (``gate.compatible``) and for bad options,
+    ResultsError for a missing run or corrupt predictions.
     """
     check_options(0.05, n_bootstrap, seed)
     if isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 0:
@@ -126,24 +138,13 @@ def compare_runs(
     run_b, rows_b = _load(b, b_predictions, "current", "B")
     results_a, results_b = run_a.results, run_b.results
     assert results_a is not None and results_b is not None
-    note = check_comparable(
-        run_b,
-        run_a,
-        allow_different_data=True,
-        fix="compare runs evaluated on the same labels (A is the baseline, B the current run)",
-    )
-    tasks = {results_a.task, results_b.task}
-    if len(tasks) > 1:
-        raise UsageError(
-            f"run A is {results_a.task} and run B {results_b.task}: their metrics measure "
-            "different tasks; compare runs of the same task"
-        )
+    note = check_comparable(run_b, run_a, allow_different_data=True, roles=COMPARE)
     pairing: Pairing | None = None
     if note is not None:
         comparison = "unpaired: different data, values compared without a test"
         warnings = [f"{note}: the deltas compare values of different datasets, without a test"]
-    elif tasks != {"single_label"}:
-        comparison, warnings = f"unpaired: {tasks.pop()} runs compare values only", []
+    elif results_b.task != "single_label":
+        comparison, warnings = f"unpaired: {results_b.task} runs compare values only", []
     else:
         pairing, comparison, warnings = pair(run_b, run_a)
     names = [name for name in results_a.metrics if name in results_b.metrics]
@@ -177,6 +178,9 @@ def compare_runs(
         n_bootstrap=n_bootstrap,
         seed=seed,
     )
+    result.warnings += [
+        left_out for name, reps in deltas.items() if (left_out := defined_resamples(name, reps)[1])
+    ]
     if note is None:
         result.slices, slice_warnings = slice_deltas(results_a, results_b)
         result.warnings += slice_warnings
@@ -229,7 +233,10 @@ def _tested(
     name = delta.name
     if pairing is None or name not in deltas:
         return delta
-    replicates = deltas[name]
+    replicates, _ = defined_resamples(name, deltas[name])
+    delta.undefined_resamples = len(deltas[name]) - len(replicates)
+    if not len(replicates):
+        return delta
     low, high = np.percentile(replicates, [2.5, 97.5])
     delta.ci = (float(low), float(high))
     delta.test = paired_test(name)

@@ -7,8 +7,10 @@ baseline run or card (``max-drop``). Metric names are the keys of the results fi
 ``.group_gap``, ``.failure_rate``). ``log_loss``, ``ece`` and probe statistics are better when
 lower, so their "drop" is a rise. A rule that can never fail or never pass is refused.
 
-A baseline must have the current run's labels, and its dataset fingerprint unless
-``allow_different_data`` (then drops compare values only, and the report says so). When both
+A baseline must measure what the current run measures: the same task (single- or
+multi-label), inputs (pairs or single texts) and labels, and the same data (its dataset
+fingerprint) unless ``allow_different_data`` (then drops compare values only, and the report
+says so); ``compatible`` holds that check, which ``compare`` shares. When both
 runs kept per-example predictions of the same dataset, a drop beyond its tolerance fails only
 when a one-sided paired test rejects "the true drop is at most the tolerance" at level
 ``alpha`` (``strict=True`` fails it anyway):
@@ -20,14 +22,17 @@ when a one-sided paired test rejects "the true drop is at most the tolerance" at
 - every other confusion-matrix metric and per-class score: a paired bootstrap that resamples
   examples jointly for both runs; ``p = (1 + #{resamples whose drop <= tolerance}) / (1 + B)``,
   the one-sided percentile bootstrap test (smoothed so that p > 0), small when nearly every
-  resample drops by more than the tolerance.
+  resample drops by more than the tolerance. A per-class score that is 0/0 in a resample (no
+  gold row of the class in it, for recall) is undefined there, not 0: B counts the resamples
+  where both runs define it, and the report says how many were left out.
 
 Other metrics (``roc_auc``, ``log_loss``, ``ece``, probes) and unpaired runs compare values
 only. This package never exits; the CLI turns the report into exit codes.
 
 Modules: ``rules`` (rules and their validation), ``config`` (the ``[tool.cardgen.gate]``
-table), ``values`` (metric lookup), ``runs`` (loading and comparing the two runs), ``paired``
-(the paired tests), ``report`` (report, JUnit XML, step summary) and ``check``.
+table), ``values`` (metric lookup), ``runs`` (loading the two runs), ``compatible`` (whether
+they may be compared), ``paired`` (the paired tests), ``report`` (report, JUnit XML, step
+summary) and ``check``.
 """
 
 from __future__ import annotations

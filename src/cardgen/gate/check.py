@@ -10,11 +10,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cardgen.errors import UsageError
-from cardgen.gate.paired import Pairing, mcnemar_p_value, pair, paired_bootstrap_deltas
+from cardgen.gate.compatible import check_comparable
+from cardgen.gate.paired import (
+    Pairing,
+    defined_resamples,
+    mcnemar_p_value,
+    pair,
+    paired_bootstrap_deltas,
+)
 from cardgen.gate.report import GateReport, RuleOutcome, Verdict
 from cardgen.gate.rules import EPS, Rule, check_options, check_rules, higher_is_better, paired_test
 from cardgen.gate.rules import rules_from_table as _rules_from_table
-from cardgen.gate.runs import Run, check_comparable, load_run
+from cardgen.gate.runs import Run, load_run
 from cardgen.gate.values import metric_value
 from cardgen.results.schema import EvalResults, Metric
 
@@ -39,8 +46,9 @@ def check_gate(
     objects or a table like ``{"min": {"accuracy": 0.9}, "max-drop": {"macro_f1": 0.01}}``.
     Predictions are read next to results files, or passed for EvalResults objects.
 
-    Runs with different label sets are refused (LabelError), and so are runs on different
-    data (UsageError) unless ``allow_different_data``, in which case the report says so.
+    Runs of different tasks, inputs (pairs or single texts) or label sets are refused
+    (``compatible.check_comparable``: LabelError for labels, else UsageError), and so are runs
+    on different data (UsageError) unless ``allow_different_data``; then the report says so.
     """
     rule_list = check_rules(
         _rules_from_table(rules, where="rules") if isinstance(rules, Mapping) else rules
@@ -157,11 +165,13 @@ def _drop_outcome(
     if test == "McNemar":
         assert pairing is not None
         p_value = mcnemar_p_value(pairing.gold, pairing.baseline, pairing.current, limit)
+    left_out = None
     if name in deltas:
-        replicates = deltas[name]
-        low, high = np.percentile(replicates, [2.5, 97.5])
-        delta_ci = (float(low), float(high))
-        if test == "paired bootstrap":
+        replicates, left_out = defined_resamples(name, deltas[name])
+        if len(replicates):
+            low, high = np.percentile(replicates, [2.5, 97.5])
+            delta_ci = (float(low), float(high))
+        if test == "paired bootstrap" and len(replicates):
             drops = -replicates if higher_is_better(name) else replicates
             p_value = float((1 + np.sum(drops <= limit + EPS)) / (1 + len(drops)))
 
@@ -179,6 +189,8 @@ def _drop_outcome(
             message += f"; {test} p = {p_value:.4g} {relation} alpha {alpha:g}"
             if verdict == "warn":
                 message += " (not significant; --strict fails it)"
+    if left_out is not None:
+        message += f"; {left_out}"
     return RuleOutcome(
         rule=rule,
         value=value,

@@ -14,6 +14,7 @@ from cardgen.gate.runs import Run
 from cardgen.results.predictions import PredictionCodes
 from cardgen.results.schema import EvalResults
 from cardgen.tasks.metrics import CONFUSION_METRICS, confusion_metrics, per_class_scores
+from cardgen.trust.untrusted import quote
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Pairing:
 def pair(current: Run, baseline: Run) -> tuple[Pairing | None, str, list[str]]:
     """Pair per-example predictions when both runs allow it: (pairing, comparison, warnings).
 
-    The runs were checked to share labels and data (``runs.check_comparable``) and their
+    The runs were checked to share labels and data (``compatible.check_comparable``) and their
     predictions to be well-formed (``predictions.prediction_codes``).
     """
     if baseline.results is None:
@@ -127,7 +128,9 @@ def paired_bootstrap_deltas(
     """``current - baseline`` of each metric over joint bootstrap resamples of the examples.
 
     A resample of n examples has multinomial counts over the (gold, baseline, current) cells
-    with the observed frequencies, so drawing cell counts is resampling examples jointly.
+    with the observed frequencies, so drawing cell counts is resampling examples jointly. A
+    per-class score that is 0/0 in either run's resample (recall of a class without gold rows
+    in it) has no delta there: NaN, which ``defined_resamples`` leaves out.
     """
     names = list(dict.fromkeys(names))
     k = len(pairing.labels)
@@ -161,7 +164,11 @@ def _stack_values(
     cms: NDArray[Any], names: list[str], labels: list[str]
 ) -> dict[str, NDArray[np.float64]]:
     overall = confusion_metrics(cms) if any(n in CONFUSION_METRICS for n in names) else {}
-    per_class = per_class_scores(cms) if any(PER_CLASS.match(n) for n in names) else {}
+    per_class = (
+        per_class_scores(cms, zero_division=np.nan)
+        if any(PER_CLASS.match(n) for n in names)
+        else {}
+    )
     out = {}
     for name in names:
         if match := PER_CLASS.match(name):
@@ -169,3 +176,25 @@ def _stack_values(
         else:
             out[name] = overall[name]
     return out
+
+
+def defined_resamples(
+    name: str, replicates: NDArray[np.float64]
+) -> tuple[NDArray[Any], str | None]:
+    """The resampled deltas of ``name`` that are defined, and a note saying how many were not
+    (None when all were): CIs and p-values rest on the defined ones only."""
+    defined = replicates[~np.isnan(replicates)]
+    left_out = len(replicates) - len(defined)
+    if not left_out:
+        return defined, None
+    match = PER_CLASS.match(name)
+    stat, label = match.groups() if match else ("", "")
+    why = {
+        "recall": f"no gold row of {quote(label)}",
+        "precision": f"no row predicted as {quote(label)}",
+        "f1": f"no row of {quote(label)}, gold or predicted",
+    }.get(stat, "a 0/0 ratio")
+    return defined, (
+        f"{name}: {left_out:,} of {len(replicates):,} resamples left out of its CI and p-value "
+        f"(they have {why} in a run, so it is undefined there, not 0)"
+    )

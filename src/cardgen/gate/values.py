@@ -15,7 +15,7 @@ from cardgen.gate.rules import (
     SLICE_STATS,
     metric_range,
 )
-from cardgen.results.schema import EvalResults, Metric
+from cardgen.results.schema import ClassMetrics, EvalResults, Metric
 from cardgen.trust.untrusted import quote
 
 
@@ -31,7 +31,7 @@ def metric_value(results: EvalResults, name: str, *, source: str = "the results"
         stat, label = match.groups()
         for row in results.per_class:
             if row.label == label:
-                return checked_metric(name, getattr(row, stat), source)
+                return checked_metric(name, _per_class(results, stat, row), source)
         classes = ", ".join(str(row.label) for row in results.per_class)
         raise UsageError(
             f"no class {quote(label)} in {source} for {quote(name)}; classes are: {clip(classes)}"
@@ -60,6 +60,13 @@ def metric_value(results: EvalResults, name: str, *, source: str = "the results"
     raise UsageError(
         f"unknown metric {quote(name)} in {source}{_did_you_mean(results, name)}; {_known(results)}"
     )
+
+
+def _per_class(results: EvalResults, stat: str, row: ClassMetrics) -> float | Metric:
+    """A per-class score, with the 95% CI of F1 that multi-label runs keep for each label."""
+    details = results.multilabel.labels if results.multilabel is not None else []
+    ci = next((d.f1_ci for d in details if d.label == row.label), None) if stat == "f1" else None
+    return Metric(getattr(row, stat), *ci) if ci is not None else getattr(row, stat)
 
 
 def _slice_metric(results: EvalResults, name: str, source: str) -> Metric:
@@ -115,7 +122,7 @@ def checked_metric(name: str, stored: object, source: str) -> Metric:
             "finite numbers; re-run `cardgen evaluate`"
         )
     low_ci, high_ci = (float(b) if b is not None else None for b in ci)
-    return Metric(float(value), low_ci, high_ci)
+    return Metric(float(value), low_ci, high_ci, metric.undefined_resamples)
 
 
 def _finite(value: object) -> bool:

@@ -9,6 +9,8 @@ examples, at a fraction of the cost.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,26 +58,67 @@ def confusion_counts(
     return np.bincount(codes, minlength=n_labels * n_labels).reshape(n_labels, n_labels)
 
 
-def _ratio(num: NDArray[Any], den: NDArray[Any]) -> NDArray[np.float64]:
-    """num / den, with 0 where den is 0 (scikit-learn's ``zero_division=0``)."""
-    out = np.zeros(np.broadcast(num, den).shape)
+def _ratio(num: NDArray[Any], den: NDArray[Any], zero_division: float = 0.0) -> NDArray[np.float64]:
+    """num / den, with ``zero_division`` where den is 0 (scikit-learn's default is 0)."""
+    out = np.full(np.broadcast(num, den).shape, zero_division, dtype=np.float64)
     np.divide(num, den, out=out, where=den > 0)
     return out
 
 
-def per_class_scores(cms: NDArray[np.int64]) -> dict[str, NDArray[np.float64]]:
-    """Precision, recall, F1 and support per class for a stack of matrices (..., K, K)."""
+def per_class_scores(
+    cms: NDArray[np.int64], *, zero_division: float = 0.0
+) -> dict[str, NDArray[np.float64]]:
+    """Precision, recall, F1 and support per class for a stack of matrices (..., K, K).
+
+    A 0/0 ratio (recall of a class without gold rows, precision of one never predicted, F1 of
+    one with neither) is ``zero_division``: 0 as scikit-learn's default for reported values,
+    NaN in bootstrap resamples, where it is undefined and must not count as a 0.
+    """
     cms = cms.astype(np.float64)
     tp = np.diagonal(cms, axis1=-2, axis2=-1)
     support = cms.sum(axis=-1)
     predicted = cms.sum(axis=-2)
     return {
-        "precision": _ratio(tp, predicted),
-        "recall": _ratio(tp, support),
-        "f1": _ratio(2 * tp, support + predicted),
+        "precision": _ratio(tp, predicted, zero_division),
+        "recall": _ratio(tp, support, zero_division),
+        "f1": _ratio(2 * tp, support + predicted, zero_division),
         "support": support,
         "predicted": predicted,
     }
+
+
+def percentile_intervals(
+    replicates: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """The 2.5th and 97.5th percentiles of each row of ``replicates`` (..., B) over its defined
+    resamples, and how many of each row's resamples were undefined (NaN: a 0/0 ratio) and left
+    out; both bounds are NaN for a row without a defined resample."""
+    replicates = np.asarray(replicates, dtype=np.float64)
+    undefined = np.isnan(replicates).sum(axis=-1)
+    if not undefined.any():
+        low, high = np.percentile(replicates, [2.5, 97.5], axis=-1)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a row with no defined resample
+            low, high = np.nanpercentile(replicates, [2.5, 97.5], axis=-1)
+    return low, high, undefined.astype(np.int64)
+
+
+def bootstrap_metrics(
+    values: Sequence[float], replicates: NDArray[np.float64] | None
+) -> list[Metric]:
+    """A Metric per value with the 95% percentile CI of its row of ``replicates``
+    (len(values), B) over the defined resamples (``percentile_intervals``); no CI for a value
+    whose every resample was undefined, nor without replicates."""
+    if replicates is None:
+        return [Metric(float(v)) for v in values]
+    low, high, undefined = percentile_intervals(np.asarray(replicates).reshape(len(values), -1))
+    return [
+        Metric(float(v), None, None, int(u))
+        if np.isnan(a)
+        else Metric(float(v), float(a), float(b), int(u))
+        for v, a, b, u in zip(values, low, high, undefined, strict=True)
+    ]
 
 
 def confusion_metrics(cms: NDArray[np.int64]) -> dict[str, NDArray[np.float64]]:
@@ -233,14 +276,12 @@ def finish_metrics(
     """The MetricsReport of a confusion matrix (rows gold, columns predicted) and the score
     metrics computed beside it; CIs bootstrap the matrix, so merged shards get the same ones."""
     point = confusion_metrics(cm)
-    metrics: dict[str, Metric] = {}
+    stack = None
     if n_bootstrap > 0:
         replicates = confusion_metrics(bootstrap_confusion(cm, n_bootstrap, seed=seed))
-        for name in CONFUSION_METRICS:
-            low, high = np.percentile(replicates[name], [2.5, 97.5])
-            metrics[name] = Metric(float(point[name]), float(low), float(high))
-    else:
-        metrics = {name: Metric(float(point[name])) for name in CONFUSION_METRICS}
+        stack = np.stack([replicates[name] for name in CONFUSION_METRICS])
+    values = [float(point[name]) for name in CONFUSION_METRICS]
+    metrics = dict(zip(CONFUSION_METRICS, bootstrap_metrics(values, stack), strict=True))
     if roc_auc is not None:
         metrics["roc_auc"] = Metric(roc_auc)
     if log_loss is not None:
