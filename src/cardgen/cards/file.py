@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from cardgen.cards.conventions import convention_problems, metric_key
+from cardgen.cards.frontmatter import check_unique_keys, parse_metadata, split_front_matter
 from cardgen.cards.sections import MAX_CARD_BYTES
 from cardgen.errors import CardError
 from cardgen.trust.untrusted import LimitError, inside, parse_yaml, quote, read_text
@@ -64,6 +65,7 @@ def read_card_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     metadata = parse_yaml(match.group(1), source=f"the metadata of {card}", error=CardError)
     if not isinstance(metadata, dict):
         raise CardError(f"the metadata of {card} must be a YAML mapping, got {quote(metadata)}")
+    check_unique_keys(match.group(1), source=str(card))
     return metadata
 
 
@@ -155,13 +157,36 @@ def _number(value: Any) -> bool:
 def validate_card(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The card's metadata, or CardError listing the problems found in it (the first 20)."""
     metadata = read_card_metadata(path)
-    problems = card_metadata_problems(metadata)
-    if problems:
-        listed = "; ".join(problems[:MAX_LISTED_PROBLEMS])
-        if len(problems) > MAX_LISTED_PROBLEMS:
-            listed += f"; and {len(problems) - MAX_LISTED_PROBLEMS:,} more"
-        raise CardError(f"the metadata of {path} would be refused by the Hub: {listed}")
+    _refuse(card_metadata_problems(metadata), f"the metadata of {path}")
     return metadata
+
+
+def check_merged_metadata(
+    merged: str, rendered: str | None = None, *, source: str, fix: str = "fix it"
+) -> None:
+    """CardError listing what in the front matter of ``merged`` (a card cardgen merged into
+    another, or refreshed) the Hub would refuse; problems that ``rendered``, cardgen's own
+    card, has too are left to ``cardgen push`` to report."""
+    problems = _text_problems(merged, source)
+    if rendered is not None:
+        ours = set(_text_problems(rendered, "the rendered card"))
+        problems = [problem for problem in problems if problem not in ours]
+    _refuse(problems, f"the metadata of {source}", fix)
+
+
+def _text_problems(card: str, source: str) -> list[str]:
+    front, _ = split_front_matter(card.removeprefix("\ufeff"))
+    return card_metadata_problems(parse_metadata(front or "", source=source, fix="fix it"))
+
+
+def _refuse(problems: list[str], what: str, fix: str = "") -> None:
+    """CardError listing ``problems`` (the first 20), if there are any."""
+    if not problems:
+        return
+    listed = "; ".join(problems[:MAX_LISTED_PROBLEMS])
+    if len(problems) > MAX_LISTED_PROBLEMS:
+        listed += f"; and {len(problems) - MAX_LISTED_PROBLEMS:,} more"
+    raise CardError(f"{what} would be refused by the Hub: {listed}" + (f"; {fix}" if fix else ""))
 
 
 def card_metric_values(path: str | os.PathLike[str]) -> dict[str, float]:

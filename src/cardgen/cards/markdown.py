@@ -2,7 +2,8 @@
 
 Only what merging and refreshing need: a heading counts when it is outside fenced code blocks,
 HTML comments and HTML block elements, since a section put inside one of those would show as
-code, be hidden, or break the markup around it.
+code, be hidden, or break the markup around it; a cardgen marker counts when it is outside code
+blocks and comments (``Line.quoted``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ _BLOCK_TAGS = (
     "ol|pre|script|section|style|svg|table|template|textarea|ul"
 )
 _TAG = re.compile(rf"<(/?)({_BLOCK_TAGS})\b[^>]*?(/?)>", re.I)
+# Text that shows as itself, never as HTML: a backslash-escaped character, an inline code span.
+_LITERAL = re.compile(r"\\[!-/:-@\[-`{-~]|(?<!`)(`+)(?!`).*?(?<!`)\1(?!`)")
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Line:
     top: bool  # outside code blocks, HTML comments and HTML elements
     heading: int = 0  # the heading level, 0 when it is no heading
     title: str = ""  # the heading's words, lower case, without punctuation
+    quoted: bool = False  # starts inside a fenced code block or an HTML comment, or opens a fence
 
 
 @dataclass(frozen=True)
@@ -51,12 +55,13 @@ def scan(text: str) -> tuple[list[Line], Opened | None]:
     for number, raw in enumerate(text.splitlines(keepends=True), start=1):
         line = raw.rstrip("\r\n")
         top = fence is None and comment is None and not elements
+        quoted = fence is not None or comment is not None
         heading, title = 0, ""
         match = _FENCE.match(line) if comment is None else None
         if match is not None and fence is None:
             if not (match.group(1)[0] == "`" and "`" in match.group(2)):
                 fence = (match.group(1), number)
-                top = False
+                top, quoted = False, True
         elif match is not None and fence is not None:
             closes = match.group(1)[0] == fence[0][0] and len(match.group(1)) >= len(fence[0])
             if closes and not match.group(2).strip():
@@ -78,7 +83,7 @@ def scan(text: str) -> tuple[list[Line], Opened | None]:
                     level,
                     _words(previous.text),
                 )
-        lines.append(Line(number, position, position + len(raw), line, top, heading, title))
+        lines.append(Line(number, position, position + len(raw), line, top, heading, title, quoted))
         position += len(raw)
     if fence is not None:
         return lines, Opened(f"a code block ({fence[0]!r})", fence[1])
@@ -92,7 +97,8 @@ def scan(text: str) -> tuple[list[Line], Opened | None]:
 def _scan_html(
     line: str, number: int, comment: int | None, elements: list[tuple[str, int]]
 ) -> int | None:
-    """Update the open HTML elements with ``line``; return the line of an open comment."""
+    """Update the open HTML elements with ``line``; return the line of an open comment.
+    Escaped characters and code spans (``\\<!--``, ```<div>```) are text, not HTML."""
     rest = line
     while rest:
         if comment is not None:
@@ -101,8 +107,9 @@ def _scan_html(
                 return comment
             comment, rest = None, rest[end + 3 :]
             continue
-        begin = rest.find("<!--")
-        visible = rest if begin < 0 else rest[:begin]
+        masked = _LITERAL.sub(lambda match: " " * len(match.group()), rest)
+        begin = masked.find("<!--")
+        visible = masked if begin < 0 else masked[:begin]
         for tag in _TAG.finditer(visible):
             closing, name, selfclosing = tag.group(1), tag.group(2).lower(), tag.group(3)
             if closing:

@@ -14,8 +14,9 @@ how to start, training, the scikit-learn details), each between its markers:
 - otherwise after the cardgen section before it, or else before the next one placed at a
   heading, or else at the end of the card.
 
-The front matter is merged key by key (``sections.merge_metadata``; ``model-index`` results for
-other datasets and splits stay). A card with cardgen markers is refreshed as usual, so a second
+The front matter is merged key by key and edited in place (``frontmatter``: ``model-index``
+results for other datasets and splits stay, lines cardgen does not set stay as they are), and
+the card keeps its line endings. A card with cardgen markers is refreshed as usual, so a second
 merge changes nothing. Cards that cannot be merged without breaking them are refused: an HTML
 page, a card flattened onto one line, TOML (``+++``) front matter, a card that leaves a code
 block, comment or HTML element open where a section would go.
@@ -28,15 +29,15 @@ import warnings
 from collections.abc import Collection
 from pathlib import Path
 
+from cardgen.cards.frontmatter import parse_metadata, split_front_matter
 from cardgen.cards.markdown import Line, scan
 from cardgen.cards.sections import (
     BEGIN,
     END,
     find_blocks,
-    parse_metadata,
+    line_endings,
     read_existing_card,
     refresh_card,
-    split_front_matter,
 )
 from cardgen.errors import CardError
 
@@ -63,15 +64,24 @@ _FLAT_HEADINGS = re.compile(r"\s#{1,6} \S")
 FLAT_LINE_CHARS = 400
 
 
-def merge_card(existing: str, rendered: str, *, source: str, include: Collection[str] = ()) -> str:
+def merge_card(
+    existing: str,
+    rendered: str,
+    *,
+    source: str,
+    include: Collection[str] = (),
+    discard_edits: bool = False,
+) -> str:
     """``existing`` with the sections and metadata of ``rendered`` merged in (see the module).
 
     ``include`` names sections of ``PERSON_SECTIONS`` to add too (those given text with
-    ``--section``). Raises CardError for a card that cannot be merged without breaking it.
+    ``--section``). Raises CardError for a card that cannot be merged without breaking it, and
+    for one whose cardgen sections a person edited (unless ``discard_edits``: see
+    ``sections.refresh_card``). The card keeps its line endings.
     """
-    existing = existing.removeprefix("\ufeff")
-    if not existing.strip():
+    if not existing.removeprefix("\ufeff").strip():
         return rendered
+    existing, newline = line_endings(existing, source=source)
     _refuse_unmergeable(existing, source)
     front, body = split_front_matter(existing)
     if front is None and existing.startswith("---"):
@@ -87,16 +97,21 @@ def merge_card(existing: str, rendered: str, *, source: str, include: Collection
         names = [n for n in new_blocks if n not in PERSON_SECTIONS or n in include]
         body = _insert(body, _places(names, body, source))
         existing = existing[: len(existing) - len(split_front_matter(existing)[1])] + body
-    merged, _ = refresh_card(existing, rendered, source=source)
-    return merged
+    merged, _ = refresh_card(existing, rendered, source=source, discard_edits=discard_edits)
+    return merged.replace("\n", newline)
 
 
-def merge_file(target: Path, text: str, *, include: Collection[str] = ()) -> str:
+def merge_file(
+    target: Path, text: str, *, include: Collection[str] = (), discard_edits: bool = False
+) -> str:
     """``text`` merged into the card at ``target`` (``text`` when there is none); warns about
     front-matter values of the person's that cardgen replaced."""
     existing = read_existing_card(target)
-    merged = merge_card(existing, text, source=str(target), include=include)
-    old, new = split_front_matter(existing.removeprefix("\ufeff"))[0], split_front_matter(merged)[0]
+    merged = merge_card(
+        existing, text, source=str(target), include=include, discard_edits=discard_edits
+    )
+    old = split_front_matter(existing.removeprefix("\ufeff"))[0]
+    new = split_front_matter(merged.removeprefix("\ufeff"))[0]
     if old is not None and new is not None and old != new:
         before = parse_metadata(old, source=str(target))
         after = parse_metadata(new, source="the merged card")

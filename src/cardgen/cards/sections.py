@@ -1,51 +1,78 @@
 """Machine-written card sections, and refreshing them in a card a person has edited.
 
-Sections sit between ``<!-- cardgen:begin NAME -->`` and ``<!-- cardgen:end NAME -->`` lines.
-Refreshing replaces the sections an existing card still has and keeps every other line of it
-byte for byte; the YAML front matter is merged key by key.
+Sections sit between ``<!-- cardgen:begin NAME -->`` and ``<!-- cardgen:end NAME sha256:HASH -->``
+lines outside code blocks and HTML comments (markers shown in a code block are an example, not
+a section). The end marker carries a hash of the text cardgen wrote between them, so a section
+a person edited since is told apart from cardgen's own: refreshing refuses to replace it unless
+asked to discard the edit. Markers without a hash (cards of older cardgen versions) cannot be
+checked and are refreshed as before. Refreshing replaces the sections an existing card still
+has and keeps every other line of it byte for byte, line endings included; the YAML front
+matter is merged key by key and edited in place (see ``frontmatter``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import urllib.parse
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from cardgen.cards.frontmatter import (
+    merge_metadata,
+    parse_metadata,
+    split_front_matter,
+    update_front_matter,
+)
 from cardgen.cards.markdown import scan
 from cardgen.errors import CardError
-from cardgen.trust.untrusted import check_output_file, parse_yaml, quote, read_text
+from cardgen.trust.untrusted import check_output_file, quote, read_text
 
 BEGIN = "<!-- cardgen:begin {} -->"
 END = "<!-- cardgen:end {} -->"
+SEALED_END = "<!-- cardgen:end {} sha256:{} -->"
 MODEL = "<!-- cardgen:model {} -->"
 MAX_CARD_BYTES = 32 * 2**20
 MAX_SECTION_CHARS = 2**20
-_MARKER = re.compile(r"^<!-- cardgen:(begin|end) ([\w.-]+) -->[ \t]*(?=\r?$)", re.M)
+DISCARD_EDITS = "--discard-edits"
+_MARKER = re.compile(
+    r"^<!-- cardgen:(begin|end) ([\w.-]+)(?: sha256:([0-9a-f]{16}))? -->[ \t]*(?=\r?$)", re.M
+)
 _MODEL = re.compile(r"^<!-- cardgen:model (\S+) -->[ \t]*(?=\r?$)", re.M)
 _ANY_MARKER = re.compile(r"<!--\s*cardgen:[^\n]*", re.I)
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)
 
 
 @dataclass(frozen=True)
 class Block:
-    """A section in a text: ``text[start:end]`` runs from its begin marker to its end marker."""
+    """A section in a text: ``text[start:end]`` runs from its begin marker to its end marker,
+    ``text[inner:outer]`` is what lies between them, ``hash`` the one its end marker carries."""
 
     name: str
     start: int
     end: int
+    inner: int
+    outer: int
+    hash: str | None
 
 
 def find_blocks(text: str, *, source: str) -> dict[str, Block]:
-    """The sections of ``text`` in order; raise CardError on unbalanced or repeated markers."""
+    """The sections of ``text`` in order; raise CardError on unbalanced or repeated markers.
+
+    Markers inside a fenced code block or an HTML comment are text, not markers.
+    """
+    matches = list(_MARKER.finditer(text))
+    if not matches:
+        return {}
+    quoted = {line.start for line in scan(text)[0] if line.quoted}
     blocks: dict[str, Block] = {}
-    opened: tuple[str, int] | None = None
-    for match in _MARKER.finditer(text):
-        kind, name = match.groups()
+    opened: tuple[str, re.Match[str]] | None = None
+    for match in matches:
+        if match.start() in quoted:
+            continue
+        kind, name, digest = match.groups()
         line = text.count("\n", 0, match.start()) + 1
         if kind == "begin":
             if opened is not None:
@@ -55,35 +82,83 @@ def find_blocks(text: str, *, source: str) -> dict[str, Block]:
                 )
             if name in blocks:
                 raise CardError(f"{source}, line {line}: section {name!r} appears twice")
-            opened = (name, match.start())
+            opened = (name, match)
         elif opened is None or opened[0] != name:
             raise CardError(
                 f"{source}, line {line}: `{END.format(name)}` has no matching "
                 f"`{BEGIN.format(name)}` before it"
             )
         else:
-            blocks[name] = Block(name, opened[1], match.end())
+            begin = opened[1]
+            blocks[name] = Block(
+                name, begin.start(), match.end(), begin.end(), match.start(), digest
+            )
             opened = None
     if opened is not None:
         raise CardError(f"{source}: section {opened[0]!r} has no `{END.format(opened[0])}` line")
     return blocks
 
 
-def split_front_matter(text: str) -> tuple[str | None, str]:
-    """``(yaml, body)`` of a card; ``yaml`` is None when the card has no front matter."""
-    match = _FRONT_MATTER.match(text)
-    if match is None:
-        return None, text
-    return match.group(1), text[match.end() :]
+def section_hash(text: str) -> str:
+    """The hash an end marker carries: of the section's text, with line endings and trailing
+    spaces (which editors change on their own) left out."""
+    lines = (line.rstrip() for line in text.replace("\r\n", "\n").split("\n"))
+    return hashlib.sha256("\n".join(lines).strip("\n").encode()).hexdigest()[:16]
 
 
-def refresh_card(existing: str, rendered: str, *, source: str) -> tuple[str, list[str]]:
+def seal(card: str) -> str:
+    """``card`` with each section's end marker carrying the hash of the section's text."""
+    _, body = split_front_matter(card)
+    return card[: len(card) - len(body)] + _seal_body(body)
+
+
+def _seal_body(body: str) -> str:
+    parts, position = [], 0
+    for block in find_blocks(body, source="the rendered card").values():
+        digest = section_hash(body[block.inner : block.outer])
+        parts += [body[position : block.outer], SEALED_END.format(block.name, digest)]
+        position = block.end
+    return "".join([*parts, body[position:]])
+
+
+def edited_sections(body: str, blocks: Iterable[Block]) -> list[Block]:
+    """The sections whose text no longer matches the hash cardgen wrote with it."""
+    return [
+        block
+        for block in blocks
+        if block.hash is not None and block.hash != section_hash(body[block.inner : block.outer])
+    ]
+
+
+def refuse_edits(source: str, body: str, edited: list[Block], first_line: int) -> None:
+    """CardError naming the sections of ``body`` a person edited, and how to keep the edits."""
+    where = ", ".join(
+        f"{block.name!r} (lines {first_line + body.count(chr(10), 0, block.start)}-"
+        f"{first_line + body.count(chr(10), 0, block.end)})"
+        for block in edited
+    )
+    plural = "s" if len(edited) > 1 else ""
+    raise CardError(
+        f"{source}: someone edited the text of cardgen's section{plural} {where} after cardgen "
+        "wrote it (it no longer matches the hash in the section's end marker), and refreshing "
+        "would replace that text; nothing was written. To keep the edit, move it above or below "
+        "the section's markers (or delete the two marker lines to take the section over), then "
+        f"run again; to drop it, run again with {DISCARD_EDITS}"
+    )
+
+
+def refresh_card(
+    existing: str, rendered: str, *, source: str, discard_edits: bool = False
+) -> tuple[str, list[str]]:
     """Put the sections and metadata of ``rendered`` into ``existing``, keeping the rest.
 
     Returns the refreshed card and the names of rendered sections that ``existing`` lacks:
     those are not added back, since removing a section's markers is how a person takes it over.
-    Sections that ``rendered`` no longer has are removed.
+    Sections that ``rendered`` no longer has are removed. A section a person edited (see the
+    module) is refused with CardError unless ``discard_edits``. ``existing`` keeps its line
+    endings (CRLF stays CRLF).
     """
+    existing, newline = line_endings(existing, source=source)
     old_yaml, old_body = split_front_matter(existing)
     new_yaml, new_body = split_front_matter(rendered)
     old_blocks = find_blocks(old_body, source=source)
@@ -93,7 +168,9 @@ def refresh_card(existing: str, rendered: str, *, source: str) -> tuple[str, lis
             "refresh; pass --merge to add them to it and keep its text, --overwrite to replace "
             "it, or write the card to another file"
         )
-    old_model, new_model = card_model(old_body), card_model(new_body)
+    new_blocks = find_blocks(new_body, source="the rendered card")
+    old_model = card_model(old_body, old_blocks.values())
+    new_model = card_model(new_body, new_blocks.values())
     if old_model is not None and new_model is not None and old_model != new_model:
         raise CardError(
             f"{source} is the card of model {quote(old_model)}, but these results are of model "
@@ -101,7 +178,10 @@ def refresh_card(existing: str, rendered: str, *, source: str) -> tuple[str, lis
             "base model…) and text beside these results; pass --overwrite to replace it, or "
             "write this card to another --output"
         )
-    new_blocks = find_blocks(new_body, source="the rendered card")
+    head = existing[: len(existing) - len(old_body)]
+    edited = edited_sections(old_body, old_blocks.values())
+    if edited and not discard_edits:
+        refuse_edits(source, old_body, edited, first_line=head.count("\n") + 1)
     title = own_title(old_body, old_blocks.values())
     parts = []
     position = 0
@@ -115,16 +195,37 @@ def refresh_card(existing: str, rendered: str, *, source: str) -> tuple[str, lis
         elif old_body.startswith("\n", position):
             position += 1
     parts.append(old_body[position:])
-    body = "".join(parts)
+    body = _seal_body("".join(parts))
     missing = [name for name in new_blocks if name not in old_blocks]
-    if new_yaml is None:
-        front = "" if old_yaml is None else f"---\n{old_yaml}---\n"
-        return front + body, missing
-    old_metadata = parse_metadata(old_yaml or "", source=source)
-    metadata = merge_metadata(old_metadata, parse_metadata(new_yaml, source="the rendered card"))
-    if old_yaml is not None and metadata == old_metadata:
-        return f"---\n{old_yaml}---\n{body}", missing
-    return f"---\n{dump_metadata(metadata)}\n---\n{body}", missing
+    if new_yaml is not None:
+        old_metadata = parse_metadata(old_yaml or "", source=source)
+        new_metadata = parse_metadata(new_yaml, source="the rendered card")
+        metadata = merge_metadata(old_metadata, new_metadata)
+        if old_yaml is None or metadata != old_metadata:
+            edited_yaml = update_front_matter(old_yaml or "", metadata, source=source)
+            opening = head.index("\n") + 1 if old_yaml is not None else 0
+            closing = head[opening + len(old_yaml or "") :] if old_yaml is not None else "---\n"
+            head = (head[:opening] or "---\n") + edited_yaml + closing
+    return (head + body).replace("\n", newline), missing
+
+
+def line_endings(text: str, *, source: str) -> tuple[str, str]:
+    """``(text with LF line ends, its line ending)``, without a byte-order mark (before which
+    the Hub does not see the front matter); CardError for a text that mixes line endings
+    (cardgen could not keep them all)."""
+    text = text.removeprefix("\ufeff")
+    if "\r" not in text:
+        return text, "\n"
+    crlf = text.count("\r\n")
+    if crlf == text.count("\n") == text.count("\r"):
+        return text.replace("\r\n", "\n"), "\r\n"
+    lone = re.search(r"\r(?!\n)|(?<!\r)\n", text)
+    where = text.count("\n", 0, lone.start()) + 1 if lone else 1
+    raise CardError(
+        f"{source} mixes line endings: {crlf:,} lines end with CRLF, but line {where} ends with "
+        "a lone LF or CR; cardgen keeps a card's line endings as they are and cannot keep both "
+        "kinds; convert the card to one (e.g. with dos2unix or unix2dos), then run again"
+    )
 
 
 def own_title(body: str, blocks: Iterable[Block]) -> int | None:
@@ -143,110 +244,6 @@ def _drop_title(block: str) -> str:
         return block
     rest = rest.partition("\n")[2]
     return head + sep + rest.lstrip("\n")
-
-
-def merge_metadata(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """Keys of ``new`` win, except that lists (tags, datasets…) keep the items ``old`` had.
-
-    ``model-index`` is merged (see ``merge_model_index``) and stays last; keys only ``old`` has
-    come after those of ``new``.
-    """
-    merged = {}
-    for key, value in new.items():
-        previous = old.get(key)
-        if key == "model-index":
-            merged[key] = merge_model_index(previous, value)
-        elif isinstance(value, list) and isinstance(previous, list):
-            merged[key] = previous + [item for item in value if item not in previous]
-        else:
-            merged[key] = value
-    merged.update({key: value for key, value in old.items() if key not in new})
-    if "model-index" in merged:
-        merged["model-index"] = merged.pop("model-index")
-    return merged
-
-
-def merge_model_index(old: Any, new: Any) -> Any:
-    """``new``'s results put into ``old``: a result for the same task, dataset, config and
-    split is replaced (keeping metrics of other types that ``old`` had), others are added, and
-    results for other datasets or splits stay. ``new``'s entries go into the entry of the same
-    name, or into ``old``'s only entry."""
-    if not isinstance(old, list) or not old or not isinstance(new, list):
-        return new
-    merged = [dict(entry) if isinstance(entry, dict) else entry for entry in old]
-    for entry in new:
-        if not isinstance(entry, dict):
-            continue
-        entries = [item for item in merged if isinstance(item, dict)]
-        same = [item for item in entries if item.get("name") == entry.get("name")]
-        target = same[0] if same else entries[0] if len(entries) == 1 else None
-        if target is None:
-            merged.append(entry)
-            continue
-        found = target.get("results")
-        results = list(found) if isinstance(found, list) else []
-        for result in entry.get("results") or []:
-            key = _result_key(result)
-            index = next((i for i, r in enumerate(results) if _result_key(r) == key), None)
-            if index is None:
-                results.append(result)
-                continue
-            kept = results[index].get("metrics") if isinstance(results[index], dict) else None
-            types = {_metric_key(m) for m in result.get("metrics") or []}
-            others = [m for m in kept or [] if _metric_key(m) not in types]
-            results[index] = {**result, "metrics": [*(result.get("metrics") or []), *others]}
-        target["results"] = results
-    return merged
-
-
-def _metric_key(metric: Any) -> str:
-    if not isinstance(metric, dict):
-        return repr(metric)
-    return repr((metric.get("type"), metric.get("args")))
-
-
-def _result_key(result: Any) -> tuple[Any, ...] | None:
-    if not isinstance(result, dict):
-        return None
-    task, data = result.get("task"), result.get("dataset")
-    task = task if isinstance(task, dict) else {}
-    data = data if isinstance(data, dict) else {}
-    return (task.get("type"), data.get("type"), data.get("config"), data.get("split"))
-
-
-def dump_metadata(metadata: dict[str, Any]) -> str:
-    """YAML the way huggingface_hub writes card metadata (keys in their order)."""
-    from huggingface_hub.utils import yaml_dump
-
-    return yaml_dump(metadata, sort_keys=False).strip()
-
-
-def parse_metadata(
-    text: str, *, source: str, fix: str = "fix it or pass --overwrite"
-) -> dict[str, Any]:
-    """The YAML front matter of ``source`` as a dict with string keys; CardError otherwise.
-
-    The front matter is untrusted: it is parsed with cardgen's bounded YAML loader.
-    """
-    what = f"the YAML front matter of {source}"
-    try:
-        data = parse_yaml(text, source=what, error=CardError) if text.strip() else {}
-    except CardError as exc:
-        raise CardError(f"{exc}; {fix}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise CardError(
-            f"{what} is a {type(data).__name__} ({quote(data)}), not a mapping of keys to "
-            f"values; {fix}"
-        )
-    for key in data:
-        if not isinstance(key, str):
-            raise CardError(
-                f"{what} has the key {quote(key)} of type {type(key).__name__}; metadata keys "
-                f"must be strings; {fix}"
-            )
-    return data
 
 
 def check_section(name: str, text: str) -> None:
@@ -297,9 +294,9 @@ def _open_fence(text: str) -> tuple[str, int] | None:
 
 
 def read_existing_card(target: Path) -> str:
-    """The text of an existing card at ``target`` ("" when there is none); CardError when it
-    cannot be read as a card, or is a link or other non-regular file (cardgen is about to write
-    ``target``, and never reads or writes through a link)."""
+    """The text of an existing card at ``target`` ("" when there is none), line endings as they
+    are; CardError when it cannot be read as a card, or is a link or other non-regular file
+    (cardgen is about to write ``target``, and never reads or writes through a link)."""
     check_output_file(target, error=CardError, what="the existing card")
     if not target.exists():
         return ""
@@ -311,6 +308,7 @@ def read_existing_card(target: Path) -> str:
             what="the existing card",
             max_bytes=MAX_CARD_BYTES,
             base=target.parent,
+            keep_line_endings=True,
         )
     except CardError as exc:
         raise CardError(f"{exc}; {fix}") from None
@@ -325,23 +323,29 @@ def tag_model(card: str, model: str) -> str:
     blocks = find_blocks(body, source="the rendered card")
     if not blocks:
         return f"{head}{tag}\n{body}"
-    first = next(iter(blocks.values()))
-    end = body.rindex("<!--", first.start, first.end)
+    end = next(iter(blocks.values())).outer
     return f"{head}{body[:end]}{tag}\n{body[end:]}"
 
 
-def card_model(card: str) -> str | None:
-    """The model named by the card's cardgen comment, or None when it has none."""
-    match = _MODEL.search(card)
-    return urllib.parse.unquote(match.group(1)) if match else None
+def card_model(body: str, blocks: Iterable[Block]) -> str | None:
+    """The model named by the cardgen comment in one of the card's sections, or None."""
+    for block in blocks:
+        match = _MODEL.search(body, block.inner, block.outer)
+        if match is not None:
+            return urllib.parse.unquote(match.group(1))
+    return None
 
 
-def refresh_file(target: Path, text: str, sections: Mapping[str, str]) -> str:
+def refresh_file(
+    target: Path, text: str, sections: Mapping[str, str], *, discard_edits: bool = False
+) -> str:
     """``text`` refreshed into the card already at ``target`` (``text`` when there is none)."""
     existing = read_existing_card(target)
     if not existing.strip():
         return text
-    refreshed, missing = refresh_card(existing, text, source=str(target))
+    refreshed, missing = refresh_card(
+        existing, text, source=str(target), discard_edits=discard_edits
+    )
     for name in missing:
         if name in sections:
             warnings.warn(

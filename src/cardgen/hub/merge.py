@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cardgen.cards.file import MAX_LISTED_PROBLEMS, card_metadata_problems
+from cardgen.cards.file import check_merged_metadata
+from cardgen.cards.frontmatter import split_front_matter
 from cardgen.cards.merge import merge_card
-from cardgen.cards.sections import MAX_CARD_BYTES, find_blocks, parse_metadata, split_front_matter
+from cardgen.cards.sections import MAX_CARD_BYTES, find_blocks
 from cardgen.errors import CardError, HubError
 
 if TYPE_CHECKING:
@@ -35,9 +36,17 @@ class HubMerge:
 
 
 def merge_with_hub(
-    local: str, card: Path, repo_id: str, revision: str, *, api: HfApi | None, token: str | None
+    local: str,
+    card: Path,
+    repo_id: str,
+    revision: str,
+    *,
+    api: HfApi | None,
+    token: str | None,
+    discard_edits: bool = False,
 ) -> HubMerge:
-    """Merge ``local`` (the text of ``card``, a card cardgen wrote) into the repo's README."""
+    """Merge ``local`` (the text of ``card``, a card cardgen wrote) into the repo's README;
+    CardError when someone edited cardgen's sections there, unless ``discard_edits``."""
     from cardgen.hub.commit import call_hub
 
     _, body = split_front_matter(local)
@@ -57,8 +66,12 @@ def merge_with_hub(
         idempotent=True,
     )
     where = f"the README.md of {repo_id}@{revision} on the Hub"
-    merged = merge_card(remote or "", local, source=where)
-    _check_front_matter(merged, where)
+    merged = merge_card(remote or "", local, source=where, discard_edits=discard_edits)
+    check_merged_metadata(
+        merged,
+        source=f"the card merged into {where}",
+        fix=f"fix it in {card} or in the README.md on the Hub",
+    )
     before = (remote or "").splitlines(keepends=True)
     after = merged.splitlines(keepends=True)
     diff = "".join(
@@ -75,42 +88,44 @@ def _download(api: Any, repo_id: str, revision: str) -> tuple[str, str | None]:
     The README is one GET of at most MAX_CARD_BYTES, kept in memory: ``hf_hub_download`` would
     retry a silent Hub for minutes on its own and write whatever size it is sent to disk.
     """
-    from huggingface_hub import hf_hub_url
-    from huggingface_hub.errors import EntryNotFoundError
-    from huggingface_hub.utils import get_session, hf_raise_for_status
-
     sha = getattr(api.model_info(repo_id, revision=revision), "sha", None)
     if not isinstance(sha, str) or not _COMMIT.fullmatch(sha):
         raise HubError(
             f"the Hub gave no commit id for {repo_id}@{revision}, so a concurrent change could "
             "not be detected; try again later"
         )
-    url = hf_hub_url(repo_id, "README.md", revision=sha, endpoint=api.endpoint)
     what = f"the README.md of {repo_id}"
-    data = bytearray()
-    with get_session().stream("GET", url, headers=api._build_hf_headers()) as response:
-        try:
-            hf_raise_for_status(response)
-        except EntryNotFoundError:
-            return sha, None
-        for chunk in response.iter_bytes():
-            data += chunk
-            if len(data) > MAX_CARD_BYTES:
-                raise CardError(f"{what} is larger than {MAX_CARD_BYTES:,} bytes, cardgen's limit")
+    data = read_hub_file(api, repo_id, "README.md", sha, max_bytes=MAX_CARD_BYTES, what=what)
+    if data is None:
+        return sha, None
     try:
-        return sha, bytes(data).decode("utf-8-sig")
+        return sha, data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         detail = f"not UTF-8 text (at byte {exc.start:,})"
         raise CardError(f"{what} is {detail}; fix it on the Hub") from None
 
 
-def _check_front_matter(text: str, where: str) -> None:
-    front, _ = split_front_matter(text)
-    source = f"the card merged into {where}"
-    problems = card_metadata_problems(parse_metadata(front or "", source=source, fix="fix it"))
-    if problems:
-        listed = "; ".join(problems[:MAX_LISTED_PROBLEMS])
-        raise CardError(f"the metadata of {source} would be refused by the Hub: {listed}")
+def read_hub_file(
+    api: Any, repo_id: str, path: str, commit: str, *, max_bytes: int, what: str
+) -> bytes | None:
+    """The bytes of ``path`` in ``repo_id`` at ``commit``, or None when it has no such file:
+    one GET of at most ``max_bytes`` (CardError past it), kept in memory."""
+    from huggingface_hub import hf_hub_url
+    from huggingface_hub.errors import EntryNotFoundError
+    from huggingface_hub.utils import get_session, hf_raise_for_status
+
+    url = hf_hub_url(repo_id, path, revision=commit, endpoint=api.endpoint)
+    data = bytearray()
+    with get_session().stream("GET", url, headers=api._build_hf_headers()) as response:
+        try:
+            hf_raise_for_status(response)
+        except EntryNotFoundError:
+            return None
+        for chunk in response.iter_bytes():
+            data += chunk
+            if len(data) > max_bytes:
+                raise CardError(f"{what} is larger than {max_bytes:,} bytes, cardgen's limit")
+    return bytes(data)
 
 
 def _visible(text: str) -> str:

@@ -17,6 +17,7 @@ import json
 import os
 import stat
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -58,9 +59,11 @@ def read_text(
     max_bytes: int = MAX_FILE_BYTES,
     encoding: str = "utf-8",
     base: str | os.PathLike[str] | None = None,
+    keep_line_endings: bool = False,
 ) -> str:
     """The text of ``path``; ``error`` when it is missing, too large, not ``encoding`` or not a
-    regular file (or, with ``base``, not inside it: see ``open_regular``)."""
+    regular file (or, with ``base``, not inside it: see ``open_regular``). Line endings become
+    ``\n`` unless ``keep_line_endings`` (for a file cardgen edits in place)."""
     target = Path(path)
     with open_regular(target, error=error, what=what, max_bytes=max_bytes, base=base) as handle:
         try:
@@ -74,7 +77,7 @@ def read_text(
             raise error(f"cannot read {what} {target}: {exc.strerror or exc}") from exc
     if len(data) > max_bytes:
         raise error(f"{what} {target} grew past cardgen's limit of {max_bytes:,} bytes")
-    if "\r" in text:  # universal newlines, as text-mode open() reads them
+    if "\r" in text and not keep_line_endings:  # universal newlines, as open() reads them
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text
 
@@ -303,8 +306,30 @@ class _BoundedLoader(yaml.SafeLoader):
 def parse_yaml(text: str, *, source: str, error: type[CardgenError]) -> Any:
     """YAML (safe types only) from untrusted text, bounded in aliases, depth and size."""
     loader = _BoundedLoader(text)
+    with _yaml_errors(source, error):
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
+    return check_size(data, source=source, error=error)
+
+
+def compose_yaml(text: str, *, source: str, error: type[CardgenError]) -> yaml.Node | None:
+    """The node tree of untrusted YAML (every node with its line and column), bounded as in
+    ``parse_yaml``: for checking and editing a YAML text in place."""
+    loader = _BoundedLoader(text)
+    with _yaml_errors(source, error):
+        try:
+            return loader.get_single_node()
+        finally:
+            loader.dispose()
+
+
+@contextmanager
+def _yaml_errors(source: str, error: type[CardgenError]) -> Iterator[None]:
+    """Turn what a YAML loader raises into ``error``, with the line of the problem."""
     try:
-        data = loader.get_single_data()
+        yield
     except LimitError as exc:
         raise error(f"{source}: {exc}, cardgen's limit") from None
     except yaml.YAMLError as exc:
@@ -314,9 +339,6 @@ def parse_yaml(text: str, *, source: str, error: type[CardgenError]) -> Any:
         raise error(f"{source} is not valid YAML: {quote(problem)}{where}") from None
     except RecursionError:
         raise error(f"{source} nests deeper than {MAX_DEPTH} levels, cardgen's limit") from None
-    finally:
-        loader.dispose()
-    return check_size(data, source=source, error=error)
 
 
 def parse_toml(text: str, *, source: str, error: type[CardgenError]) -> dict[str, Any]:
