@@ -79,6 +79,7 @@ def test_spark_equals_local_in_every_cell(
         options["probes"] = [_probe()]
     if shape == "pairs":
         options["label_order"] = ["negative", "positive"]
+        options["text_pair_column"] = "hypothesis"  # a single-text model: pairs must be asked for
     runs = {}
     for engine in ("local", "spark"):
         evaluate(

@@ -242,7 +242,8 @@ def test_pair_columns_are_found_by_name(tmp_path: Path, first: str, second: str)
     rows = [{first: "a b", second: "c", "label": "x", "idx": 0}, {first: "d", second: "e f", "label": "y", "idx": 1}]  # fmt: skip
     data = load_data(write_jsonl(tmp_path / "d.jsonl", rows))
     assert data.info.text_column == first and data.texts == ["a b", "d"]
-    assert data.info.text_pair == TextPair(second) and data.text_pairs == ["c", "e f"]
+    assert data.info.text_pair == TextPair(second, found_by_name=True)
+    assert data.text_pairs == ["c", "e f"]
     block = hashlib.sha256()  # one block: the rows' digests in order
     for text, pair, label in (("a b", "c", "x"), ("d", "e f", "y")):
         block.update(hashlib.sha256(json.dumps([text, pair, label]).encode()).digest())
@@ -307,8 +308,10 @@ def test_sklearn_refuses_pairs(skops_model: Path, tmp_path: Path, capsys) -> Non
     rows = [{"question1": "q", "question2": "r", "label": label} for label in ("World", "Sports")]
     path = write_jsonl(tmp_path / "pairs.jsonl", rows)
     with pytest.raises(ModelError, match=r"scikit-learn pipelines take one text per example"):
+        cardgen.evaluate(skops_model, path, text_pair_column="question2", n_bootstrap=0)
+    with pytest.raises(UsageError, match=r"found by name as a sentence pair"):
         cardgen.evaluate(skops_model, path, n_bootstrap=0)
-    code, _, err = run_cli(capsys, "evaluate", "--model", str(skops_model), "--dataset", str(path), "--no-progress", "--output-dir", str(tmp_path / "run"))  # fmt: skip
+    code, _, err = run_cli(capsys, "evaluate", "--model", str(skops_model), "--dataset", str(path), "--text-pair-column", "question2", "--no-progress", "--output-dir", str(tmp_path / "run"))  # fmt: skip
     assert code == 2 and err.count("\n") == 1 and "sentence pairs" in err
 
 

@@ -4,6 +4,7 @@ slice columns (``--slice-by``)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,10 @@ MAX_SLICE_VALUES = 100
 """Most distinct values a slice column may hold (``--slice-by``): more is an identifier, not a
 group, and would give slices too small to measure."""
 MISSING_VALUE = "(missing)"
-"""The slice value of a row whose slice column is null or absent."""
+"""The slice value of a row whose slice column is null or absent. A string value of that form,
+``(missing)``, ``((missing))``, ..., gets one more pair of parentheses, so that no value ever
+merges with the null rows."""
+_MISSING_FORM = re.compile(r"(\(+)missing(\)+)")
 
 _JSON_KINDS = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
 
@@ -140,7 +144,8 @@ def _slice_value(value: Any) -> str:
     if value is None:
         return MISSING_VALUE
     if isinstance(value, str):
-        return value
+        found = _MISSING_FORM.fullmatch(value)
+        return f"({value})" if found and len(found[1]) == len(found[2]) else value
     if isinstance(value, bool | int | float):
         return json.dumps(value)
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

@@ -3,11 +3,18 @@
 A saved directory is checked before ``datasets`` opens it (its JSON files parse, its arrow
 files lie inside it, no ClassLabel is too large), so a hostile directory fails with a
 DataError instead of whatever ``datasets`` would raise or allocate.
+
+Hub names load from the Hub, or from the local caches when it cannot be reached: offline mode
+(``HF_HUB_OFFLINE`` / ``HF_DATASETS_OFFLINE``), or no answer within ``HUB_PROBE_SECONDS``; then
+``datasets`` is told it is offline, so it does not retry for most of a minute.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +24,8 @@ from cardgen.errors import CardgenError, DataError
 from cardgen.trust.untrusted import inside, parse_json, quote, read_text
 
 _HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[\w.-]{1,96})?")
+# How long the Hub may take to answer one request before it counts as unreachable.
+HUB_PROBE_SECONDS = 3.0
 
 
 def read_saved_dataset(path: Path, split: str | None) -> Columns:
@@ -136,21 +145,67 @@ def read_hub_dataset(name: str, config: str | None, split: str) -> Columns:
     attempts = [(name, config)]
     if config is None and name.count("/") == 1:
         attempts.append(tuple(name.split("/")))  # type: ignore[arg-type]
-    errors = []
-    for repo, conf in attempts:
-        for source in (repo, _cached_snapshot(repo)):
-            if source is None:
-                continue
-            try:
-                loaded = datasets.load_dataset(source, conf, split=split)
-            except Exception as exc:  # datasets raises many unrelated types for "not found"
-                errors.append(f"{repo}{f' ({quote(conf)})' if conf else ''}: {quote(str(exc))}")
-                continue
-            return _from_datasets(loaded, source=f"hub:{repo}", name=repo, split=split, config=conf)
+    unreachable = hub_unreachable(name)
+    errors = [unreachable] if unreachable else []
+    with _offline() if unreachable else nullcontext():
+        for repo, conf in attempts:
+            for source in (repo, _cached_snapshot(repo)):
+                if source is None:
+                    continue
+                try:
+                    loaded = datasets.load_dataset(source, conf, split=split)
+                except Exception as exc:  # datasets raises many unrelated types for "not found"
+                    where = f"{repo}{f' ({quote(conf)})' if conf else ''}"
+                    errors.append(f"{where}: {quote(str(exc))}")
+                    continue
+                return _from_datasets(
+                    loaded, source=f"hub:{repo}", name=repo, split=split, config=conf
+                )
     raise DataError(
         f"dataset {quote(name)} is neither a local file or directory nor a loadable `datasets` "
         f"name ({'; '.join(errors)}); without network only cached datasets load"
     )
+
+
+def hub_unreachable(repo: str, timeout: float = HUB_PROBE_SECONDS) -> str | None:
+    """Why the Hub cannot serve dataset ``repo`` now (offline mode, or no answer within
+    ``timeout`` seconds), or None when it answers (with anything, even "not found")."""
+    import datasets.config
+    from huggingface_hub import constants, get_session
+
+    if constants.HF_HUB_OFFLINE or datasets.config.HF_HUB_OFFLINE:
+        return "offline mode is on (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE)"
+    url = f"{constants.ENDPOINT.rstrip('/')}/api/datasets/{repo}"
+    failure: list[str] = []
+
+    def probe() -> None:
+        try:
+            get_session().head(url, timeout=timeout)
+        except Exception as exc:  # any failure to get an answer: refused, timeout, DNS, TLS
+            failure.append(type(exc).__name__)
+
+    thread = threading.Thread(target=probe, daemon=True)  # DNS lookups ignore the timeout
+    thread.start()
+    thread.join(timeout + 0.5)
+    if thread.is_alive():
+        failure.append("no answer")
+    if not failure:
+        return None
+    return f"the Hub at {constants.ENDPOINT} is unreachable ({failure[0]} within {timeout:g} s)"
+
+
+@contextmanager
+def _offline() -> Iterator[None]:
+    """``datasets`` and ``huggingface_hub`` in offline mode: only their caches are read."""
+    import datasets.config
+    from huggingface_hub import constants
+
+    saved = constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = datasets.config.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE = saved
 
 
 def _cached_snapshot(repo: str) -> str | None:

@@ -18,21 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cardgen.data.columns import (
-    MAX_SLICE_VALUES,
-    Columns,
-    check_names,
-    column_list,
-    repeated,
-    slice_column,
-    text_like,
+from cardgen.data.column_options import (
+    LABEL_COLUMNS,
+    PAIR_COLUMNS,
+    TEXT_COLUMNS,
+    check_column_options,
+    pick_column,
+    text_columns,
 )
+from cardgen.data.columns import MAX_SLICE_VALUES, Columns, check_names, repeated, slice_column
 from cardgen.data.files import FILE_FORMATS, read_file
 from cardgen.data.fingerprint import rows_fingerprint
 from cardgen.data.hub import read_hub_dataset, read_saved_dataset
 from cardgen.data.label_sets import LabelSets, is_list_column, label_sets
 from cardgen.data.labels import MAX_LABELS
-from cardgen.errors import DataError
+from cardgen.errors import DataError, UsageError
 from cardgen.results.schema import DatasetInfo, TextPair
 from cardgen.trust.untrusted import quote
 
@@ -45,18 +45,12 @@ __all__ = [
     "PAIR_COLUMNS",
     "TEXT_COLUMNS",
     "EvalData",
+    "check_column_options",
     "load_data",
+    "pick_column",
+    "text_columns",
 ]
 
-TEXT_COLUMNS = ("text", "sentence", "review", "content", "document")
-LABEL_COLUMNS = ("label", "labels")
-PAIR_COLUMNS = (
-    ("sentence1", "sentence2"),
-    ("premise", "hypothesis"),
-    ("question1", "question2"),
-    ("question", "sentence"),
-)
-"""Text pair columns found without flags, as in GLUE / SuperGLUE style hub datasets."""
 MAX_LABEL_CHARS = 200
 """Longest label name, in characters."""
 _CLASS_ID = re.compile(r"\s*-?[0-9]+\s*")
@@ -70,6 +64,8 @@ class EvalData:
     ``indexed`` is true when the labels were integers (raw or a ``ClassLabel``), so that label
     ``label_names[i]`` is class id ``i``. ``text_pairs`` holds the second text of each row for
     sentence-pair data. ``columns`` holds the slice columns asked for, each value as a string.
+    ``row_ids`` holds each row's row in the source (None: row i is source row i, as without
+    ``--sample``).
     """
 
     texts: list[str]
@@ -83,6 +79,10 @@ class EvalData:
     """Multi-label gold: each row's label names (``labels`` is then empty)."""
     multi_hot: bool = False
     """Multi-label gold written as 0/1 vectors, one entry per label in ``label_names``."""
+    vector_width: int | None = None
+    """Multi-label gold read as class ids that are also 0/1 vectors of this length
+    (``LabelSets.vector_width``): ambiguous for a model with as many labels."""
+    row_ids: list[int] | None = None
 
 
 def load_data(
@@ -97,15 +97,18 @@ def load_data(
     seed: int = 0,
     text_pair_column: str | None = None,
     slice_columns: Sequence[str] = (),
+    label_format: str | None = None,
 ) -> EvalData:
     """Load evaluation rows from a file, a ``save_to_disk`` directory or a hub dataset name.
 
     ``limit`` keeps the first N rows, or N rows drawn with ``seed`` when ``sample`` is set.
     ``text_pair_column`` makes each row a pair of texts; without any column option, the pairs
-    of ``PAIR_COLUMNS`` are found by name. ``slice_columns`` are kept as strings in
-    ``EvalData.columns``; DataError when one is missing or has over MAX_SLICE_VALUES values.
+    of ``PAIR_COLUMNS`` are found by name (``TextPair.found_by_name``). ``slice_columns`` are
+    kept as strings in ``EvalData.columns``; DataError when one is missing or has over
+    MAX_SLICE_VALUES values. ``label_format`` says how list labels of 0/1 read
+    (``label_sets.LABEL_FORMATS``).
     """
-    check_column_options(text_column, text_pair_column, label_column, limit)
+    check_column_options(text_column, text_pair_column, label_column, limit, label_format)
     if not isinstance(dataset, (str, Path)) or not str(dataset).strip():
         raise DataError(
             f"dataset {quote(dataset)} is not usable; pass a data file, a `save_to_disk` "
@@ -128,37 +131,15 @@ def load_data(
         raise DataError(f"dataset file {quote(str(dataset))} does not exist")
     else:
         columns = read_hub_dataset(str(dataset), config, split or "test")
-    data = _to_eval_data(columns, text_column, text_pair_column, label_column, limit, sample, seed)
+    data = _to_eval_data(
+        columns, text_column, text_pair_column, label_column, limit, sample, seed, label_format
+    )
     if slice_columns:
         keep = kept_rows(columns.num_rows, limit, sample, seed)
         data.columns = {
             name: slice_column(columns, name, keep) for name in dict.fromkeys(slice_columns)
         }
     return data
-
-
-def check_column_options(
-    text_column: str | None,
-    text_pair_column: str | None,
-    label_column: str | None,
-    limit: int | None,
-) -> None:
-    """DataError for a blank or repeated column option, or a ``limit`` below 1."""
-    options = (
-        ("--text-column", text_column),
-        ("--text-pair-column", text_pair_column),
-        ("--label-column", label_column),
-    )
-    for option, value in options:
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise DataError(f"{option} must be a column name, got {quote(value)}")
-    for (first, a), (second, b) in itertools.combinations(options, 2):
-        if a is not None and a == b:
-            raise DataError(
-                f"{first} and {second} are both {quote(a)}; each must name a different column"
-            )
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise DataError(f"--limit must be at least 1, got {quote(limit)}")
 
 
 def kept_rows(num_rows: int, limit: int | None, sample: bool, seed: int) -> Sequence[int]:
@@ -168,57 +149,6 @@ def kept_rows(num_rows: int, limit: int | None, sample: bool, seed: int) -> Sequ
         count = min(limit, num_rows)
         keep = sorted(random.Random(seed).sample(keep, count)) if sample else range(count)
     return keep
-
-
-def pick_column(
-    columns: Sequence[str], wanted: str | None, defaults: Sequence[str], role: str, source: str
-) -> str:
-    if wanted is not None and wanted in columns:
-        return wanted
-    if wanted is None:
-        found = next((c for c in defaults if c in columns), None)
-        if found is not None:
-            return found
-    missing = wanted or defaults[0]
-    hint = next((f"; {quote(c)} has spaces around it" for c in columns if c.strip() == missing), "")
-    if len(columns) == 1 and ("," in columns[0] or "\t" in columns[0]):
-        hint = "; is the separator right? .csv splits on commas, .tsv on tabs"
-    raise DataError(
-        f"column {quote(missing)} not found in {source}; columns are: {column_list(columns)}"
-        f"{hint} (use --{role}-column)"
-    )
-
-
-def text_columns(
-    columns: Columns,
-    names: list[str],
-    text_column: str | None,
-    pair_column: str | None,
-    label_column: str | None,
-) -> tuple[str, str | None]:
-    """The text column and, for sentence pairs, the text pair column."""
-    source = columns.source
-    if text_column is None and pair_column is None:
-        for first, second in PAIR_COLUMNS:
-            if first in names and second in names:
-                return first, second
-        labels = [label_column] if label_column else LABEL_COLUMNS
-        label = next((c for c in labels if c in names), None)
-        if label is not None and not any(c in names for c in TEXT_COLUMNS):
-            found = [n for n in names if n != label and text_like(columns, n)]
-            if len(found) >= 2:
-                raise DataError(
-                    f"no text column found by name in {source}, but {len(found)} columns hold "
-                    f"text: {column_list(found)}; name the text with --text-column, and for "
-                    "sentence pairs the second text with --text-pair-column, e.g. "
-                    f"--text-column {quote(found[0])} --text-pair-column {quote(found[1])}"
-                )
-    if pair_column is None:
-        return pick_column(names, text_column, TEXT_COLUMNS, "text", source), None
-    pair_col = pick_column(names, pair_column, (), "text-pair", source)
-    if text_column is None:
-        text_column = next((a for a, b in PAIR_COLUMNS if b == pair_col and a in names), None)
-    return pick_column(names, text_column, TEXT_COLUMNS, "text", source), pair_col
 
 
 def _check_texts(texts: list[Any], rows: Sequence[int], source: str, column: str) -> None:
@@ -239,6 +169,7 @@ def _to_eval_data(
     limit: int | None,
     sample: bool,
     seed: int,
+    label_format: str | None = None,
 ) -> EvalData:
     names = list(columns.rows)
     check_names(names, columns.source)
@@ -249,11 +180,11 @@ def _to_eval_data(
     for col in (text_col, pair_col):
         if col == label_col:
             raise DataError(f"column {quote(col)} cannot hold both the texts and the labels")
-    texts, raw = list(columns.rows[text_col]), list(columns.rows[label_col])
-    pairs = None if pair_col is None else list(columns.rows[pair_col])
+    texts, whole = list(columns.rows[text_col]), list(columns.rows[label_col])
+    raw, pairs = whole, (None if pair_col is None else list(columns.rows[pair_col]))
     keep = kept_rows(len(texts), limit, sample, seed)
     if limit is not None:
-        texts, raw = [texts[i] for i in keep], [raw[i] for i in keep]
+        texts, raw = [texts[i] for i in keep], [whole[i] for i in keep]
         pairs = None if pairs is None else [pairs[i] for i in keep]
 
     _check_texts(texts, keep, columns.source, text_col)
@@ -261,9 +192,23 @@ def _to_eval_data(
         _check_texts(pairs, keep, columns.source, pair_col)
     sets: LabelSets | None = None
     if is_list_column(raw):
-        sets = label_sets(raw, keep, columns, label_col, check=_label_value)
+        sets = label_sets(
+            raw,
+            keep,
+            columns,
+            label_col,
+            check=_label_value,
+            label_format=label_format,
+            whole=whole,
+        )
         labels: list[str] = []
         label_names, indexed = sets.names, sets.indexed
+    elif label_format is not None:
+        raise UsageError(
+            f"--label-format {label_format} says how lists of labels read, but label column "
+            f"{quote(label_col)} of {columns.source} holds one label per row (row {keep[0]}: "
+            f"{quote(raw[0])}); drop --label-format"
+        )
     else:
         labels, label_names, indexed = read_label_names(raw, keep, columns, label_col)
     gold: list[Any] = labels if sets is None else [list(row) for row in sets.sets]
@@ -278,7 +223,9 @@ def _to_eval_data(
         text_column=text_col,
         label_column=label_col,
         labels=label_names,
-        text_pair=None if pair_col is None else TextPair(pair_col),
+        text_pair=(
+            None if pair_col is None else TextPair(pair_col, found_by_name=pair_column is None)
+        ),
     )
     return EvalData(
         texts=texts,
@@ -289,6 +236,8 @@ def _to_eval_data(
         text_pairs=pairs,
         label_sets=None if sets is None else sets.sets,
         multi_hot=sets is not None and sets.multi_hot,
+        vector_width=None if sets is None else sets.vector_width,
+        row_ids=None if isinstance(keep, range) else list(keep),
     )
 
 

@@ -59,6 +59,7 @@ class Engine(Protocol):
         sample: bool = False,
         seed: int = 0,
         slice_columns: tuple[str, ...] = (),
+        label_format: str | None = None,
     ) -> EvalData:
         """The dataset's rows (``cardgen.data.load.load_data``'s options), or on a cluster
         its header (labels, info) with the rows left there until ``predict``."""

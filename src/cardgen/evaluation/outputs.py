@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,14 @@ def write_outputs(
     scores: np.ndarray[Any, Any],
     output_dir: Path,
     analysis: Analysis | None = None,
+    *,
+    row_ids: Sequence[int] | None = None,
 ) -> None:
     """Predictions, plots, then ``results.json`` last, each written atomically.
 
     With ``analysis``, each prediction row gains its text (unless examples are off), length,
-    truncation and slice values, and the slice plot is drawn.
+    truncation and slice values, and the slice plot is drawn. A row's ``index`` is its row in
+    the source: ``row_ids[i]`` (``EvalData.row_ids``), or its position without them.
     """
     labels = results.labels
 
@@ -37,7 +41,7 @@ def write_outputs(
         output_dir / PREDICTIONS_FILE,
         (
             {
-                "index": i,
+                "index": i if row_ids is None else row_ids[i],
                 "gold": labels[t],
                 "predicted": labels[p],
                 "probabilities": {
@@ -64,11 +68,21 @@ def save_plots_and_results(results: EvalResults, output_dir: Path) -> None:
         figure = reliability_figure(results.calibration, n_classes=len(results.labels))
         save_figure(figure, output_dir / "reliability.png")
         results.files["reliability"] = "reliability.png"
-    if any(s.values for s in results.slices.values()):
-        from cardgen.analysis.plots import slices_figure
-
-        overall = results.metrics["accuracy"].value if "accuracy" in results.metrics else None
-        figure = slices_figure(list(results.slices.values()), overall=overall)
-        save_figure(figure, output_dir / SLICES_PLOT)
-        results.files["slices"] = SLICES_PLOT
+    save_slices_plot(results, output_dir)
     results.save(output_dir)
+
+
+def save_slices_plot(results: EvalResults, output_dir: Path) -> None:
+    """The slice plot, when any slice has values: accuracy per slice (subset accuracy for a
+    multi-label run) against the overall value."""
+    if not any(s.values for s in results.slices.values()):
+        return
+    from cardgen.analysis.plots import slices_figure
+    from cardgen.display.plots import save_figure
+
+    name = "subset_accuracy" if results.task == "multi_label" else "accuracy"
+    overall = results.metrics[name].value if name in results.metrics else None
+    title = name.replace("_", " ")
+    figure = slices_figure(list(results.slices.values()), overall=overall, title=title)
+    save_figure(figure, output_dir / SLICES_PLOT)
+    results.files["slices"] = SLICES_PLOT
