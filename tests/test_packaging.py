@@ -49,3 +49,21 @@ def test_what_benchmarks_and_scripts_import_from_cardgen_exists(folder: str) -> 
                     and importlib.util.find_spec(f"{node.module}.{alias.name}") is None
                 ]
     assert not missing
+
+
+def test_make_demo_installs_no_spark_and_make_test_does() -> None:
+    """The demo needs neither pyspark nor Java; the Spark tests need the spark extra."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+
+    def planned(target: str) -> str:
+        """What ``make TARGET`` would run on a fresh machine (-B: as if nothing were built)."""
+        command = ["make", "-n", "-B", "-C", str(ROOT), target]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+    demo, test = planned("demo"), planned("test")
+    assert "pip install" in demo and "spark" not in demo
+    assert "-e '.[dev,spark]'" in test

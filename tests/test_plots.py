@@ -17,6 +17,7 @@ from matplotlib.transforms import Bbox
 
 from cardgen.display.plots import (
     plot_probe,
+    plural,
     probe_figure,
     probe_limits,
     reliability_figure,
@@ -164,6 +165,36 @@ def test_probe_extremes_are_labelled_readably() -> None:
         assert not any(box.overlaps(other) for other in boxes[i + 1 :])
     legend = ax.get_legend().get_window_extent()
     assert not any(box.overlaps(legend) for box in boxes)
+
+
+@pytest.mark.parametrize("values", [demo_like(), list(np.linspace(0.05, 0.06, 12))])
+def test_probe_labels_stay_inside_the_frame(values: list[float]) -> None:
+    """The top label ("the Dominican Republic 0.408") ran into the frame; none may."""
+    fig = drawn(probe_figure(probe(values)))
+    ax = fig.axes[0]
+    area = ax.get_window_extent()
+    renderer = fig.canvas.get_renderer()
+    for label in (t for t in ax.texts if t.get_text()):
+        box = label.get_bbox_patch().get_window_extent(renderer)  # the label's white box
+        assert area.y0 < box.y0 and box.y1 < area.y1, label.get_text()
+        assert area.x0 < box.x0 and box.x1 < area.x1, label.get_text()
+
+
+@pytest.mark.parametrize(
+    ("kind", "axis"),
+    [
+        ("nationality", "193 nationalities, sorted"),
+        ("country name", "193 country names, sorted"),
+        ("religion", "193 religions, sorted"),
+        ("class", "193 classes, sorted"),
+        ("day", "193 days, sorted"),
+    ],
+)
+def test_probe_axis_counts_the_terms_in_the_plural(kind: str, axis: str) -> None:
+    result = probe(demo_like())
+    result.term_kind = kind
+    assert plot_probe(result).get_ylabel() == axis
+    assert plural(kind) == axis.split(" ", 1)[1].removesuffix(", sorted")
 
 
 # --- reliability diagram ---------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -53,3 +54,62 @@ def test_chunk_size_does_not_change_the_answers(
         ]
     np.testing.assert_allclose(probs, np.array(plain), atol=1e-6)
     assert stats.truncated == 1 and stats.tokens >= len(texts)
+
+
+# --- progress --------------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_time_left_is_hidden_in_the_warm_up_then_follows_the_work() -> None:
+    """Two chunks of 500 rows, batches longest first, 100 work units a second after a first
+    batch that takes 100 s: rows per second from the start said 1,900 s left; 100 s were."""
+    from cardgen.models._progress import WorkEstimate
+
+    clock = Clock()
+    estimate = WorkEstimate(1000, warmup=3.0, clock=clock)
+    widths = list(range(20, 0, -2))  # 10 batches of 50 rows per chunk, longest first
+    total_work = 2 * sum(50 * w for w in widths)
+    done = 0
+    for chunk in range(2):
+        estimate.chunk(500, sum(50 * w for w in widths))
+        for i, width in enumerate(widths):
+            clock.now += 100.0 if chunk == i == 0 else 50 * width / 100
+            estimate.batch(50 * width)
+            done += 50 * width
+            left = estimate.seconds_left()
+            if chunk == i == 0:
+                assert left is None  # the first batch (tokenizing, warm-up) is not a rate
+            else:
+                assert left == pytest.approx((total_work - done) / 100)
+
+
+def test_the_progress_bar_shows_no_time_left_from_a_slow_first_batch(
+    model_and_tokenizer, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from cardgen.models import runner
+
+    model, tokenizer = model_and_tokenizer
+    forward, calls = runner._forward, []
+
+    def slow_first(*args, **kwargs):
+        calls.append(1)
+        time.sleep(1.0 if len(calls) == 1 else 0.01)
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "_forward", slow_first)
+    start = time.perf_counter()
+    classify(model, tokenizer, ["a good film"] * 40, max_length=16, batch_size=4, progress=True)
+    took = time.perf_counter() - start
+    shown = re.findall(r"<(\?|\d+:\d\d)", capsys.readouterr().err)
+    assert shown and shown[-1] == "00:00"
+    for left in shown:  # the old bar said 00:09 after the first batch; 0.1 s were left
+        assert left == "?" or int(left[:-3]) * 60 + int(left[-2:]) <= took

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from cardgen.display.tables import plain
+from cardgen.display.tables import FittedTable, add_columns, plain
 from cardgen.results.schema import FailureAnalysis, Metric, SliceResult
 
 
 def slice_table(result: SliceResult) -> Table:
     """One row per value: rows, accuracy and macro-F1 with CIs, the lowest class recall; the
     caption gives the largest gap or why there is none."""
-    table = Table(title=plain(f"slices by {result.column}"))
-    for name in ("value", "rows", "accuracy [95% CI]", "macro-F1 [95% CI]", "lowest recall"):
-        table.add_column(name, justify="left" if name in ("value", "lowest recall") else "right")
+    table = FittedTable(title=plain(f"slices by {result.column}"))
+    columns = ("value", "rows", "accuracy [95% CI]", "macro-F1 [95% CI]", "lowest recall")
+    add_columns(table, columns, text={"value", "lowest recall"})
     for value in result.values:
         label = value.value if value.description is None else f"{value.value} ({value.description})"
         lowest = min(value.recall.items(), key=lambda item: item[1].value, default=None)
@@ -42,9 +42,9 @@ def _short(metric: Metric) -> str:
 
 def failure_table(failures: FailureAnalysis) -> Table:
     """The most confused pairs: count, share of the gold class, most confident mistake."""
-    table = Table(title=f"most confused pairs ({failures.errors:,} errors)")
-    for name in ("gold", "predicted", "count", "share of gold", "top mistake"):
-        table.add_column(name, justify="right" if name in ("count", "share of gold") else "left")
+    table = FittedTable(title=f"most confused pairs ({failures.errors:,} errors)")
+    columns = ("gold", "predicted", "count", "share of gold", "top mistake")
+    add_columns(table, columns, text={"gold", "predicted", "top mistake"})
     for pair in failures.pairs:
         top = pair.examples[0] if pair.examples else None
         shown = "-"

@@ -33,6 +33,8 @@ from cardgen.results.schema import EvalResults, Metric, ProbeResult
 from cardgen.trust.untrusted import quote
 
 PLACEHOLDER = "[More Information Needed]"
+# The "get started" snippet's model id when neither --model-name nor a hub id names the model.
+REPO_ID_PLACEHOLDER = "<your-org>/<model-name>"
 TASK = "text-classification"
 # Results keys that go into the model-index (see hub_conventions.INDEX_METRICS for their ids).
 INDEX_KEYS = tuple(INDEX_METRICS)
@@ -135,7 +137,8 @@ def card_context(
         "placeholder": Trusted(PLACEHOLDER),
         "model": {
             "name": name,
-            "repo_id": model_name or hub_id or name,
+            "repo_id": model_name or hub_id or REPO_ID_PLACEHOLDER,
+            "repo_id_known": bool(model_name or hub_id),
             "file_name": Path(model.id).name if sklearn else None,
             "source": hub_id or Path(model.id).name,
             "framework": model.framework,
@@ -308,9 +311,12 @@ def dataset_hub_id(results: EvalResults) -> str | None:
 
 
 def _hub_id(results: EvalResults) -> str | None:
-    """The model's hub id, or None for a local directory or file."""
+    """The model's hub id, or None for a local directory or file (``minilm-agnews`` may be
+    either: only a model loaded from the Hub has the commit it resolved to as its revision)."""
     model_id = results.model.id
     if results.model.framework == "sklearn" or model_id.startswith((".", "/", "~")):
+        return None
+    if results.model.revision is None:
         return None
     return model_id if _HUB_ID.fullmatch(model_id) else None
 

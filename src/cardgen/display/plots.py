@@ -7,6 +7,7 @@ that a ``$`` in them is drawn as a dollar sign, never parsed as mathtext (which 
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -251,7 +252,7 @@ def plot_probe(result: ProbeResult, *, ax: Axes | None = None) -> Axes:
         xlim=(low, high),
         ylim=(-1, len(terms)),
         xlabel=_text(f"P({target}), mean over {len(result.templates)} templates (bars: std)"),
-        ylabel=_text(f"{len(terms)} {kind}s, sorted"),
+        ylabel=_text(f"{len(terms)} {kind if len(terms) == 1 else plural(kind)}, sorted"),
         title=_text(
             f"{result.name}: range {result.range.value:.3f}{interval}, "
             f"flip rate {result.flip_rate:.1%}"
@@ -267,6 +268,16 @@ def plot_probe(result: ProbeResult, *, ax: Axes | None = None) -> Axes:
     return ax
 
 
+def plural(noun: str) -> str:
+    """The English plural of a noun phrase's last word: nationality -> nationalities,
+    country name -> country names, class -> classes."""
+    if re.search(r"[^aeiou]y$", noun):
+        return noun[:-1] + "ies"
+    if re.search(r"(s|x|z|ch|sh)$", noun):
+        return noun + "es"
+    return noun + "s"
+
+
 def probe_limits(values: list[float]) -> tuple[float, float]:
     """The x range of a probe plot: the terms' values with a 6% margin, within [-0.02, 1.02]."""
     low, high = min(values), max(values)
@@ -278,7 +289,8 @@ def _label_extremes(ax: Axes, result: ProbeResult, terms: list[Any], values: lis
     """Name the lowest terms (bottom) and highest (top), spaced so that labels never overlap.
 
     Each end's labels go on the side of its band of points with more room; each label sits
-    beside the points of its own rows and is pulled back inside the axes when it is too wide.
+    beside the points of its own rows and is pulled back inside the axes when it is too wide
+    or, at the top and bottom rows, too high or too low.
     """
     fig = ax.figure
     fig.canvas.draw()  # run the layout first: placement is measured in axes fractions
@@ -296,8 +308,9 @@ def _label_extremes(ax: Axes, result: ProbeResult, terms: list[Any], values: lis
         (result.lowest, values[:span], lambda rank: rank * step),
         (result.highest, values[-span:], lambda rank: len(terms) - 1 - rank * step),
     )
-    for extremes, band, place in ends:
+    for top, (extremes, band, place) in enumerate(ends):
         _, align = _free_side(fraction(min(band)), fraction(max(band)))
+        placed = []
         for rank, (term, value) in enumerate(extremes):
             y = place(rank)
             near = [fraction(v) for v in values[max(0, int(y - step)) : int(y + step) + 2]]
@@ -319,6 +332,30 @@ def _label_extremes(ax: Axes, result: ProbeResult, terms: list[Any], values: lis
                 label.set_x(max(0.01, 0.99 - width))
             elif align == "right" and x - width < 0.01:
                 label.set_x(min(0.99, 0.01 + width))
+            placed.append(label)
+        _inside_vertically(ax, placed, renderer, top=bool(top))
+
+
+def _inside_vertically(ax: Axes, labels: list[Any], renderer: Any, *, top: bool) -> None:
+    """Move one end's labels together, keeping their spacing, until the outermost one (with
+    its white box) is inside the axes."""
+    if not labels:
+        return
+    margin = 4.0  # pixels between a label's text and the frame, room for its box
+    for label in labels:
+        label.update_positions(renderer)  # an annotation's text is placed when it is drawn
+    boxes = [Text.get_window_extent(label, renderer) for label in labels]  # not the arrows
+    area = ax.bbox
+    if top:
+        shift = min(0.0, area.y1 - margin - max(b.y1 for b in boxes))
+    else:
+        shift = max(0.0, area.y0 + margin - min(b.y0 for b in boxes))
+    if shift:
+        bottom, upper = ax.get_ylim()
+        rows = shift * (upper - bottom) / area.height
+        for label in labels:
+            x, y = label.xyann
+            label.xyann = (x, y + rows)
 
 
 def _text(value: str) -> str:

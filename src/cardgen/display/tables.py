@@ -2,15 +2,19 @@
 
 Labels, ids and terms come from datasets and models: they go into tables as ``Text`` (never as
 Rich markup) with control characters shown escaped, so they cannot restyle or drive the terminal.
+Columns of numbers and intervals stay on one line while the words beside them can wrap, and
+nothing is cut with an ellipsis (see :class:`FittedTable`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from rich import box
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -25,6 +29,58 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 def plain(value: object) -> Text:
     """Untrusted text for a table: no markup, control characters as ``\\xNN``."""
     return Text(_CONTROL.sub(lambda m: repr(m.group())[1:-1], str(value)))
+
+
+# Word columns narrower than this leave the number columns room to wrap instead.
+FOLD_WIDTH = 8
+
+
+class FittedTable(Table):
+    """A table whose columns of numbers stay on one line (``0.91 [0.89, 0.93]``) while its
+    columns of words wrap, when the width allows that; in a narrower terminal every column
+    wraps between words. Words longer than a column fold: nothing is cut with an ellipsis.
+    Where there is room, the table is as wide as its title and caption, which then stay on
+    one line too."""
+
+    one_line: set[int]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.one_line = set()
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        self.min_width = None
+        fits = self._one_line_width(console, options) <= options.max_width
+        for index, column in enumerate(self.columns):
+            column.no_wrap = fits and index in self.one_line
+        wide = options.update_width(1 << 20)
+        titles = [t for t in (self.title, self.caption) if t is not None]
+        self.min_width = max((Measurement.get(console, wide, t).maximum for t in titles), default=0)
+        return super().__rich_console__(console, options)
+
+    def _one_line_width(self, console: Console, options: ConsoleOptions) -> int:
+        """The narrowest this table gets with its number columns on one line and its word
+        columns at least FOLD_WIDTH wide (or as wide as their longest word, if shorter)."""
+        wide = options.update_width(1 << 20)
+        width = Measurement.get(console, wide, self).minimum  # borders, padding, longest words
+        for index, column in enumerate(self.columns):
+            sizes = [Measurement.get(console, wide, c) for c in (column.header, *column.cells)]
+            longest_word = max(s.minimum for s in sizes)
+            if index in self.one_line:
+                width += max(s.maximum for s in sizes) - longest_word
+            else:
+                width -= longest_word - min(longest_word, FOLD_WIDTH)
+        return width
+
+
+def add_columns(table: Table, names: Iterable[str], *, text: Collection[str]) -> None:
+    """Add columns: those in ``text`` hold words and are left-aligned; the others hold numbers
+    or intervals, are right-aligned and, in a :class:`FittedTable`, kept on one line."""
+    for name in names:
+        words = name in text
+        table.add_column(name, justify="left" if words else "right", overflow="fold")
+        if not words and isinstance(table, FittedTable):
+            table.one_line.add(len(table.columns) - 1)
 
 
 HEADLINE = (
@@ -59,11 +115,10 @@ def format_metric(metric: Metric) -> str:
 
 
 def metrics_table(results: EvalResults) -> Table:
-    table = Table(
+    table = FittedTable(
         title=plain(f"{results.model.id} on {results.dataset.name or results.dataset.source}")
     )
-    table.add_column("metric")
-    table.add_column("value [95% CI]", justify="right")
+    add_columns(table, ("metric", "value [95% CI]"), text={"metric"})
     headline = MULTILABEL_HEADLINE if results.task == "multi_label" else HEADLINE
     for name in headline:
         if name in results.metrics:
@@ -72,9 +127,8 @@ def metrics_table(results: EvalResults) -> Table:
 
 
 def per_class_table(results: EvalResults) -> Table:
-    table = Table(title="per class")
-    for name in ("label", "precision", "recall", "f1", "support"):
-        table.add_column(name, justify="left" if name == "label" else "right")
+    table = FittedTable(title="per class")
+    add_columns(table, ("label", "precision", "recall", "f1", "support"), text={"label"})
     for row in results.per_class:
         table.add_row(
             plain(row.label),
@@ -88,10 +142,10 @@ def per_class_table(results: EvalResults) -> Table:
 
 def confusion_table(results: EvalResults) -> Table:
     cm = results.confusion_matrix
-    table = Table(title="confusion matrix (rows: gold, columns: predicted)")
-    table.add_column("")
+    table = FittedTable(title="confusion matrix (rows: gold, columns: predicted)")
+    table.add_column("", overflow="fold")
     for label in cm.labels:
-        table.add_column(plain(label), justify="right")
+        table.add_column(plain(label), justify="right", overflow="fold")
     for label, row in zip(cm.labels, cm.counts, strict=True):
         table.add_row(plain(label), *(str(c) for c in row))
     return table
@@ -103,21 +157,17 @@ _VERDICT_STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red"}
 def gate_table(report: GateReport) -> Table:
     """One row per rule: verdict, value, baseline, delta, 95% CI and p-value.
 
-    Compact enough for 80 columns; only the rule column wraps.
+    Compact enough for 80 columns; only the rule column wraps (it folds: nothing is cut).
     """
     from cardgen.gate import COLUMNS
 
-    table = Table(
+    table = FittedTable(
         title=plain(f"gate rules: {report.comparison}"),
         box=box.SIMPLE_HEAD,
         padding=(0, 0),
         show_edge=False,
     )
-    for name in COLUMNS:
-        left = name in ("rule", "verdict")
-        table.add_column(
-            name, justify="left" if left else "right", no_wrap=name != "rule", overflow="fold"
-        )
+    add_columns(table, COLUMNS, text={"rule", "verdict"})
     for outcome in report.outcomes:
         verdict, *cells = outcome.cells()
         table.add_row(
@@ -131,15 +181,14 @@ def probe_summary_table(probes: Mapping[str, ProbeResult]) -> Table:
 
     Probes with an expected label add the share of fills that miss it ("fails").
     """
-    table = Table(title="bias probes: P(target label), mean over templates, per term")
+    table = FittedTable(title="bias probes: P(target label), mean over templates, per term")
     expectations = any(p.expected_label is not None for p in probes.values())
     columns = ("probe", "target", "fills", "range [95% CI]", "std", "flips", "group gap")
-    for name in columns + (("fails",) if expectations else ()):
-        table.add_column(
-            name,
-            justify="left" if name in ("probe", "target") else "right",
-            no_wrap=name == "range [95% CI]",
-        )
+    add_columns(
+        table,
+        columns + (("fails",) if expectations else ()),
+        text={"probe", "target", "group gap", "fails"},
+    )
     for name, probe in probes.items():
         gap = (
             f"{probe.group_gap:.3f} {'<'.join(probe.group_gap_between)}"
@@ -172,11 +221,9 @@ def probe_summary_table(probes: Mapping[str, ProbeResult]) -> Table:
 def probe_extremes_table(probe: ProbeResult) -> Table:
     """The terms with the lowest and highest target probability, side by side."""
     kind = probe.term_kind or "term"
-    table = Table(title=plain(f"{probe.name}: P({probe.target_label}) by {kind}, extremes"))
-    table.add_column("lowest")
-    table.add_column("P", justify="right")
-    table.add_column("highest")
-    table.add_column("P", justify="right")
+    table = FittedTable(title=plain(f"{probe.name}: P({probe.target_label}) by {kind}, extremes"))
+    for name in ("lowest", "highest"):
+        add_columns(table, (name, "P"), text={name})
     for (low, low_p), (high, high_p) in zip(probe.lowest, probe.highest, strict=False):
         table.add_row(plain(low), f"{low_p:.3f}", plain(high), f"{high_p:.3f}")
     return table
@@ -187,23 +234,17 @@ def robustness_table(results: Mapping[str, RobustnessResult]) -> Table:
     wrong-to-right counts, accuracy with 95% CI, its change against the unedited rows, and
     seconds taken."""
     rows = max((r.rows for r in results.values()), default=0)
-    table = Table(
+    table = FittedTable(
         title=f"robustness on {rows:,} rows (flips on changed rows: broke right→wrong, fixed "
         "wrong→right)",
         box=box.SIMPLE_HEAD,
-        padding=(0, 0),
+        padding=(0, 1),
         show_edge=False,
     )
     columns = ("perturbation", "changed", "flips % [95% CI]", "broke", "fixed")
-    for name in (*columns, "accuracy [95% CI]", "Δ acc", "s"):
-        left = name == "perturbation"
-        table.add_column(
-            name,
-            justify="left" if left else "right",
-            no_wrap=not left,
-            overflow="fold",
-            min_width=len(name) if left else None,
-        )
+    add_columns(
+        table, (*columns, "accuracy [95% CI]", "Δ acc", "s"), text={"perturbation"}
+    )
     for name, result in results.items():
         flips = result.flip_rate
         table.add_row(
@@ -229,9 +270,9 @@ def _with_interval(metric: Metric, scale: float, spec: str) -> str:
 
 def label_detail_table(results: EvalResults) -> Table:
     """A multi-label run per label: threshold, the 2x2 counts, F1 with its CI, ROC-AUC, ECE."""
-    table = Table(title="per label (tp fp fn tn: gold x predicted at the threshold)")
-    for name in ("label", "threshold", "tp", "fp", "fn", "tn", "f1 [95% CI]", "roc_auc", "ece"):
-        table.add_column(name, justify="left" if name == "label" else "right")
+    table = FittedTable(title="per label (tp fp fn tn: gold x predicted at the threshold)")
+    columns = ("label", "threshold", "tp", "fp", "fn", "tn", "f1 [95% CI]", "roc_auc", "ece")
+    add_columns(table, columns, text={"label"})
     section = results.multilabel
     for row, detail in zip(results.per_class, section.labels if section else [], strict=True):
         ci = f" [{detail.f1_ci[0]:.3f}, {detail.f1_ci[1]:.3f}]" if detail.f1_ci else ""

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 from numpy.typing import NDArray
-from tqdm.auto import tqdm
 
 from cardgen.errors import ModelError, UsageError
+from cardgen.models._progress import RowProgress
 from cardgen.results.schema import PAIR_TRUNCATION
 
 # Automatic batch sizing per device type: (most examples, most padded tokens) per batch. On CPU,
@@ -201,7 +201,7 @@ def classify(
     tokens = padded = truncated = largest = 0
     token_cap = 1 << 62  # the most padded tokens per batch; lowered after an out-of-memory
     input_lengths = np.zeros(len(texts), dtype=np.int64)
-    with tqdm(total=len(texts), unit="ex", disable=not progress, desc="evaluating") as bar:
+    with RowProgress(len(texts), desc="evaluating", enabled=progress) as bar:
         ahead = device.type == "cuda"  # on CPU the tokenizer would take the model's cores
         for first, encoded in _encoded_chunks(
             tokenizer, texts, text_pairs, max_length, chunk_rows, ahead=ahead
@@ -210,6 +210,7 @@ def classify(
             lengths = encoded.lengths
             input_lengths[chunk] = encoded.full_lengths
             pending = list(length_sorted_batches(lengths, max_batch=max_batch, token_budget=budget))
+            bar.chunk(len(lengths), sum(len(i) * int(lengths[i].max()) for i in pending))
             done: list[tuple[NDArray[np.int64], torch.Tensor]] = []
             while pending:
                 index = pending.pop(0)
@@ -230,7 +231,7 @@ def classify(
                 done.append((index, out))
                 padded += len(index) * width
                 largest = max(largest, len(index))
-                bar.update(len(index))
+                bar.advance(len(index), len(index) * width)
             for index, out in done:  # one device sync per chunk, not one per batch
                 probs[first + index] = out.cpu().numpy()
             tokens += int(lengths.sum())
