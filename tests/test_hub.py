@@ -275,10 +275,23 @@ class FakeHub:
     head: str = "1" * 40  # the commit main points to
     readme: bytes | None = None  # the repo's README.md at head
     concurrent: bytes | None = None  # a README someone commits right after ours is read
+    files: dict[str, bytes] = field(default_factory=dict)  # .eval_results/NAME -> bytes at head
 
     def answer(self, method: str, path: str, query: dict, body: bytes) -> tuple[int, Any]:
         if path == "/api/models/org/model/revision/main":
             return 200, {"id": "org/model", "sha": self.head}
+        if path == f"/api/models/org/model/tree/{self.head}/.eval_results":
+            if not self.files:
+                return 404, ({"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"})
+            return 200, [
+                {"type": "file", "path": name, "size": len(data), "oid": "0" * 40}
+                for name, data in self.files.items()
+            ]
+        if path.startswith(f"/org/model/resolve/{self.head}/.eval_results/"):
+            name = path.split("/", 5)[5]
+            if name not in self.files:
+                return 404, ({"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"})
+            return 200, (self.files[name], {"X-Repo-Commit": self.head})
         if path == f"/org/model/resolve/{self.head}/README.md":
             if self.readme is None:
                 return 404, ({"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"})

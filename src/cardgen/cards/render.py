@@ -8,19 +8,22 @@ torch.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cardgen.cards.context import card_context
 from cardgen.cards.export import GENERATOR, card_images, card_to_html, copy_images, image_sources
+from cardgen.cards.file import check_merged_metadata
+from cardgen.cards.frontmatter import parse_metadata, split_front_matter
 from cardgen.cards.sections import (
     check_replaceable,
     check_section,
-    parse_metadata,
+    read_existing_card,
     refresh_file,
-    split_front_matter,
+    seal,
     tag_model,
 )
 from cardgen.cards.training import (
@@ -31,7 +34,7 @@ from cardgen.cards.training import (
 )
 from cardgen.errors import CardError, OutputError, UsageError
 from cardgen.results.schema import EvalResults, load_results
-from cardgen.trust.atomic import write_text
+from cardgen.trust.atomic import atomic_open
 from cardgen.trust.untrusted import check_output_file, quote
 
 # Sections a person can fill with --section NAME=FILE in the default template.
@@ -46,6 +49,7 @@ class RenderedCard:
     text: str
     images: dict[str, Path]
     run_dir: Path | None = None
+    labels: list[str] = field(default_factory=list)
 
 
 def render_card(
@@ -66,6 +70,7 @@ def render_card(
     dataset_split: str | None = None,
     language: Sequence[str] | None = None,
     merge: bool = False,
+    discard_edits: bool = False,
 ) -> str:
     """Render the model card of a run and return it; with ``output``, also write it.
 
@@ -82,8 +87,12 @@ def render_card(
     standalone, sanitized HTML page instead; it replaces only an HTML card cardgen wrote,
     other files need ``overwrite``. Refreshing a card of another model is refused, and so is an
     ``output`` that is a link or any other non-regular file (nothing is written through a
-    link; the card's images are read only from inside the run directory). Raises a
-    CardgenError on bad input before anything is written.
+    link; the card's images are read only from inside the run directory). A cardgen section
+    that a person edited is refused too, unless ``discard_edits`` (see
+    ``cardgen.cards.sections``); so is a merged card whose metadata the Hub would refuse. A
+    run that does not fit the existing card (another model name, label set or dataset) is a
+    warning, and a note in the card (see ``cardgen.cards.fit``). Raises a CardgenError on bad
+    input before anything is written.
     """
     if output_format not in ("md", "html"):
         raise UsageError(f"--format must be 'md' or 'html', got {quote(output_format)}")
@@ -117,12 +126,10 @@ def render_card(
             "--merge adds cardgen's sections to an existing Markdown card: pass it with "
             "--output CARD.md, without --overwrite or --format html"
         )
-    if merge and target is not None:
-        from cardgen.cards.merge import merge_file
-
-        text = merge_file(target, text, include=set(sections or {}))
-    elif output_format == "md" and target is not None and not overwrite:
-        text = refresh_file(target, text, sections or {})
+    if output_format == "md" and target is not None and not overwrite:
+        text = _onto_existing(
+            target, card, merge=merge, sections=sections or {}, discard_edits=discard_edits
+        )
     if output_format == "html":
         if target is not None and not overwrite:
             check_replaceable(target, GENERATOR, what="an HTML card written by cardgen")
@@ -130,7 +137,8 @@ def render_card(
     if target is not None:
         copy_images(card.images, card.run_dir, target.parent)
         try:
-            write_text(target, text)
+            with atomic_open(target, "wb") as handle:  # bytes: CRLF stays CRLF on any system
+                handle.write(text.encode("utf-8"))
         except OutputError:
             raise
         except OSError as exc:
@@ -198,8 +206,48 @@ def build_card(
     text = render_template(template, context)
     source = "the card" if template is None else f"the card rendered from template {template}"
     check_metadata(text, context["metadata"], source=source)
-    text = tag_model(text, context["model"]["source"])
-    return RenderedCard(text=text, images=image_sources(images, run_dir), run_dir=run_dir)
+    text = seal(tag_model(text, context["model"]["source"]))
+    return RenderedCard(
+        text=text,
+        images=image_sources(images, run_dir),
+        run_dir=run_dir,
+        labels=list(loaded.labels),
+    )
+
+
+def _onto_existing(
+    target: Path,
+    card: RenderedCard,
+    *,
+    merge: bool,
+    sections: Mapping[str, str],
+    discard_edits: bool,
+) -> str:
+    """``card`` refreshed into, or merged into, the card at ``target`` (``card`` as it is when
+    there is none), with a note on each way the run does not fit that card; CardError for
+    merged metadata the Hub would refuse."""
+    from cardgen.cards.fit import misfits, with_note
+
+    existing = read_existing_card(target)
+    if not existing.removeprefix("\ufeff").strip():
+        return card.text
+    problems = misfits(existing, card.text, card.labels, source=str(target))
+    text = with_note(card.text, problems)
+    if merge:
+        from cardgen.cards.merge import merge_file
+
+        text = merge_file(target, text, include=set(sections), discard_edits=discard_edits)
+    else:
+        text = refresh_file(target, text, sections, discard_edits=discard_edits)
+    fix = f"fix it in {target} (cardgen keeps your front matter as it is) and run again"
+    check_merged_metadata(text, card.text, source=f"{target} with cardgen's sections", fix=fix)
+    for problem in problems:
+        warnings.warn(
+            f"{target}: {problem}; these results may not belong to this card: check --output "
+            "and the run (the card says so too, at the top of its evaluation section)",
+            stacklevel=4,
+        )
+    return text
 
 
 def check_metadata(

@@ -34,6 +34,13 @@ def push(
             "print the diff."
         ),
     ] = False,
+    discard_edits: Annotated[
+        bool,
+        typer.Option(
+            help="With --merge-with-hub: replace cardgen's sections even where someone edited "
+            "them on the Hub (otherwise such a push is refused)."
+        ),
+    ] = False,
     token: Annotated[
         str | None,
         typer.Option(
@@ -54,6 +61,7 @@ def push(
         dry_run=dry_run,
         token=token,
         merge_with_hub=merge_with_hub,
+        discard_edits=discard_edits,
     )
     if dry_run and result.diff is not None:
         console.print(result.diff or "README.md would not change", markup=False, highlight=False)

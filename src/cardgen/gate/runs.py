@@ -1,8 +1,8 @@
-"""The two sides of a gate: loading them, and refusing pairs that cannot be compared.
+"""The two sides of a gate: loading them and checking each one.
 
 A run is a results file (with its per-example predictions when kept) or, as a baseline, a
-model card. Every run is checked here before a verdict rests on it: it must have rows, and a
-current run and its baseline must share their labels and (unless allowed) their data.
+model card. Every run is checked here before a verdict rests on it: it must have rows and a
+usable label list. Whether two runs may be compared at all is ``compatible``'s question.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cardgen.errors import CardgenError, LabelError, ResultsError, UsageError
+from cardgen.errors import CardgenError, ResultsError, UsageError
 from cardgen.gate.values import checked_metric, clip, metric_value
 from cardgen.results.predictions import (
     PredictionCodes,
@@ -25,6 +25,9 @@ from cardgen.results.schema import EvalResults, Metric, load_results
 from cardgen.trust.untrusted import quote
 
 _CARD_FINGERPRINT = re.compile(r"Fingerprint of texts and labels:\*\*[ \t]*`([^`\n]+)`")
+_CARD_COLUMNS = re.compile(r"^- \*\*Columns:\*\*[ \t]*text `[^`\n]*`,[ \t]*(text pair )?", re.M)
+_MULTILABEL_ONLY = ("samples_f1", "subset_accuracy", "hamming_loss")
+"""Metrics only a multi-label run reports; a card whose model-index has one is multi-label."""
 _CARD_PER_CLASS = re.compile(
     r"^\|[ \t]*label[ \t]*\|[ \t]*precision[ \t]*\|[ \t]*recall[ \t]*\|[ \t]*F1[ \t]*\|"
     r"[ \t]*support[ \t]*\|[ \t]*\r?$",
@@ -45,6 +48,8 @@ class Run:
     card_labels: list[str] | None = None
     card_fingerprint: str | None = None
     predictions: PredictionCodes | None = None
+    card_task: str | None = None
+    card_pairs: bool | None = None
 
     @property
     def labels(self) -> list[str] | None:
@@ -55,6 +60,18 @@ class Run:
     def fingerprint(self) -> str | None:
         """The dataset fingerprint; None for a card that does not show it."""
         return self.results.dataset.fingerprint if self.results else self.card_fingerprint
+
+    @property
+    def task(self) -> str | None:
+        """``single_label`` or ``multi_label``; None for a card that does not imply one."""
+        return self.results.task if self.results is not None else self.card_task
+
+    @property
+    def pairs(self) -> bool | None:
+        """Whether each row was a pair of texts; None for a card that does not show it."""
+        if self.results is None:
+            return self.card_pairs
+        return self.results.dataset.text_pair is not None
 
     def metric(self, name: str) -> Metric | None:
         """The value of ``name``, or None when the run does not have that metric."""
@@ -132,16 +149,23 @@ def _load_results(path: Path) -> EvalResults:
 
 
 def _load_card(path: Path) -> Run:
+    from cardgen.cards.eval_results_folder import with_eval_results
     from cardgen.cards.file import card_metric_values, read_card_text
 
-    values = card_metric_values(path)
+    values = with_eval_results(card_metric_values(path), path)  # model-index + .eval_results
     text = read_card_text(path)
     found = _CARD_FINGERPRINT.search(text)
+    columns = _CARD_COLUMNS.search(text)
+    task = "single_label" if "accuracy" in values else None
+    if any(name in values for name in _MULTILABEL_ONLY):
+        task = "multi_label"
     return Run(
         str(path),
         card_values=values,
         card_labels=_card_labels(text),
         card_fingerprint=found.group(1).strip() if found else None,
+        card_task=task,
+        card_pairs=None if columns is None else columns.group(1) is not None,
     )
 
 
@@ -164,7 +188,7 @@ def _card_labels(text: str) -> list[str] | None:
     return labels or None
 
 
-def _same_labels(current: list[str], card: list[str]) -> bool:
+def same_labels(current: list[str], card: list[str]) -> bool:
     """Whether a card's table shows exactly ``current``; a card shows labels on one line and
     invisible characters as ``\\uXXXX``, so a card label may match either way."""
     wanted = {_one_line(label) for label in current}
@@ -231,63 +255,3 @@ def check_predictions(rows: Any, labels: list[str], source: str) -> PredictionCo
     if not isinstance(rows, list | tuple):
         raise ResultsError(f"the predictions of {source} must be a list of rows, got {quote(rows)}")
     return prediction_codes(enumerate(rows, 1), labels, source=source)
-
-
-def check_comparable(
-    current: Run,
-    baseline: Run,
-    *,
-    allow_different_data: bool,
-    fix: str = "gate against a baseline evaluated on the same labels",
-) -> str | None:
-    """Refuse runs with different labels (LabelError, ending with ``fix``) or, unless
-    ``allow_different_data``, on different data (UsageError); return a note saying how the
-    data differed, if it did."""
-    cur, base = current.labels or [], baseline.labels
-    if base is not None:
-        same = set(cur) == set(base) if baseline.results else _same_labels(cur, base)
-        if not same:
-            raise LabelError(
-                f"the current run and baseline {baseline.source} have different labels "
-                f"(current: {clip(', '.join(cur), 200)}; baseline: {clip(', '.join(base), 200)}): "
-                f"their metrics measure different tasks; {fix}"
-            )
-    new, old = current.fingerprint, baseline.fingerprint
-    if baseline.results is None and old is None:
-        return None  # a card that does not show its data: nothing to compare
-    if isinstance(new, str) and new and new == old:
-        return None
-    note = (
-        f"the runs saw different data: dataset fingerprints differ (current {_short(new)}"
-        f" on {_dataset(current)}, baseline {_short(old)} on {_dataset(baseline)})"
-    )
-    older = [run.source for run, fp in ((current, new), (baseline, old)) if _is_old_scheme(fp)]
-    if older and not all(_is_old_scheme(fp) for fp in (new, old)):
-        note += (
-            f"; {clip(older[0], 80)} was fingerprinted by an older cardgen (sha256: over all "
-            "rows, not rows-sha256: over blocks of rows), so the fingerprints cannot match even "
-            "on the same data: evaluate it again with this cardgen"
-        )
-    if not allow_different_data:
-        raise UsageError(
-            f"{note}, so the gate cannot tell a regression from a change of data; evaluate both "
-            "on the same dataset, or pass --allow-different-data to compare the values anyway"
-        )
-    return note
-
-
-def _short(fingerprint: str | None) -> str:
-    """A fingerprint for a message: its scheme and 12 hex digits."""
-    scheme, _, digest = str(fingerprint).rpartition(":")
-    return clip(f"{scheme}:{digest[:12]}" if scheme else digest[:19])
-
-
-def _is_old_scheme(fingerprint: str | None) -> bool:
-    """Whether a fingerprint is from cardgen before block fingerprints (one sha256 of rows)."""
-    return isinstance(fingerprint, str) and fingerprint.startswith("sha256:")
-
-
-def _dataset(run: Run) -> str:
-    if run.results is None:
-        return f"card {run.source}"
-    return clip(str(run.results.dataset.source), 80)

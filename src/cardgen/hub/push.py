@@ -1,8 +1,9 @@
 """``push_card``: publish a model card, with the images it links, to the Hub.
 
 Everything is checked before anything is sent, in ``--dry-run`` too: the repo id and branch,
-the card's metadata (read with cardgen's bounded YAML loader) and every image it links (a
-path inside the card's folder). The token comes from ``--token``, ``HF_TOKEN`` or the
+the card's metadata (read with cardgen's bounded YAML loader), every image it links (a
+path inside the card's folder) and the ``.eval_results`` files beside it (see
+``cardgen.hub.eval_results``). The token comes from ``--token``, ``HF_TOKEN`` or the
 huggingface_hub login and never appears in cardgen's output or messages: Hub failures become
 messages written here, scrubbed of anything token-like. Nothing holding a token is sent or
 shown either: the card, its images, and with ``merge_with_hub`` the merged card and its diff are
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from cardgen.cards.file import CARD_PATH_IN_REPO, linked_images, read_card_text, validate_card
 from cardgen.errors import CardError, UsageError
+from cardgen.hub.eval_results import check_hub_eval_results, eval_results_to_push
 from cardgen.hub.http import hub_limits
 from cardgen.trust.secrets import known_tokens, refuse_tokens
 from cardgen.trust.untrusted import quote
@@ -53,6 +55,7 @@ class PushResult:
     contents: dict[str, bytes] = field(default_factory=dict)  # files sent from memory
     parent_commit: str | None = None  # with --merge-with-hub: the commit merged onto
     diff: str | None = None  # with --merge-with-hub: the change to the Hub's README.md
+    notes: list[str] = field(default_factory=list)  # e.g. .eval_results files left out
 
     def describe(self) -> str:
         """Human summary of the commit, one file a line."""
@@ -66,6 +69,7 @@ class PushResult:
         ]
         if self.parent_commit:
             lines.append(f"merged with README.md at commit {self.parent_commit[:12]}")
+        lines += self.notes
         lines.append(f"commit message: {self.commit_message}")
         if self.pr_url or self.commit_url:
             lines.append(
@@ -139,8 +143,10 @@ def push_card(
     commit_message: str = DEFAULT_COMMIT_MESSAGE,
     token: str | None = None,
     merge_with_hub: bool = False,
+    discard_edits: bool = False,
 ) -> PushResult:
-    """Upload a card as the repo's README.md, with the images it links, in one commit.
+    """Upload a card as the repo's README.md, with the images it links and cardgen's
+    ``.eval_results`` files beside it, in one commit.
 
     The repo id, branch, metadata and images are validated first; ``dry_run`` stops there and
     reports what would be sent. ``api`` defaults to ``huggingface_hub.HfApi(token=token)``
@@ -148,7 +154,10 @@ def push_card(
     with one clear message that never holds the token. ``merge_with_hub`` merges the card into
     the repo's README.md at ``revision`` (as ``cardgen card --merge`` does; read in
     ``dry_run`` too, with the diff in ``PushResult.diff``) and commits on top of the commit it
-    read, so a concurrent change makes the commit fail instead of being overwritten.
+    read, so a concurrent change makes the commit fail instead of being overwritten; an edit
+    someone made there inside cardgen's sections is refused unless ``discard_edits``; a
+    malformed ``.eval_results`` file there, or one of the name of cardgen's that is not
+    cardgen's, is refused (see ``cardgen.hub.eval_results``).
 
     A card, image, merged card or diff holding a Hub token raises CardError before anything is
     sent; every request waits at most ``CARDGEN_HUB_TIMEOUT`` seconds (default 30).
@@ -157,6 +166,8 @@ def push_card(
     check_revision(revision)
     _check_token(token)
     hub_limits()  # a bad CARDGEN_HUB_TIMEOUT is refused in --dry-run too
+    if discard_edits and not merge_with_hub:
+        raise UsageError("--discard-edits goes with --merge-with-hub; add it, or drop both")
     if create_pr and revision not in (None, "main"):
         raise UsageError(
             f"--create-pr opens a pull request against main; drop --revision {revision}"
@@ -168,6 +179,9 @@ def push_card(
     card = Path(path)
     validate_card(card)
     files = [(CARD_PATH_IN_REPO, card), *linked_images(card)]
+    eval_results, notes = eval_results_to_push(card)  # cardgen's .eval_results, checked
+    eval_results = [f for f in eval_results if f.path_in_repo not in dict(files)]
+    files += [(f.path_in_repo, f.path) for f in eval_results]
     secrets = known_tokens([token, getattr(api, "token", None)])
     for _, local in files:
         refuse_tokens(local, source=str(local), secrets=secrets)
@@ -176,8 +190,25 @@ def push_card(
         from cardgen.hub.merge import merge_with_hub as merge
 
         local_text = read_card_text(card)
-        merged = merge(local_text, card, repo_id, revision or "main", api=api, token=token)
+        merged = merge(
+            local_text,
+            card,
+            repo_id,
+            revision or "main",
+            api=api,
+            token=token,
+            discard_edits=discard_edits,
+        )
         _refuse_hub_tokens(merged.text, merged.diff, f"{repo_id}@{revision or 'main'}", secrets)
+        if eval_results:
+            notes += check_hub_eval_results(
+                [f.path_in_repo for f in eval_results],
+                repo_id,
+                revision or "main",
+                merged.parent_commit,
+                api=api,
+                token=token,
+            )
     result = PushResult(
         repo_id=repo_id,
         revision=revision or "main",
@@ -186,9 +217,11 @@ def push_card(
         commit_message=commit_message,
         dry_run=dry_run,
         sizes=[_size(local) for _, local in files],
+        contents={f.path_in_repo: f.data for f in eval_results},  # the bytes checked
+        notes=notes,
     )
     if merged is not None:
-        result.contents = {CARD_PATH_IN_REPO: merged.text.encode()}
+        result.contents[CARD_PATH_IN_REPO] = merged.text.encode()
         result.sizes[0] = len(result.contents[CARD_PATH_IN_REPO])
         result.parent_commit, result.diff = merged.parent_commit, merged.diff
     if dry_run:
