@@ -10,7 +10,7 @@ import pytest
 from conftest import run_cli
 
 import cardgen.engines.local
-import cardgen.evaluation.run
+import cardgen.evaluation.tasks
 from cardgen.errors import EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED
 
 
@@ -58,7 +58,7 @@ def test_ctrl_c_exits_130_and_keeps_the_previous_run(
     args = ["evaluate", "--model", str(tiny_model), "--dataset", str(sentiment_file), "--output-dir", str(out), "--bootstrap", "0", "--no-progress"]
     assert run_cli(capsys, *args)[0] == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    monkeypatch.setattr(cardgen.evaluation.run, "write_outputs", failing_load_model(interrupt))
+    monkeypatch.setattr(cardgen.evaluation.tasks, "write_outputs", failing_load_model(interrupt))
     code, _, err = run_cli(capsys, *args)
     assert code == EXIT_INTERRUPTED and err.strip() == "interrupted"
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

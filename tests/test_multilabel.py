@@ -456,3 +456,64 @@ def test_robustness_runs_on_multi_label_runs_with_label_set_flips(
     assert "## Robustness" in (tmp_path / "README.md").read_text()
     assert len(predictions) == 150
 
+
+
+def test_probes_run_on_multi_label_models_with_label_set_predictions(
+    ml_model: Path, ml_file: Path, tmp_path: Path
+) -> None:
+    from cardgen.probes import Lexicon, template_probe
+
+    target = LABELS[0]
+    terms = Lexicon("who", ("you", "they", "the team", "my friend"), (None,) * 4, ("WHO",))
+    probe = template_probe(
+        "who", ["{WHO} are idiots.", "I like {WHO}."], lexicons={"WHO": terms},
+        target_label=target, expected_label=target,
+    )  # fmt: skip
+    results = cardgen.evaluate(
+        ml_model, ml_file, n_bootstrap=50, probes=[probe], threshold=0.4,
+        output_dir=tmp_path / "run",
+    )  # fmt: skip
+    found = results.probes["who"]
+    assert found.target_label == target
+    fills = [json.loads(line) for line in (tmp_path / "run" / "probe_fills.jsonl").open()]
+    assert len(fills) == 8
+    # each fill's prediction is the label set at threshold 0.4, and the failure rate is the
+    # share of fills whose target score is under it
+    sets = [", ".join(x for x in LABELS if f["probabilities"][x] >= 0.4) or "(none)" for f in fills]
+    assert [f["predicted"] for f in fills] == sets
+    below = np.mean([f["probabilities"][target] < 0.4 for f in fills])
+    assert found.failure_rate == pytest.approx(below, abs=1e-6)
+    with pytest.raises(cardgen.errors.CardgenError, match="target"):
+        cardgen.evaluate(ml_model, ml_file, n_bootstrap=0, probes=["country"])
+
+
+def test_slices_of_a_multi_label_run_equal_scikit_learn_per_slice(
+    ml_model: Path, ml_rows: list[dict], tmp_path: Path
+) -> None:
+    from sklearn.metrics import f1_score
+
+    rows = [{**row, "source": "abc"[i % 3]} for i, row in enumerate(ml_rows)]
+    path = write_jsonl(tmp_path / "sliced.jsonl", rows)
+    results = cardgen.evaluate(
+        ml_model, path, n_bootstrap=200, slice_by=["source"], min_slice_size=10,
+        output_dir=tmp_path / "run",
+    )  # fmt: skip
+    predictions = load_predictions(tmp_path / "run")
+    source = results.slices["source"]
+    assert [v.value for v in source.values] == ["a", "b", "c"]
+    assert "subset accuracy" in str(source.note)
+    for value in source.values:
+        member = [p for p, r in zip(predictions, rows, strict=True) if r["source"] == value.value]
+        gold = np.array([[x in p["gold"] for x in LABELS] for p in member])
+        pred = np.array([[x in p["predicted"] for x in LABELS] for p in member])
+        assert value.rows == len(member)
+        assert value.accuracy.value == pytest.approx(accuracy_score(gold, pred))
+        assert value.micro_f1 is not None
+        assert value.micro_f1.value == pytest.approx(f1_score(gold, pred, average="micro", zero_division=0))
+        assert value.macro_f1.value == pytest.approx(f1_score(gold, pred, average="macro", zero_division=0))
+        assert value.accuracy.ci_low <= value.accuracy.value <= value.accuracy.ci_high
+        for label, recall in value.recall.items():
+            j = LABELS.index(label)
+            assert recall.value == pytest.approx(pred[gold[:, j], j].mean())
+    assert "input_length" in results.slices and (tmp_path / "run" / "slices.png").is_file()
+    assert set(source.gaps) == {"accuracy", "macro_f1"}

@@ -344,7 +344,7 @@ def test_damaging_flips_are_right_to_wrong_and_fixes_are_listed_apart():
 def test_damage_is_ranked_by_the_loss_of_gold_probability():
     class Graded(GoodWordModel):
         def predict_scores(self, texts, **options):  # type: ignore[no-untyped-def]
-            p = np.array([0.9 if "good" in t else (0.45 if "GOOD" == t else 0.05) for t in texts])
+            p = np.array([0.9 if "good" in t else (0.45 if t == "GOOD" else 0.05) for t in texts])
             return np.stack([1 - p, p], axis=1), RunStats("cpu", "float64", len(texts), 0.0)
 
     model = Graded()

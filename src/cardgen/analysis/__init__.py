@@ -20,6 +20,7 @@ from cardgen.analysis.slices import (
     DEFAULT_MIN_SLICE_SIZE,
     automatic_slices,
     length_quartiles,
+    row_lengths,
     slice_metrics,
 )
 from cardgen.errors import DataError, UsageError
@@ -137,14 +138,7 @@ def analyse(
             f"slice column {quote(missing[0])} was not loaded with the data; loaded columns "
             f"are: {quote(sorted(columns))} (pass slice_columns= to load_data)"
         )
-    if input_lengths is not None:
-        lengths, unit = np.asarray(input_lengths, dtype=np.int64), "tokens"
-        truncated = lengths > max_length if max_length is not None else None
-    else:
-        lengths = np.fromiter((len(t.split()) for t in texts), np.int64, len(texts))
-        if text_pairs is not None:
-            lengths += np.fromiter((len(t.split()) for t in text_pairs), np.int64, len(texts))
-        unit, truncated = "words", None
+    lengths, unit, truncated = row_lengths(input_lengths, max_length, texts, text_pairs)
     min_size = options.min_slice_size
     slices = {
         name: slice_metrics(

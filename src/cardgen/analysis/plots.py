@@ -20,9 +20,11 @@ def plot_slice(
     metric: str = "accuracy",
     overall: float | None = None,
     ax: Axes | None = None,
+    title: str | None = None,
 ) -> Axes:
     """Each value's ``metric`` with its CI as a horizontal bar; slices under the minimum size
-    hollow and grey; ``overall`` (the whole set) as a dashed line."""
+    hollow and grey; ``overall`` (the whole set) as a dashed line; ``title`` names the metric
+    on the axis (default: ``metric``)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 0.35 * len(result.values) + 1.2), layout="constrained")
     values = result.values
@@ -53,7 +55,7 @@ def plot_slice(
         ax.axvline(overall, color="0.3", ls="--", lw=1)
         title += f"   (dashed: all rows, {overall:.3f})"
     ax.set_xlim(*_limits(result, metric, overall))
-    ax.set_xlabel(f"{metric.replace('_', '-')} (95% CI)")
+    ax.set_xlabel(f"{title or metric.replace('_', '-')} (95% CI)")
     ax.set_title(_text(title), loc="left", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return ax
@@ -76,7 +78,11 @@ def _label(value: str, description: str | None, rows: int, small: bool) -> str:
 
 
 def slices_figure(
-    slices: Sequence[SliceResult], *, metric: str = "accuracy", overall: float | None = None
+    slices: Sequence[SliceResult],
+    *,
+    metric: str = "accuracy",
+    overall: float | None = None,
+    title: str | None = None,
 ) -> Figure:
     """One panel per slice column that has values, stacked, sized for their values."""
     shown = [s for s in slices if s.values]
@@ -89,7 +95,7 @@ def slices_figure(
         squeeze=False,
     )
     for result, ax in zip(shown, axes[:, 0], strict=True):
-        plot_slice(result, metric=metric, overall=overall, ax=ax)
+        plot_slice(result, metric=metric, overall=overall, ax=ax, title=title)
     # margins set by hand: constrained layout doubles the drawing time of this figure
     longest = max(
         len(_label(v.value, v.description, v.rows, v.small)) for s in shown for v in s.values

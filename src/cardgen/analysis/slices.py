@@ -8,14 +8,14 @@ so slices cost microseconds each, not a pass over the rows per resample.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from cardgen.results.schema import Metric, SliceGap, SliceResult, SliceValue
-from cardgen.tasks.metrics import confusion_metrics, per_class_scores
+from cardgen.results.schema import SliceGap, SliceResult, SliceValue
+from cardgen.tasks.metrics import bootstrap_metrics, confusion_metrics, per_class_scores
 
 DEFAULT_MIN_SLICE_SIZE = 30
 """Slices with fewer rows are reported but flagged, and never ranked as worst or best: a CI
@@ -31,6 +31,8 @@ SLICE_METRICS = ("accuracy", "macro_f1")
 QUARTILES = (0.25, 0.5, 0.75)
 
 _Array = NDArray[Any]
+SliceScorer = Callable[..., SliceResult]
+"""A function with ``slice_metrics``'s signature."""
 
 
 def slice_metrics(
@@ -52,8 +54,9 @@ def slice_metrics(
     row), and the largest gap between slices of at least ``min_size`` rows.
 
     Values come in ``order`` when given, else by rows (most first). CIs use at most
-    MAX_SLICE_BOOTSTRAP resamples. Macro-F1 averages over the
-    labels present in the slice's gold or predicted labels, as scikit-learn does.
+    MAX_SLICE_BOOTSTRAP resamples; a class's recall CI leaves out the resamples without its
+    gold rows (counted in ``undefined_resamples``). Macro-F1 averages over the labels present
+    in the slice's gold or predicted labels, as scikit-learn does.
     """
     names, cms = slice_counts(y_true, y_pred, len(labels), values)
     return slice_metrics_from_counts(
@@ -121,9 +124,9 @@ def slice_metrics_from_counts(
         stack = (
             None
             if reps is None
-            else [reps["accuracy"], reps["macro_f1"], *reps["recall"].T[present]]
+            else np.vstack([reps["accuracy"], reps["macro_f1"], reps["recall"].T[present]])
         )
-        accuracy, macro_f1, *recalls = _metrics(points, stack)
+        accuracy, macro_f1, *recalls = bootstrap_metrics(points, stack)
         out.append(
             SliceValue(
                 value=value,
@@ -142,7 +145,7 @@ def slice_metrics_from_counts(
         kind=kind,
         min_size=min_size,
         values=out,
-        gaps=_gaps(out, replicates),
+        gaps=slice_gaps(out, replicates),
         note=note,
     )
 
@@ -150,7 +153,8 @@ def slice_metrics_from_counts(
 def _replicates(
     cm: NDArray[np.int64], n_bootstrap: int, rng: np.random.Generator
 ) -> dict[str, Any]:
-    """Bootstrap replicates of a slice's metrics: a multinomial over its non-empty cells."""
+    """Bootstrap replicates of a slice's metrics: a multinomial over its non-empty cells. A
+    class's recall is NaN in a resample without its gold rows (undefined, not 0)."""
     flat = cm.ravel()
     n = int(flat.sum())
     nonzero = np.flatnonzero(flat)
@@ -160,26 +164,11 @@ def _replicates(
     metrics = confusion_metrics(stack)
     return {
         **{name: metrics[name] for name in SLICE_METRICS},
-        "recall": per_class_scores(stack)["recall"],
+        "recall": per_class_scores(stack, zero_division=np.nan)["recall"],
     }
 
 
-def _metrics(values: list[Any], replicates: list[Any] | None) -> list[Metric]:
-    """Metrics with percentile CIs, all intervals from one call (a slice has a few)."""
-    if replicates is None:
-        return [Metric(float(v)) for v in values]
-    low, high = np.percentile(np.stack(replicates), [2.5, 97.5], axis=1)
-    return [Metric(float(v), float(a), float(b)) for v, a, b in zip(values, low, high, strict=True)]
-
-
-def _metric(value: float, replicates: NDArray[np.float64] | None) -> Metric:
-    if replicates is None:
-        return Metric(float(value))
-    low, high = np.percentile(replicates, [2.5, 97.5])
-    return Metric(float(value), float(low), float(high))
-
-
-def _gaps(
+def slice_gaps(
     values: list[SliceValue], replicates: dict[str, dict[str, NDArray[np.float64]]]
 ) -> dict[str, SliceGap]:
     """Best minus worst slice (of at least the minimum size) per metric; its CI resamples the
@@ -197,7 +186,8 @@ def _gaps(
             if best.value in replicates and worst.value in replicates
             else None
         )
-        gaps[name] = SliceGap(name, _metric(diff, reps), worst=worst.value, best=best.value)
+        (gap,) = bootstrap_metrics([diff], reps)
+        gaps[name] = SliceGap(name, gap, worst=worst.value, best=best.value)
     return gaps
 
 
@@ -249,86 +239,63 @@ def automatic_slices(
     min_size: int,
     n_bootstrap: int,
     seed: int,
+    scorer: SliceScorer | None = None,
 ) -> dict[str, SliceResult]:
     """The slices computed without asking: input-length quartiles, and truncated vs not when
-    the model truncates (a note instead when nothing was truncated)."""
-    k = len(labels)
+    the model truncates (a note instead when nothing was truncated). ``scorer`` computes a
+    column's slices (``slice_metrics``'s signature): ``slice_metrics`` for one label per row,
+    ``label_set_slice_metrics`` for label sets."""
+    score = scorer or slice_metrics
     values, order, spans = length_quartiles(lengths, unit)
-    flags = None if truncated is None else np.asarray(truncated, dtype=bool)
-    return automatic_slices_from_counts(
-        labels,
-        length=slice_counts(y_true, y_pred, k, values),
-        order=order,
-        spans=spans,
-        unit=unit,
-        truncated=None if flags is None else slice_counts(y_true, y_pred, k, _yes_no(flags)),
-        max_length=max_length,
-        min_size=min_size,
-        n_bootstrap=n_bootstrap,
-        seed=seed,
-    )
-
-
-def _yes_no(flags: _Array) -> NDArray[np.str_]:
-    """The truncated slice's value of each row: ``yes`` or ``no``."""
-    return np.where(np.asarray(flags, dtype=bool), "yes", "no")
-
-
-def automatic_slices_from_counts(
-    labels: Sequence[str],
-    *,
-    length: tuple[Sequence[str], NDArray[np.int64]],
-    order: Sequence[str],
-    spans: Mapping[str, str],
-    unit: str,
-    truncated: tuple[Sequence[str], NDArray[np.int64]] | None,
-    max_length: int | None,
-    min_size: int,
-    n_bootstrap: int,
-    seed: int,
-) -> dict[str, SliceResult]:
-    """``automatic_slices`` from confusion matrices: per quartile name (``length``) and per
-    ``yes`` / ``no`` truncated (``truncated``, None when the model does not truncate)."""
     note = (
         "Length in words (split on whitespace): this model does not report token counts."
         if unit == "words"
         else None
     )
+    common: dict[str, Any] = {"min_size": min_size, "n_bootstrap": n_bootstrap}
     out = {
-        LENGTH_SLICE: slice_metrics_from_counts(
-            *length,
-            labels,
-            column=LENGTH_SLICE,
-            kind="length",
-            min_size=min_size,
-            n_bootstrap=n_bootstrap,
-            seed=seed,
-            order=order,
-            descriptions=spans,
-            note=note,
-        )
+        LENGTH_SLICE: score(
+            y_true, y_pred, labels, values, column=LENGTH_SLICE, kind="length", seed=seed,
+            order=order, descriptions=spans, note=note, **common,
+        )  # fmt: skip
     }
-    if truncated is not None:
-        names, cms = truncated
-        if any(name == "yes" and cms[i].sum() for i, name in enumerate(names)):
-            out[TRUNCATED_SLICE] = slice_metrics_from_counts(
-                names,
-                cms,
-                labels,
-                column=TRUNCATED_SLICE,
-                kind="truncated",
-                min_size=min_size,
-                n_bootstrap=n_bootstrap,
-                seed=seed + 1,
-                order=["no", "yes"],
-                descriptions={"yes": f"over {max_length} tokens, cut", "no": "kept whole"},
-            )
-        else:
-            out[TRUNCATED_SLICE] = SliceResult(
-                TRUNCATED_SLICE,
-                "truncated",
-                min_size,
-                values=[],
-                note=f"No input was longer than {max_length} tokens: nothing was truncated.",
-            )
+    if truncated is None:
+        return out
+    flags = np.asarray(truncated, dtype=bool)
+    if flags.any():
+        out[TRUNCATED_SLICE] = score(
+            y_true, y_pred, labels, _yes_no(flags), column=TRUNCATED_SLICE, kind="truncated",
+            seed=seed + 1, order=["no", "yes"],
+            descriptions={"yes": f"over {max_length} tokens, cut", "no": "kept whole"}, **common,
+        )  # fmt: skip
+    else:
+        out[TRUNCATED_SLICE] = SliceResult(
+            TRUNCATED_SLICE,
+            "truncated",
+            min_size,
+            values=[],
+            note=f"No input was longer than {max_length} tokens: nothing was truncated.",
+        )
     return out
+
+
+def row_lengths(
+    input_lengths: _Array | None,
+    max_length: int | None,
+    texts: Sequence[str],
+    text_pairs: Sequence[str] | None,
+) -> tuple[NDArray[np.int64], str, NDArray[np.bool_] | None]:
+    """Each row's length, its unit and whether it was truncated: the model's token counts
+    (truncated past ``max_length``), else whitespace words of both texts (no truncation)."""
+    if input_lengths is not None:
+        lengths = np.asarray(input_lengths, dtype=np.int64)
+        return lengths, "tokens", (lengths > max_length if max_length is not None else None)
+    lengths = np.fromiter((len(t.split()) for t in texts), np.int64, len(texts))
+    if text_pairs is not None:
+        lengths += np.fromiter((len(t.split()) for t in text_pairs), np.int64, len(texts))
+    return lengths, "words", None
+
+
+def _yes_no(flags: _Array) -> NDArray[np.str_]:
+    """The truncated slice's value of each row: ``yes`` or ``no``."""
+    return np.where(np.asarray(flags, dtype=bool), "yes", "no")

@@ -132,10 +132,17 @@ def evaluate(
         typer.Option(
             help="Second text column of sentence pairs, tokenized with the text as one pair "
             "[default: found by name: sentence1/sentence2, premise/hypothesis, "
-            "question1/question2, question/sentence]."
+            "question1/question2, question/sentence, for a model fine-tuned on pairs]."
         ),
     ] = None,
     label_column: Annotated[str | None, typer.Option(help="Label column [default: label].")] = None,
+    label_format: Annotated[
+        str | None,
+        typer.Option(
+            help="How list labels of 0/1 read: ids (lists of class ids) or multi-hot (one 0/1 "
+            "entry per model label) [default: from the whole column; asked when ambiguous]."
+        ),
+    ] = None,
     label_map: Annotated[
         str | None,
         typer.Option(help="JSON file mapping model label -> dataset label, or 'index'."),
@@ -228,6 +235,13 @@ def evaluate(
             help="Also write (or refresh) the model card here; `cardgen card` has more options."
         ),
     ] = None,
+    discard_edits: Annotated[
+        bool,
+        typer.Option(
+            help="With --card: replace cardgen's sections of the card even where someone "
+            "edited them (otherwise the card is refused after the evaluation is written)."
+        ),
+    ] = False,
     engine: Engine = "local",
     spark_master: SparkMaster = None,
 ) -> None:
@@ -237,6 +251,8 @@ def evaluate(
 
     if (model is None) != (dataset is None):
         raise UsageError("pass both --model and --dataset, or neither to run the embedded demo")
+    if discard_edits and card is None:
+        raise UsageError("--discard-edits goes with --card; add it, or drop both")
     if output_dir is None:
         output_dir = DEFAULT_OUTPUT if model is None else Path("runs") / run_name(model)
     with warnings.catch_warnings():  # printed once, from results.warnings, by print_summary
@@ -250,6 +266,7 @@ def evaluate(
             text_column=text_column,
             text_pair_column=text_pair_column,
             label_column=label_column,
+            label_format=label_format,
             label_map=label_map,
             label_order=split_list(label_order),
             batch_size=parse_batch_size(batch_size),
@@ -278,7 +295,7 @@ def evaluate(
         )
     print_summary(results, output_dir)
     if card is not None:
-        write_card(output_dir, card)
+        write_card(output_dir, card, discard_edits=discard_edits)
 
 
 @app.command()

@@ -9,6 +9,7 @@ from numpy.typing import NDArray
 
 from cardgen.probes._probe import Probe
 from cardgen.results.schema import Metric, ProbeResult, ProbeTerm
+from cardgen.tasks.decisions import Decider, single_label
 
 EXTREMES = 5
 DIGITS = 6
@@ -23,8 +24,14 @@ def summarize_probe(
     expected: str | None = None,
     n_bootstrap: int = 1000,
     seed: int = 0,
+    decider: Decider | None = None,
 ) -> ProbeResult:
-    """Summarise one probe; ``scores[i, j]`` are the label scores of template i with term j."""
+    """Summarise one probe; ``scores[i, j]`` are the label scores of template i with term j.
+
+    ``decider`` turns scores into predictions for the flip and failure rates (default: the top
+    label; a multi-label one predicts label sets, and a fill fails an ``expected`` label when
+    that label's score is under its threshold)."""
+    decider = decider or single_label(labels)
     lexicon = probe.lexicon
     target_scores = scores[:, :, labels.index(target)]
     term_means = target_scores.mean(axis=0)
@@ -43,8 +50,10 @@ def summarize_probe(
     ]
     order = np.argsort(term_means, kind="stable")
     k = min(EXTREMES, max(1, len(order) // 2))
-    predicted = scores.argmax(axis=2)
-    flips = predicted != _template_modes(predicted, len(labels))[:, None]
+    codes = decider.decide(scores.reshape(-1, len(labels)))
+    kinds, dense = np.unique(codes, return_inverse=True)
+    predicted = dense.reshape(scores.shape[:2])
+    flips = predicted != _template_modes(predicted, len(kinds))[:, None]
     group_means, gap, between = _group_gap(term_means, lexicon.groups)
     return ProbeResult(
         name=probe.name,
@@ -62,7 +71,7 @@ def summarize_probe(
         group_gap_between=between,
         expected_label=expected,
         failure_rate=(
-            None if expected is None else _round((predicted != labels.index(expected)).mean())
+            None if expected is None else _round(_fails(scores, labels, expected, decider))
         ),
         term_kind=lexicon.kind,
         lexicon_source=lexicon.source,
@@ -111,3 +120,14 @@ def _group_gap(
     low = min(raw, key=raw.__getitem__)
     high = max(raw, key=raw.__getitem__)
     return means, _round(raw[high] - raw[low]), (low, high)
+
+
+def _fails(
+    scores: NDArray[np.float64], labels: list[str], expected: str, decider: Decider
+) -> float:
+    """The share of fills not predicted as ``expected``: another top label, or for label
+    sets ``expected``'s score under its threshold."""
+    column = labels.index(expected)
+    if decider.thresholds is None:
+        return float((scores.argmax(axis=2) != column).mean())
+    return float((scores[:, :, column] < decider.thresholds[column]).mean())

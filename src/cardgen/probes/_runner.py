@@ -20,6 +20,7 @@ from cardgen.probes._measures import summarize_probe
 from cardgen.probes._probe import BUILTIN_SUITES, Probe
 from cardgen.results.rundir import staged_run_dir
 from cardgen.results.schema import SCHEMA_VERSION, ProbeResult
+from cardgen.tasks.decisions import Decider, single_label
 from cardgen.trust.atomic import write_json, write_jsonl
 from cardgen.trust.untrusted import quote
 
@@ -75,12 +76,15 @@ def measure_probes(
     seed: int = 0,
     batch_size: int | None = None,
     progress: bool = False,
+    decider: Decider | None = None,
 ) -> ProbeRun:
     """Fill every template of every probe with every term, predict once, and summarise.
 
     ``target_label`` applies to probes that do not name their own; None picks
-    ``default_target``. Labels are checked before the model runs.
+    ``default_target``. Labels are checked before the model runs. ``decider`` (over the
+    model's labels) makes the predictions of a multi-label model label sets.
     """
+    decider = decider or single_label(model.labels)
     labels = list(model.labels)
     if target_label is not None and not target_label.strip():
         raise ProbeError("--target-label is empty; name one of the model's labels")
@@ -103,18 +107,31 @@ def measure_probes(
         shape = (len(probe.templates), len(probe.lexicon.terms), len(labels))
         block = scores[start : start + shape[0] * shape[1]].reshape(shape)
         results[probe.name] = summarize_probe(
-            probe, block, labels, target, expected=expect, n_bootstrap=n_bootstrap, seed=seed
+            probe,
+            block,
+            labels,
+            target,
+            expected=expect,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+            decider=decider,
         )
-        fills.extend(_fill_rows(probe, texts[start : start + shape[0] * shape[1]], block, labels))
+        texts_of = texts[start : start + shape[0] * shape[1]]
+        fills.extend(_fill_rows(probe, texts_of, block, labels, decider))
         start += shape[0] * shape[1]
     return ProbeRun(results, fills, stats.wall_seconds, stats.device)
 
 
 def _fill_rows(
-    probe: Probe, texts: list[str], block: np.ndarray[Any, Any], labels: list[str]
+    probe: Probe,
+    texts: list[str],
+    block: np.ndarray[Any, Any],
+    labels: list[str],
+    decider: Decider,
 ) -> list[dict[str, Any]]:
     rows = []
     n_terms = len(probe.lexicon.terms)
+    decided = decider.decide(block.reshape(-1, len(labels)))
     for n, text in enumerate(texts):
         i, j = divmod(n, n_terms)
         rows.append(
@@ -124,7 +141,7 @@ def _fill_rows(
                 "term": probe.lexicon.terms[j],
                 "group": probe.lexicon.groups[j],
                 "text": text,
-                "predicted": labels[int(block[i, j].argmax())],
+                "predicted": decider.name(decided[n]),
                 "probabilities": {
                     label: round(float(p), 7) for label, p in zip(labels, block[i, j], strict=True)
                 },

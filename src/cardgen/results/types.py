@@ -14,11 +14,15 @@ PAIR_TRUNCATION = "longest_first"
 
 @dataclass
 class Metric:
-    """A metric value with its 95% bootstrap confidence interval (when one was computed)."""
+    """A metric value with its 95% bootstrap confidence interval (when one was computed).
+
+    ``undefined_resamples`` counts the resamples in which the metric was 0/0 (a class without
+    gold rows has no recall), left out of the CI; no CI when every resample was."""
 
     value: float
     ci_low: float | None = None
     ci_high: float | None = None
+    undefined_resamples: int = 0
 
 
 @dataclass
@@ -84,10 +88,12 @@ class ModelInfo:
 @dataclass
 class TextPair:
     """The second text of a sentence-pair dataset: its column and the truncation strategy of
-    the tokenizer call (``tokenizer(text, text_pair, truncation=...)``) for too-long pairs."""
+    the tokenizer call (``tokenizer(text, text_pair, truncation=...)``) for too-long pairs.
+    ``found_by_name``: the pair columns were found by name, not asked for."""
 
     column: str
     truncation: str = PAIR_TRUNCATION
+    found_by_name: bool = False
 
 
 @dataclass
@@ -197,6 +203,8 @@ class SliceValue:
     recall: dict[str, Metric] = field(default_factory=dict)
     small: bool = False
     description: str | None = None
+    micro_f1: Metric | None = None
+    """Multi-label runs only, where ``accuracy`` is the slice's subset accuracy."""
 
 
 @dataclass
@@ -281,7 +289,9 @@ TASKS = ("single_label", "multi_label")
 class LabelDetail:
     """One label of a multi-label run: its decision threshold, its 2x2 table of gold x
     predicted counts, ROC-AUC (None when the label is always or never gold), expected
-    calibration error of its probability, and the 95% bootstrap CI of its F1.
+    calibration error of its probability, and the 95% bootstrap CI of its F1 over the
+    resamples where the label was gold or predicted at least once (``f1_undefined_resamples``
+    counts the others, where its F1 is 0/0).
 
     Precision, recall, F1 and support are in ``EvalResults.per_class``.
     """
@@ -295,6 +305,7 @@ class LabelDetail:
     roc_auc: float | None = None
     ece: float | None = None
     f1_ci: tuple[float, float] | None = None
+    f1_undefined_resamples: int = 0
 
 
 @dataclass

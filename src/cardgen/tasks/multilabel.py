@@ -9,6 +9,7 @@ input error that says which side is which.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,13 +19,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cardgen import __version__
+from cardgen.data.label_sets import check_vector_width
 from cardgen.data.labels import Alignment, align_labels
 from cardgen.data.load import EvalData
 from cardgen.engines.base import run_environment, run_timing
 from cardgen.errors import DataError, LabelError, UsageError
 from cardgen.evaluation.options import Thresholds
+from cardgen.evaluation.outputs import save_slices_plot
 from cardgen.models import TextClassifier
-from cardgen.models.base import declared_multi_label
+from cardgen.models.base import RunStats, declared_multi_label
 from cardgen.results.schema import PREDICTIONS_FILE, ConfusionMatrix, EvalResults, MultiLabelResults
 from cardgen.tasks.decisions import Decider
 from cardgen.tasks.multilabel_metrics import compute_multilabel_metrics
@@ -73,6 +76,7 @@ def check_task(model: TextClassifier, data: EvalData) -> tuple[TextClassifier, l
             f"problem_type); it was scored as multi-label, with a sigmoid per label, because "
             f"label column {column} holds lists. Set problem_type in its config.json"
         )
+    check_vector_width(data.vector_width, model.labels, data.info.label_column, model.info().id)
     if data.multi_hot and len(data.label_names) != len(model.labels):
         raise DataError(
             f"label column {column} holds multi-hot vectors of length {len(data.label_names)}, "
@@ -113,11 +117,25 @@ class MultiLabelRun:
     gold: NDArray[np.bool_]
     scores: NDArray[np.float64]
     limits: NDArray[np.float64]
+    stats: RunStats
+
+    @property
+    def predicted(self) -> NDArray[np.bool_]:
+        """Each row's predicted labels at their thresholds, (rows, labels)."""
+        return self.scores >= self.limits[None, :]
 
     @property
     def decider(self) -> Decider:
-        """Label sets at the run's thresholds."""
+        """Label sets at the run's thresholds, over the run's (dataset) labels."""
         return Decider(tuple(self.alignment.labels), self.limits)
+
+    @property
+    def model_decider(self) -> Decider:
+        """The same decisions over the model's own labels and output columns (for texts the
+        model scores outside the evaluation, such as probe fills); unmapped labels at 0.5."""
+        limits = np.full(len(self.model.labels), 0.5)
+        limits[self.alignment.columns] = self.limits
+        return Decider(tuple(self.model.labels), limits)
 
 
 def evaluate_multilabel(
@@ -179,12 +197,15 @@ def evaluate_multilabel(
             false_positives=report.false_positives,
         ),
     )
-    return MultiLabelRun(results, model, alignment, gold, scores, limits)
+    return MultiLabelRun(results, model, alignment, gold, scores, limits, stats)
 
 
-def write_outputs(run: MultiLabelRun, output_dir: Path) -> None:
+def write_outputs(
+    run: MultiLabelRun, output_dir: Path, *, row_ids: Sequence[int] | None = None
+) -> None:
     """Predictions (gold and predicted label lists, a probability per label), the F1 and
-    reliability plots, then ``results.json``, each written atomically."""
+    reliability plots, then ``results.json``, each written atomically. ``row_ids``: each
+    row's ``index``, its row in the source (default: its position)."""
     results, alignment, gold = run.results, run.alignment, run.gold
     scores, limits = run.scores, run.limits
     from cardgen.display.plots import save_figure
@@ -196,7 +217,7 @@ def write_outputs(run: MultiLabelRun, output_dir: Path) -> None:
         output_dir / PREDICTIONS_FILE,
         (
             {
-                "index": i,
+                "index": i if row_ids is None else row_ids[i],
                 "gold": labels[g].tolist(),
                 "predicted": labels[p].tolist(),
                 "probabilities": {
@@ -214,4 +235,5 @@ def write_outputs(run: MultiLabelRun, output_dir: Path) -> None:
         figure = label_reliability_figure(results.calibration)
         save_figure(figure, output_dir / RELIABILITY_PLOT)
         results.files["reliability"] = RELIABILITY_PLOT
+    save_slices_plot(results, output_dir)
     results.save(output_dir)

@@ -9,7 +9,10 @@ example by a Poisson(1) draw (the Poisson bootstrap: an example, not a cell, is 
 pattern seen c times gets a Poisson(c) weight. Resamples are drawn in chunks
 (seeded per chunk, so label chunks see the same resamples) and multiplied into the sums, which
 keeps memory bounded by a fixed budget however many rows, labels and resamples there are.
-Ill-defined ratios are 0, as scikit-learn's ``zero_division`` default gives.
+Ill-defined ratios are 0, as scikit-learn's ``zero_division`` default gives, in reported values
+and in the per-label scores that macro averages add up; a CI leaves out the resamples where its
+own ratio is 0/0 (a label's F1 in a resample where it is neither gold nor predicted), and says
+how many it left out.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from cardgen.results.schema import (
     LabelDetail,
     Metric,
 )
-from cardgen.tasks.metrics import _ratio
+from cardgen.tasks.metrics import _ratio, bootstrap_metrics, percentile_intervals
 
 MULTILABEL_METRICS = (
     "micro_precision",
@@ -140,10 +143,11 @@ def _weighted_sums(
     *,
     draws: int,
     seed: int | None,
-) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.float64]]:
+) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.float64], NDArray[np.int64]]:
     """Per-resample sums (``_EXAMPLE`` and ``_OVER_LABELS`` columns, each of shape (draws,))
-    over patterns ``gold`` / ``pred`` seen ``counts`` times, and the 2.5 and 97.5 percentiles
-    of each label's F1 over the resamples, shape (K, 2).
+    over patterns ``gold`` / ``pred`` seen ``counts`` times, the 2.5 and 97.5 percentiles of
+    each label's F1 over the resamples where it is defined, shape (K, 2; NaN where it never
+    is), and how many resamples each label's F1 was 0/0 in, shape (K,).
 
     ``seed=None`` weighs every pattern by its count (the point estimate, one "resample").
     """
@@ -155,6 +159,7 @@ def _weighted_sums(
     examples = np.zeros((draws, len(_EXAMPLE)))
     over = np.zeros((draws, len(_OVER_LABELS)))
     f1_bounds = np.zeros((k, 2))
+    f1_undefined = np.zeros(k, dtype=np.int64)
     for labels in _chunks(k, label_size):
         g, p = gold[:, labels], pred[:, labels]
         cells = [(a & b).astype(np.float64) for a, b in ((g, p), (~g, p), (g, ~p))]
@@ -173,31 +178,37 @@ def _weighted_sums(
              support.sum(axis=1)],
             axis=1,
         )  # fmt: skip
-        f1_bounds[labels] = np.percentile(s["f1"], [2.5, 97.5], axis=0).T
+        f1 = _ratio(2 * tp, 2 * tp + fp + fn, np.nan)  # undefined: neither gold nor predicted
+        low, high, f1_undefined[labels] = percentile_intervals(f1.T)
+        f1_bounds[labels] = np.stack([low, high], axis=1)
     sums = {name: examples[:, i] for i, name in enumerate(_EXAMPLE)}
     sums.update({name: over[:, i] for i, name in enumerate(_OVER_LABELS)})
-    return sums, f1_bounds
+    return sums, f1_bounds, f1_undefined
 
 
-def _aggregate(sums: dict[str, NDArray[np.float64]], k: int) -> dict[str, NDArray[np.float64]]:
-    """Every name in MULTILABEL_METRICS from the weighted sums of ``_weighted_sums``."""
-    n = sums["weight"]
-    micro = label_scores(sums["tp"], sums["fp"], sums["fn"])
+def _aggregate(
+    sums: dict[str, NDArray[np.float64]], k: int, zero_division: float = 0.0
+) -> dict[str, NDArray[np.float64]]:
+    """Every name in MULTILABEL_METRICS from the weighted sums of ``_weighted_sums``; a metric
+    whose own ratio is 0/0 (micro precision of a resample with no predicted label) is
+    ``zero_division``: NaN for resamples."""
+    n, zero = sums["weight"], zero_division
+    tp, fp, fn = sums["tp"], sums["fp"], sums["fn"]
     out = {
-        "micro_precision": micro["precision"],
-        "micro_recall": micro["recall"],
-        "micro_f1": micro["f1"],
-        "samples_precision": _ratio(sums["sp"], n),
-        "samples_recall": _ratio(sums["sr"], n),
-        "samples_f1": _ratio(sums["sf"], n),
-        "subset_accuracy": _ratio(sums["exact"], n),
-        "hamming_loss": _ratio(sums["hamming"], n),
-        "label_cardinality": _ratio(sums["gold"], n),
-        "predicted_label_cardinality": _ratio(sums["predicted"], n),
+        "micro_precision": _ratio(tp, tp + fp, zero),
+        "micro_recall": _ratio(tp, tp + fn, zero),
+        "micro_f1": _ratio(2 * tp, 2 * tp + fp + fn, zero),
+        "samples_precision": _ratio(sums["sp"], n, zero),
+        "samples_recall": _ratio(sums["sr"], n, zero),
+        "samples_f1": _ratio(sums["sf"], n, zero),
+        "subset_accuracy": _ratio(sums["exact"], n, zero),
+        "hamming_loss": _ratio(sums["hamming"], n, zero),
+        "label_cardinality": _ratio(sums["gold"], n, zero),
+        "predicted_label_cardinality": _ratio(sums["predicted"], n, zero),
     }
     for short, name in (("p", "precision"), ("r", "recall"), ("f", "f1")):
         out[f"macro_{name}"] = sums[short] / max(k, 1)
-        out[f"weighted_{name}"] = _ratio(sums[f"{short}s"], sums["s"])
+        out[f"weighted_{name}"] = _ratio(sums[f"{short}s"], sums["s"], zero)
     return out
 
 
@@ -288,18 +299,15 @@ def compute_multilabel_metrics(
     pred = proba >= np.asarray(thresholds)[None, :]
     k = len(labels)
     patterns = _patterns(gold, pred)
-    point_sums, _ = _weighted_sums(*patterns, draws=1, seed=None)
+    point_sums, _, _ = _weighted_sums(*patterns, draws=1, seed=None)
     point = _aggregate(point_sums, k)
-    metrics: dict[str, Metric] = {
-        name: Metric(float(point[name][0])) for name in MULTILABEL_METRICS
-    }
-    f1_ci: NDArray[np.float64] | None = None
+    values = [float(point[name][0]) for name in MULTILABEL_METRICS]
+    stack = f1_ci = f1_undefined = None
     if n_bootstrap > 0 and len(gold):
-        sums, f1_ci = _weighted_sums(*patterns, draws=n_bootstrap, seed=seed)
-        replicates = _aggregate(sums, k)
-        for name in MULTILABEL_METRICS:
-            low, high = np.percentile(replicates[name], [2.5, 97.5])
-            metrics[name] = Metric(metrics[name].value, float(low), float(high))
+        sums, f1_ci, f1_undefined = _weighted_sums(*patterns, draws=n_bootstrap, seed=seed)
+        replicates = _aggregate(sums, k, np.nan)
+        stack = np.stack([replicates[name] for name in MULTILABEL_METRICS])
+    metrics = dict(zip(MULTILABEL_METRICS, bootstrap_metrics(values, stack), strict=True))
 
     aucs = _roc_aucs(gold, proba)
     defined = [a for a in aucs if a is not None]
@@ -338,7 +346,12 @@ def compute_multilabel_metrics(
             tn=int(tn[j]),
             roc_auc=aucs[j],
             ece=float(eces[j]),
-            f1_ci=None if f1_ci is None else (float(f1_ci[j, 0]), float(f1_ci[j, 1])),
+            f1_ci=(
+                None
+                if f1_ci is None or np.isnan(f1_ci[j, 0])
+                else (float(f1_ci[j, 0]), float(f1_ci[j, 1]))
+            ),
+            f1_undefined_resamples=0 if f1_undefined is None else int(f1_undefined[j]),
         )
         for j, label in enumerate(labels)
     ]
@@ -349,3 +362,19 @@ def compute_multilabel_metrics(
         false_positives=false_positive_pairs(gold, pred, labels, top=TOP_FALSE_POSITIVES),
         calibration=calibration,
     )
+
+
+def label_set_metrics(
+    gold: NDArray[np.bool_], pred: NDArray[np.bool_], *, n_bootstrap: int, seed: int
+) -> tuple[dict[str, float], dict[str, NDArray[np.float64]] | None]:
+    """Every name in MULTILABEL_METRICS for gold and predicted (n, K) label matrices: the
+    values, and with ``n_bootstrap`` their replicates over resampled examples (NaN where a
+    ratio is 0/0 in a resample). For the metrics of a slice of a run."""
+    k = gold.shape[1]
+    patterns = _patterns(np.asarray(gold, dtype=bool), np.asarray(pred, dtype=bool))
+    point = _aggregate(_weighted_sums(*patterns, draws=1, seed=None)[0], k)
+    values = {name: float(point[name][0]) for name in MULTILABEL_METRICS}
+    if n_bootstrap <= 0 or not len(gold):
+        return values, None
+    sums = _weighted_sums(*patterns, draws=n_bootstrap, seed=seed)[0]
+    return values, _aggregate(sums, k, np.nan)
