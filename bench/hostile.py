@@ -284,6 +284,75 @@ case("results", "gate: zero rows")(
 )
 
 
+def as_multi_label(r: dict) -> None:
+    """A run's results as those of a multi-label run on the same labels and data."""
+    n, counts = r["dataset"]["num_rows"], r["confusion_matrix"]["counts"]
+    details = []
+    for j, label in enumerate(r["labels"]):
+        tp = counts[j][j]
+        fn, fp = sum(counts[j]) - tp, sum(row[j] for row in counts) - tp
+        cells = {"tp": tp, "fp": fp, "fn": fn, "tn": n - tp - fp - fn}
+        details.append({"label": label, "threshold": 0.5, **cells})
+    r.update(task="multi_label", multilabel={"threshold_source": "default", "labels": details})
+    r["confusion_matrix"] = {"labels": [], "counts": []}
+
+
+# Runs that measure different things: refused by gate and compare alike, whatever the flags.
+case("quietly wrong", "gate: multi-label run against a single-label baseline")(
+    lambda t: [
+        "gate",
+        str(edited_run(t, as_multi_label)),
+        "--baseline",
+        str(demo_run(t / "b")),
+        "--max-drop",
+        "micro_f1=0.01",
+        "--allow-different-data",
+    ]
+)
+case("quietly wrong", "compare: sentence pairs against single texts")(
+    lambda t: [
+        "compare",
+        str(demo_run(t)),
+        str(edited_run(t / "b", lambda r: r["dataset"].update(text_pair={"column": "h"}))),
+    ]
+)
+
+
+# Numbers that must not be quietly wrong (exit 0, then a check on results.json).
+def skewed_rows(tmp: Path) -> Path:
+    """A slice ``x`` with 2 positive rows, both right, and a negative row the model predicts as
+    labelled although it reaches the low positive threshold (classes differ in confidence)."""
+    rows = [("awful, a dull and boring film", "negative", "x")] * 40
+    rows += [("the director's work", "negative", "y"), ("a film", "positive", "y")]
+    rows += [("a film", "positive", "y")] * 9 + [("boring but charming", "positive", "x")] * 2
+    lines = [json.dumps({"text": a, "label": b, "src": c}) + "\n" for a, b, c in rows]
+    return write(tmp / "d.jsonl", "".join(lines))
+
+
+def recall_ci_of_all_right_class(tmp: Path) -> bool:
+    """Slice x's positive rows are all right: recall 1 with CI [1, 1], not [0, 1]."""
+    results = json.loads((tmp / "run" / "results.json").read_text())
+    (x,) = [v for v in results["slices"]["src"]["values"] if v["value"] == "x"]
+    recall = x["recall"]["positive"]
+    return (recall["value"], recall["ci_low"], recall["ci_high"]) == (1.0, 1.0, 1.0)
+
+
+def no_candidate_predicted_as_labelled(tmp: Path) -> bool:
+    results = json.loads((tmp / "run" / "results.json").read_text())
+    rows = [json.loads(line) for line in (tmp / "run" / "predictions.jsonl").open()]
+    wrong = {row["index"] for row in rows if row["predicted"] != row["gold"]}
+    examples = results["failures"]["label_issues"]["examples"]
+    return all(e["index"] in wrong for e in examples) and len(examples) < 10
+
+
+case("quietly wrong", "a class all right in a small slice", 0, recall_ci_of_all_right_class)(
+    lambda t: [*evaluate(t, skewed_rows(t), "--slice-by", "src"), "--bootstrap", "500"]
+)
+case("quietly wrong", "classes far apart in confidence", 0, no_candidate_predicted_as_labelled)(
+    lambda t: evaluate(t, skewed_rows(t))
+)
+
+
 # --- cards, templates, sections, training logs ------------------------------------------------
 def xss_run(tmp: Path) -> Path:
     def edit(r: dict) -> None:
@@ -401,6 +470,54 @@ def other_model_card(tmp: Path) -> list[str]:
 
 
 case("cards", "refresh from another model")(other_model_card)
+
+
+# --- what a person wrote: edits, front matter, markers in code, merged metadata, misfits ------
+def edited_card(tmp: Path) -> list[str]:
+    run = demo_run(tmp)
+    cli(["card", str(run), "--output", str(tmp / "README.md")])
+    card = tmp / "README.md"
+    text = card.read_text()
+    title = next(line for line in text.splitlines() if line.startswith("# "))
+    card.write_text(text.replace(title, f"{title}\n\nWritten on the Hub under the title.", 1))
+    return ["card", str(run), "--output", str(card)]
+
+
+def merged(tmp: Path, card: str | bytes) -> list[str]:
+    return ["card", str(demo_run(tmp)), "--output", str(write(tmp / "README.md", card)), "--merge"]
+
+
+def kept(tmp: Path, *needles: bytes) -> bool:
+    text = (tmp / "README.md").read_bytes()
+    return all(needle in text for needle in needles)
+
+
+DOCUMENTED = "# m\n\n```\n<!-- cardgen:begin evaluation -->\n<!-- cardgen:end evaluation -->\n```\n"
+case("edits", "hand edit inside a section", check=lambda t: kept(t, b"on the Hub under"))(
+    edited_card
+)
+case("edits", "repeated front-matter key")(
+    lambda t: merged(t, "---\nlicense: mit\nlicense: apache-2.0\n---\n# m\n")
+)
+case("edits", "crlf card merged", 0, lambda t: kept(t, b"tags: [a, b, ", b"\r\nmine\r\n"))(
+    lambda t: merged(t, b"---\r\ntags: [a, b]\r\n---\r\n# m\r\n\r\nmine\r\n")
+)
+case("edits", "markers in a code block", 0, lambda t: kept(t, DOCUMENTED[4:].encode()))(
+    lambda t: merged(t, DOCUMENTED)
+)
+case("edits", "model-index metrics a mapping")(
+    lambda t: merged(
+        t,
+        "---\nmodel-index:\n- name: m\n  results:\n  - task: {type: text-classification}\n"
+        "    dataset: {name: x, type: x}\n    metrics: {accuracy: 0.9}\n---\n# m\n",
+    )
+)
+case("edits", "20-label card, 2-label run", 0, lambda t: kept(t, b"lists 20 labels"))(
+    lambda t: merged(
+        t,
+        "# m\n\n| id | label |\n|---|---|\n" + "".join(f"| {i} | t{i} |\n" for i in range(20)),
+    )
+)
 
 # --- gate rules and config --------------------------------------------------------------------
 for rule in (
@@ -623,6 +740,63 @@ if hasattr(os, "mkfifo"):
             "accuracy=0.5",
         ]
     )
+
+
+# --- guesses that were quietly wrong: each now stops (exit 2) or holds up on a check ------------
+SENTIMENT = ("negative", "positive")
+NUMBERED = [{"text": f"{('awful', 'a great film')[i % 2]} no. {i}", "i": i} for i in range(40)]
+
+
+def numbered(tmp: Path, label=lambda i: SENTIMENT[i % 2], **extra) -> Path:
+    """NUMBERED rows (distinct texts) with ``label(i)`` and, per row, ``extra`` columns of
+    ``value(i)``."""
+    rows = [
+        {"text": r["text"], "label": label(r["i"]), **{k: f(r["i"]) for k, f in extra.items()}}
+        for r in NUMBERED
+    ]
+    return write(tmp / "n.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
+
+
+def multi_label_demo(tmp: Path) -> Path:
+    """The demo model (two labels) saying it is multi-label."""
+    config = json.loads((DEMO_MODEL / "config.json").read_text())
+    config["problem_type"] = "multi_label_classification"
+    return model_copy(tmp, edit={"config.json": json.dumps(config)})
+
+
+def predictions_name_source_rows(tmp: Path) -> bool:
+    lines = [json.loads(line) for line in (tmp / "run" / "predictions.jsonl").open()]
+    return [x["index"] for x in lines] != list(range(len(lines))) and all(
+        x["text"] == NUMBERED[x["index"]]["text"] for x in lines
+    )
+
+
+def null_slice_apart(tmp: Path) -> bool:
+    results = json.loads((tmp / "run" / "results.json").read_text())
+    values = {v["value"]: v["rows"] for v in results["slices"]["src"]["values"]}
+    return values == {"(missing)": 20, "((missing))": 20}
+
+
+case("quietly wrong", "one-hot rows of a two-label model")(
+    lambda t: evaluate(
+        t,
+        numbered(t, label=lambda i: [1 - i % 2, i % 2]),
+        "--label-map",
+        "index",
+        model=multi_label_demo(t),
+    )
+)
+case("quietly wrong", "pair columns found by name for a single-text model")(
+    lambda t: evaluate(t, numbered(t, question=lambda i: "why?", sentence=lambda i: f"s {i}"))
+)
+case("quietly wrong", "null and '(missing)' slice values", 0, null_slice_apart)(
+    lambda t: evaluate(
+        t, numbered(t, src=lambda i: (None, "(missing)")[i % 2]), "--slice-by", "src"
+    )
+)
+case("quietly wrong", "--limit --sample prediction index", 0, predictions_name_source_rows)(
+    lambda t: evaluate(t, numbered(t), "--limit", "5", "--sample")
+)
 
 
 def run_case(item: Case, root: Path) -> tuple[bool, str]:

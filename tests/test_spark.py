@@ -156,7 +156,8 @@ def _without_run_details(card: str) -> str:
     skipped = ("**Hardware:**", "**Batch size:**", "**Throughput:**", "**Padding:**", "pyspark")
     lines = [line for line in card.splitlines() if not line.lstrip("- ").startswith(skipped)]
     lines = [line for line in lines if line.strip()]
-    return re.sub(r"on \d{4}-\d\d-\d\dT[\d:+]+ \(", "on DATE (", "\n".join(lines))
+    text = re.sub(r"on \d{4}-\d\d-\d\dT[\d:+]+ \(", "on DATE (", "\n".join(lines))
+    return re.sub(r" sha256:[0-9a-f]{16} -->", " sha256:HASH -->", text)  # hashes cover timings
 
 
 def test_fingerprint_blocks_are_the_same_in_both_engines(
@@ -232,11 +233,12 @@ def test_evaluate_dataframe_and_pairs(
 ) -> None:
     rows = [{"premise": r["text"], "hypothesis": r["text"][::-1], "label": r["label"]} for r in sentiment_rows[:40]]  # fmt: skip
     path = write_jsonl(tmp_path / "pairs.jsonl", rows)
-    local = evaluate(tiny_model, path, n_bootstrap=100, label_order=["negative", "positive"])
+    local = evaluate(tiny_model, path, n_bootstrap=100, label_order=["negative", "positive"], text_pair_column="hypothesis")  # fmt: skip
     frame = spark.read.json(str(path))
     result = evaluate(
         str(tiny_model),
         frame,
+        text_pair_column="hypothesis",
         engine="spark",
         n_bootstrap=100,
         label_order=["negative", "positive"],
@@ -408,7 +410,8 @@ def test_probe_on_spark_matches_local(
 
 
 def test_gate_says_when_a_fingerprint_is_from_an_older_cardgen() -> None:
-    from cardgen.gate.runs import Run, check_comparable
+    from cardgen.gate.compatible import check_comparable
+    from cardgen.gate.runs import Run
 
     gold = ["a", "b", "a", "b"]
     old = results_from_predictions(gold, gold, labels=["a", "b"], fingerprint="sha256:" + "a" * 64)

@@ -37,6 +37,7 @@ from cardgen.errors import DataError, UsageError
 from cardgen.models import TextClassifier
 from cardgen.results.predictions import PARQUET_PREDICTIONS_FILE
 from cardgen.results.schema import Timing
+from cardgen.trust.untrusted import quote
 
 
 class SparkEngine:
@@ -61,6 +62,7 @@ class SparkEngine:
         sample: bool = False,
         seed: int = 0,
         slice_columns: tuple[str, ...] = (),
+        label_format: str | None = None,
     ) -> EvalData:
         """The dataset's header (labels, info): its rows stay in Spark until ``predict``.
         ``dataset`` is a file, glob, directory, table name or a DataFrame; ``split`` and
@@ -73,7 +75,8 @@ class SparkEngine:
                 "DataFrame, not loaded data (or use --engine local)"
             )
         frame, source, file_scan = dataset, "dataframe", False
-        with spark_errors(f"reading dataset {source}", DataError):
+        what = source if isinstance(dataset, DataFrame) else quote(str(dataset))
+        with spark_errors(f"reading dataset {what}", DataError):
             if not isinstance(dataset, DataFrame):
                 frame, source, file_scan = read_dataset(self.spark, str(dataset))
             self.rows = prepare_rows(
@@ -147,6 +150,7 @@ class SparkEngine:
         environment = {**run_environment(), "pyspark": self.spark.version}
         written = PARQUET_PREDICTIONS_FILE if out is not None else None
         return Predicted(rows_data.data, scores, run, timing, environment, written)
+
 
 def predict_to_parquet(
     spark: Any,

@@ -68,5 +68,6 @@ def collect_rows(rows: SparkRows, header: EvalData) -> CollectedRows:
         labels=found.column("label").to_pylist(),
         text_pairs=pairs,
         columns={name: slice_column(raw, name, keep) for name in names},
+        row_ids=found.column("index").to_pylist(),
     )
     return CollectedRows(found.column("index").to_pylist(), data)

@@ -1,5 +1,7 @@
 """Evaluation rows as a Spark DataFrame: read, columns picked, rows numbered in file order,
 texts and labels checked the way ``cardgen.data.load`` checks local files, and the fingerprint.
+JSON columns that mix strings with other values are read as VARIANT (see ``json_values``), so
+their values keep the types the local engine sees.
 
 Rows are numbered without moving them: a file scan's rows keep their order within each split
 (file, byte offset), so counting the rows of every split once gives each split's first row
@@ -10,9 +12,11 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -30,12 +34,21 @@ from cardgen.data.load import (
     read_label_names,
     text_columns,
 )
+from cardgen.engines.spark.json_values import (
+    as_inferred_string,
+    as_text,
+    as_token,
+    from_token,
+    is_variant,
+    variant_schema,
+)
 from cardgen.engines.spark.worker import block_digests, row_digests
 from cardgen.errors import DataError, UsageError
 from cardgen.results.schema import DatasetInfo, TextPair
 from cardgen.trust.untrusted import quote
 
 FORMATS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv", ".tsv": "tsv"}
+_GLOB_CHARACTERS = re.compile(r"([\\*?\[\]{}])")
 
 
 @dataclass
@@ -57,10 +70,12 @@ def slice_alias(i: int) -> str:
 
 def read_dataset(spark: SparkSession, dataset: str) -> tuple[DataFrame, str, bool]:
     """A file, glob, directory of Parquet files, URI or catalog table as a DataFrame; its
-    source name, and whether it is a file scan (numbered by file and offset)."""
+    source name, and whether it is a file scan (numbered by file and offset). A path that
+    exists is that path, whatever characters it holds; JSON string columns are read as
+    VARIANT (see ``json_values``)."""
     text = os.path.expanduser(str(dataset))
-    matches = sorted(glob.glob(text))
     remote = "://" in text
+    matches = [text] if not remote and os.path.exists(text) else sorted(glob.glob(text))
     if not matches and not remote:
         if os.sep in text or Path(text).suffix.lower() in FORMATS or text.startswith("."):
             raise DataError(f"dataset file {quote(str(dataset))} does not exist")
@@ -78,18 +93,45 @@ def read_dataset(spark: SparkSession, dataset: str) -> tuple[DataFrame, str, boo
             f"dataset {quote(str(dataset))} is not a format the Spark engine reads; use "
             f"{', '.join(FORMATS)} files or a directory of Parquet files"
         )
-    paths = matches or [text]
-    reader = spark.read
+    with_array = kind == "json" and first.endswith(".json") and _starts_with_bracket(first)
+    for path in matches:
+        _check_literal(path, whole_files=kind in ("csv", "tsv") or with_array)
+    paths = [_literal_path(path) for path in matches] or [text]
     if kind == "json":
-        with_array = first.endswith(".json") and _starts_with_bracket(first)
-        frame = reader.option("mode", "FAILFAST").json(paths, multiLine=with_array)
+        options: dict[str, str | bool] = {"mode": "FAILFAST", "multiLine": with_array}
+        frame = spark.read.options(**options).json(paths)
+        typed = variant_schema(frame.schema)
+        if typed is not None:
+            frame = spark.read.options(**options).schema(typed).json(paths)
     elif kind in ("csv", "tsv"):
         sep = "\t" if kind == "tsv" else ","
-        frame = reader.csv(paths, header=True, sep=sep, mode="FAILFAST", multiLine=True)
+        frame = spark.read.csv(paths, header=True, sep=sep, mode="FAILFAST", multiLine=True)
     else:
-        frame = reader.parquet(*paths)
-    source = str(Path(text)) if len(paths) == 1 and not remote else str(dataset)
+        frame = spark.read.parquet(*paths)
+    source = str(Path(text)) if len(matches) <= 1 and not remote else str(dataset)
     return frame, source, True
+
+
+def _literal_path(path: str) -> str:
+    """A local path as Spark reads it literally: absolute (Spark's working directory is the
+    one it started in) and with Hadoop's glob characters escaped."""
+    return _GLOB_CHARACTERS.sub(r"\\\1", Path(os.path.abspath(path)).as_posix())
+
+
+def _check_literal(path: str, *, whole_files: bool) -> None:
+    """DataError for a local path Spark cannot read as itself: Hadoop takes a ``:`` in a file
+    name for a URI scheme, and the readers of whole files (CSV, TSV, JSON arrays) list their
+    paths again as patterns, so there no glob character or ``:`` may appear at all."""
+    full = Path(os.path.splitdrive(os.path.abspath(path))[1]).as_posix()
+    found = set(_GLOB_CHARACTERS.findall(full)) | ({":"} & set(full)) if whole_files else set()
+    found |= {":"} & set(os.path.basename(full))
+    if found:
+        convert = ", convert it to JSON Lines or Parquet" if whole_files else ""
+        raise DataError(
+            f"Spark cannot read {quote(path)}: Hadoop takes {' '.join(sorted(found))} in its "
+            f"path for a pattern or a URI scheme; rename the file (or its folder){convert}, or "
+            "use --engine local"
+        )
 
 
 def _starts_with_bracket(path: str) -> bool:
@@ -148,9 +190,8 @@ def prepare_rows(
     (rows keep their source row ids); ``slice_columns`` carried along."""
     names = list(frame.columns)
     check_names(names, source)
-    head = frame.limit(20).collect()
-    firsts = Columns({n: [row[n] for row in head] for n in names}, None, source)
-    if not head:
+    firsts = Columns(_first_rows(frame, 20), None, source)
+    if not firsts.num_rows:
         raise DataError(f"dataset {source} has no rows")
     text_col, pair_col = text_columns(firsts, names, text_column, text_pair_column, label_column)
     label_col = pick_column(names, label_column, LABEL_COLUMNS, "label", source)
@@ -164,13 +205,24 @@ def prepare_rows(
         )
     for name in slice_columns:  # the local engine's error for a missing column
         slice_column(Columns({n: [] for n in names}, None, source), name, [])
-    picked = [_column(text_col).alias("text"), _column(label_col).alias("raw")]
-    picked += [_column(name).alias(slice_alias(i)) for i, name in enumerate(slice_columns)]
-    pair = _column(pair_col) if pair_col else F.lit(None).cast("string")
-    rows, total = numbered(frame, [*picked, pair.alias("pair")], file_scan=file_scan)
+    text, label = _as(frame, text_col, as_text), _as(frame, label_col, as_token)
+    picked = [text.alias("text"), label.alias("raw")]
+    picked += [
+        _as(frame, name, as_inferred_string).alias(slice_alias(i))
+        for i, name in enumerate(slice_columns)
+    ]
+    pair = _as(frame, pair_col, as_text) if pair_col else F.lit(None).cast("string")
+    tokens = [
+        as_token(_column(col)).alias(f"_token_{name}")
+        for name, col in (("text", text_col), ("pair", pair_col))
+        if col and is_variant(frame, col)
+    ]
+    rows, total = numbered(frame, [*picked, pair.alias("pair"), *tokens], file_scan=file_scan)
     rows = _kept(rows, total, limit, sample, seed)
     _check_texts(rows, source, text_col, pair_col)
-    rows, label_names, indexed = _withread_label_names(rows, source, label_col)
+    rows = rows.drop("_token_text", "_token_pair")
+    decode = from_token if is_variant(frame, label_col) else None
+    rows, label_names, indexed = _withread_label_names(rows, source, label_col, decode)
     path = Path(source)
     info = DatasetInfo(
         source=source,
@@ -182,7 +234,9 @@ def prepare_rows(
         text_column=text_col,
         label_column=label_col,
         labels=label_names,
-        text_pair=None if pair_col is None else TextPair(pair_col),
+        text_pair=(
+            None if pair_col is None else TextPair(pair_col, found_by_name=not text_pair_column)
+        ),
     )
     return SparkRows(rows, label_names, indexed, info, tuple(slice_columns))
 
@@ -205,6 +259,22 @@ def _column(name: str) -> Column:
     return F.col("`" + name.replace("`", "``") + "`")
 
 
+def _as(frame: DataFrame, name: str, json_value: Callable[[Column], Column]) -> Column:
+    """Column ``name``, turned by ``json_value`` when it holds JSON values (VARIANT)."""
+    return json_value(_column(name)) if is_variant(frame, name) else _column(name)
+
+
+def _first_rows(frame: DataFrame, count: int) -> dict[str, list[Any]]:
+    """The first ``count`` rows by column, JSON values (VARIANT) as the Python values the
+    local engine reads."""
+    names = list(frame.columns)
+    rows = frame.select(*[_as(frame, n, as_token) for n in names]).limit(count).collect()
+    return {
+        name: [from_token(row[i]) if is_variant(frame, name) else row[i] for row in rows]
+        for i, name in enumerate(names)
+    }
+
+
 def _check_texts(rows: DataFrame, source: str, text_col: str, pair_col: str | None) -> None:
     """DataError naming the first row whose text (or pair text) is not a string."""
     checked = [(name, col) for name, col in (("text", text_col), ("pair", pair_col)) if col]
@@ -220,7 +290,10 @@ def _check_texts(rows: DataFrame, source: str, text_col: str, pair_col: str | No
         if firsts[name] is None:
             continue
         i = firsts[name]
-        value = rows.where(F.col("index") == i).select(name).collect()[0][0]
+        token = f"_token_{name}"
+        found = rows.where(F.col("index") == i).select(token if token in rows.columns else name)
+        value = found.collect()[0][0]
+        value = from_token(value) if token in rows.columns else value
         shown = "null or missing" if value is None else quote(value)
         raise DataError(
             f"row {i} of {source} has a {type(value).__name__} in text column {quote(col)} "
@@ -229,13 +302,15 @@ def _check_texts(rows: DataFrame, source: str, text_col: str, pair_col: str | No
 
 
 def _withread_label_names(
-    rows: DataFrame, source: str, label_col: str
+    rows: DataFrame, source: str, label_col: str, decode: Callable[[Any], Any] | None = None
 ) -> tuple[DataFrame, list[str], bool]:
     """Rows with ``label`` as names; the label set checked by ``cardgen.data.load``'s rules, on
-    the distinct labels in order of first appearance (so errors name the same rows)."""
+    the distinct labels in order of first appearance (so errors name the same rows).
+    ``decode`` turns raw labels (JSON tokens) into the values checked."""
     grouped = rows.groupBy("raw").agg(F.min("index").alias("first"))
     firsts = grouped.orderBy("first").limit(MAX_LABELS + 1).collect()
-    values, first_rows = [r["raw"] for r in firsts], [r["first"] for r in firsts]
+    raw, first_rows = [r["raw"] for r in firsts], [r["first"] for r in firsts]
+    values = [decode(value) for value in raw] if decode else raw
     if len(values) > MAX_LABELS and all(isinstance(v, str) for v in values):
         count = rows.select("raw").distinct().count()
         raise DataError(
@@ -249,7 +324,7 @@ def _withread_label_names(
     schema = T.StructType(
         [T.StructField("raw", rows.schema["raw"].dataType), T.StructField("label", T.StringType())]
     )
-    table = spark.createDataFrame(list(zip(values, names, strict=True)), schema)
+    table = spark.createDataFrame(list(zip(raw, names, strict=True)), schema)
     named = rows.join(F.broadcast(table), "raw").drop("raw")
     return named, label_names, indexed
 
