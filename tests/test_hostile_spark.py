@@ -221,3 +221,14 @@ def test_json_values_keep_their_types_on_spark(
     code, err = found["local"]
     assert code == 2 and err.startswith("error: ") and len(err.splitlines()) == 1, err
     assert found["spark"] == found["local"]
+
+
+def test_the_spark_log_is_made_again_when_something_removed_it() -> None:
+    from cardgen.engines.spark.jvm_output import SparkLog
+
+    log = SparkLog()
+    first = log.open()
+    first.unlink()
+    again = log.open()
+    assert again.exists() and again.stat().st_size == 0
+    again.unlink()

@@ -28,12 +28,13 @@ class SparkLog:
         self.keep = False
 
     def open(self) -> Path:
-        """The log file, created on first use."""
+        """The log file, created on first use (and again if something removed it)."""
         if self.path is None:
+            atexit.register(self._remove)
+        if self.path is None or not self.path.exists():
             handle, name = tempfile.mkstemp(prefix="cardgen-spark-", suffix=".log")
             os.close(handle)
             self.path = Path(name)
-            atexit.register(self._remove)
         return self.path
 
     def named(self) -> str:
