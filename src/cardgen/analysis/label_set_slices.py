@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 from cardgen.analysis.slices import (
     MAX_SLICE_BOOTSTRAP,
     automatic_slices,
+    rank_slices,
     row_lengths,
     slice_gaps,
 )
@@ -87,12 +88,7 @@ def label_set_slice_metrics(
     gold, pred = np.asarray(gold, dtype=bool), np.asarray(pred, dtype=bool)
     names, inverse = np.unique(np.asarray(values, dtype=object).astype(str), return_inverse=True)
     rows = np.bincount(inverse, minlength=len(names))
-    position = {str(name): i for i, name in enumerate(names)}
-    ranked = (
-        [position[v] for v in order if v in position]
-        if order is not None
-        else sorted(range(len(names)), key=lambda i: (-rows[i], str(names[i])))
-    )
+    ranked = rank_slices([str(name) for name in names], rows, order)
     draws = min(n_bootstrap, MAX_SLICE_BOOTSTRAP)
     out: list[SliceValue] = []
     replicates: dict[str, dict[str, NDArray[np.float64]]] = {}

@@ -100,16 +100,11 @@ def slice_metrics_from_counts(
     descriptions: Mapping[str, str] | None = None,
     note: str | None = None,
 ) -> SliceResult:
-    """``slice_metrics`` from each slice's confusion matrix (``cms[i]`` for ``names[i]``), as
-    engines that aggregate rows elsewhere compute them. Slices without rows are left out."""
+    """``slice_metrics`` from each slice's confusion matrix (``cms[i]`` for ``names[i]``).
+    Slices without rows are left out."""
     cms = np.asarray(cms, dtype=np.int64).reshape(len(names), len(labels), len(labels))
     rows = cms.sum(axis=(1, 2))
-    position = {str(name): i for i, name in enumerate(names) if rows[i]}
-    ranked = (
-        [position[v] for v in order if v in position]
-        if order is not None
-        else sorted(position.values(), key=lambda i: (-rows[i], str(names[i])))
-    )
+    ranked = rank_slices(names, rows, order)
     rng = np.random.default_rng(seed)
     n_bootstrap = min(n_bootstrap, MAX_SLICE_BOOTSTRAP)
     point = confusion_metrics(cms)
@@ -148,6 +143,17 @@ def slice_metrics_from_counts(
         gaps=slice_gaps(out, replicates),
         note=note,
     )
+
+
+def rank_slices(
+    names: Sequence[str], rows: NDArray[Any], order: Sequence[str] | None
+) -> list[int]:
+    """Positions in ``names`` of the slices to report, those without rows left out: in
+    ``order`` when given, else by rows (most first), then by name."""
+    position = {str(name): i for i, name in enumerate(names) if rows[i]}
+    if order is not None:
+        return [position[v] for v in order if v in position]
+    return sorted(position.values(), key=lambda i: (-rows[i], str(names[i])))
 
 
 def _replicates(

@@ -26,7 +26,7 @@ from cardgen.evaluation.outputs import save_plots_and_results, write_outputs
 from cardgen.models import TextClassifier
 from cardgen.probes import PROBE_FILLS_FILE, Probe, measure_probes, write_probe_files
 from cardgen.results.schema import EvalResults
-from cardgen.tasks.decisions import Decider
+from cardgen.tasks.decisions import Decider, single_label
 from cardgen.tasks.metrics import compute_metrics
 from cardgen.tasks.multilabel import evaluate_multilabel
 from cardgen.tasks.multilabel import write_outputs as write_multilabel_outputs
@@ -101,9 +101,10 @@ def single_label_run(
         seed=plan.seed,
     )
     results.slices, results.failures = analysis.slices, analysis.failures
-    decider = Decider(tuple(alignment.labels))
-    _robustness(results, model, data, plan, alignment, y_true, scores, decider)
-    _probe(results, model, plan, out, Decider(tuple(model.labels)))
+    _robustness(
+        results, model, data, plan, alignment, y_true, scores, single_label(alignment.labels)
+    )
+    _probe(results, model, plan, out, single_label(model.labels))
     if out is not None and predicted.predictions_file is not None:
         results.files["predictions"] = predicted.predictions_file
         save_plots_and_results(results, out)

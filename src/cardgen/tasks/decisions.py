@@ -58,10 +58,9 @@ class Decider:
 def pack(bits: NDArray[np.bool_]) -> Codes:
     """Rows of a bool matrix as one comparable code each (a fixed-width byte string)."""
     packed = np.ascontiguousarray(np.packbits(bits, axis=1))
-    width = max(packed.shape[1], 1)
-    if packed.shape[1] == 0:
+    if packed.shape[1] == 0:  # no labels: every row the same empty set
         packed = np.zeros((bits.shape[0], 1), dtype=np.uint8)
-    return packed.view(np.dtype((np.void, width))).reshape(-1)
+    return packed.view(np.dtype((np.void, packed.shape[1]))).reshape(-1)
 
 
 def unpack(codes: Codes, k: int) -> NDArray[np.bool_]:

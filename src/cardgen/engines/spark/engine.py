@@ -35,6 +35,7 @@ from cardgen.engines.spark.source import SparkRows, prepare_rows, read_dataset
 from cardgen.engines.spark.worker import LoadOptions, StatsParam, predictor
 from cardgen.errors import DataError, UsageError
 from cardgen.models import TextClassifier
+from cardgen.models.base import RunStats
 from cardgen.results.predictions import PARQUET_PREDICTIONS_FILE
 from cardgen.results.schema import Timing
 from cardgen.trust.untrusted import quote
@@ -143,10 +144,10 @@ class SparkEngine:
         units = sorted(stats["units"])
         if len(units) != 1:
             raise RuntimeError(f"workers measured input lengths in {units}, not one unit")
-        timing = _spark_timing(self.spark, stats, rows.info.num_rows, wall)
         run = replace(
             run_stats(stats, wall), input_lengths=lengths if units[0] == "tokens" else None
         )
+        timing = _spark_timing(self.spark, run, rows.info.num_rows)
         environment = {**run_environment(), "pyspark": self.spark.version}
         written = PARQUET_PREDICTIONS_FILE if out is not None else None
         return Predicted(rows_data.data, scores, run, timing, environment, written)
@@ -186,10 +187,9 @@ def predict_to_parquet(
     return stats.value, time.perf_counter() - start
 
 
-def _spark_timing(spark: Any, stats: dict[str, Any], n: int, wall: float) -> Timing:
-    """The run's Timing: devices and dtypes as the workers reported them, the wall time of the
-    prediction job, and tokens / truncation added up over tasks."""
-    run = run_stats(stats, wall)
+def _spark_timing(spark: Any, run: RunStats, n: int) -> Timing:
+    """The run's Timing from its ``run_stats``: devices and dtypes as the workers reported
+    them, the wall time of the prediction job, and tokens / truncation added up over tasks."""
     context = spark.sparkContext
     hardware = f"Spark {context.master}, {context.defaultParallelism} task slots"
     return replace(run_timing(replace(run, device="cpu"), n), device=run.device, hardware=hardware)
