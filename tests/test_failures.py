@@ -182,3 +182,27 @@ def test_no_examples_leaves_no_text_in_any_written_file(
 def test_failure_example_defaults_keep_old_shapes() -> None:
     example = FailureExample(index=1, gold="a", predicted="b")
     assert example.text is None and example.probability is None
+
+
+def test_examples_under_sample_name_the_source_row_as_predictions_do(
+    tiny_model: Path, sentiment_file: Path, tmp_path: Path
+) -> None:
+    from cardgen.evaluation.run import evaluate
+    from cardgen.results.predictions import load_predictions
+
+    results = evaluate(
+        tiny_model, sentiment_file, limit=60, sample=True, seed=4, n_bootstrap=0,
+        robustness=["typos"], output_dir=tmp_path / "run",
+    )  # fmt: skip
+    source = [json.loads(line)["text"] for line in sentiment_file.open(encoding="utf-8")]
+    by_index = {row["index"]: row for row in load_predictions(tmp_path / "run")}
+    assert results.failures is not None
+    shown = [e for pair in results.failures.pairs for e in pair.examples]
+    if results.failures.label_issues is not None:
+        shown += results.failures.label_issues.examples
+    assert shown
+    for example in shown:
+        assert example.index in by_index and example.text == source[example.index]
+    for example in results.robustness["typos"].examples + results.robustness["typos"].fixed_examples:
+        assert example.index in by_index
+        assert source[example.index].startswith(example.text.lstrip("…")[:20])

@@ -5,6 +5,7 @@ loaded, so they run where the data ran."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -105,6 +106,7 @@ def single_label_run(
         results, model, data, plan, alignment, y_true, scores, single_label(alignment.labels)
     )
     _probe(results, model, plan, out, single_label(model.labels))
+    _as_source_rows(results, data.row_ids)
     if out is not None and predicted.predictions_file is not None:
         results.files["predictions"] = predicted.predictions_file
         save_plots_and_results(results, out)
@@ -146,6 +148,7 @@ def multi_label_run(
         run.results, run.model, data, plan, run.alignment, run.gold, run.scores, run.decider
     )
     _probe(run.results, run.model, plan, out, run.model_decider)
+    _as_source_rows(run.results, data.row_ids)
     if out is not None:
         write_multilabel_outputs(run, out, row_ids=data.row_ids)
     return run.results
@@ -207,3 +210,20 @@ def _probe(
     if out is not None:
         write_probe_files(run, out)
         results.files["probe_fills"] = PROBE_FILLS_FILE
+
+
+def _as_source_rows(results: EvalResults, row_ids: Sequence[int] | None) -> None:
+    """The ``index`` of every example ``results`` shows (mistakes, label-issue candidates,
+    flipped edits) as its row in the source, as in the predictions file, where the evaluated
+    rows are not the source's own numbering (``--sample``; Spark's row ids)."""
+    if row_ids is None:
+        return
+    shown: list[Any] = []
+    if results.failures is not None:
+        shown += [e for pair in results.failures.pairs for e in pair.examples]
+        if results.failures.label_issues is not None:
+            shown += results.failures.label_issues.examples
+    for result in results.robustness.values():
+        shown += [*result.examples, *result.fixed_examples]
+    for example in {id(e): e for e in shown}.values():  # each object once
+        example.index = int(row_ids[example.index])
