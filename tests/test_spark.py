@@ -361,7 +361,6 @@ def test_missing_pyspark_names_the_extra(
     [
         ({"engine": "ray"}, "unknown --engine 'ray'; use local or spark"),
         ({"spark_master": "local[2]"}, "--spark-master names the cluster of --engine spark"),
-        ({"engine": "spark", "threshold": 0.3}, "--threshold is not supported by --engine spark"),
     ],
 )
 def test_engine_options_are_checked_first(

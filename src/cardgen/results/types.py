@@ -186,6 +186,8 @@ class ProbeResult:
     templates_flipped: int = 0
     group_gap_between: tuple[str, str] | None = None
     term_kind: str | None = None
+    pair_templates: list[str] | None = None
+    """The second text of each template, for a probe of sentence pairs."""
     lexicon_source: str | None = None
 
 
