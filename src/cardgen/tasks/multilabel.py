@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from cardgen import __version__
 from cardgen.data.label_sets import check_vector_width
-from cardgen.data.labels import Alignment, align_labels
+from cardgen.data.labels import Alignment, align_labels, label_set_permutation_notes
 from cardgen.data.load import EvalData
 from cardgen.engines.base import run_environment, run_timing
 from cardgen.errors import DataError, LabelError, UsageError
@@ -175,6 +175,7 @@ def evaluate_multilabel(
     report = compute_multilabel_metrics(
         gold, scores, limits, alignment.labels, n_bootstrap=n_bootstrap, seed=seed
     )
+    notes += label_set_permutation_notes(gold, scores >= limits[None, :], alignment)
     results = EvalResults(
         model=model.info(),
         dataset=data.info,

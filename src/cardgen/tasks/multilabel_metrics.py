@@ -110,16 +110,21 @@ def _example_table(gold: NDArray[np.bool_], pred: NDArray[np.bool_]) -> NDArray[
     return np.stack(columns, axis=1)
 
 
-def _patterns(
-    gold: NDArray[np.bool_], pred: NDArray[np.bool_]
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.int64]]:
-    """The distinct (gold row, predicted row) pairs and how many examples have each."""
-    if not len(gold):
-        return gold, pred, np.zeros(0, dtype=np.int64)
-    packed = np.packbits(np.concatenate([gold, pred], axis=1), axis=1)
+def _patterns(*matrices: NDArray[np.bool_]) -> tuple[NDArray[Any], ...]:
+    """The distinct rows of ``matrices`` side by side (gold and predicted, say): each
+    matrix's rows of them, then how many examples have each."""
+    if not len(matrices[0]):
+        return (*matrices, np.zeros(0, dtype=np.int64))
+    packed = np.packbits(np.concatenate(matrices, axis=1), axis=1)
     rows = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
     _, first, counts = np.unique(rows, return_index=True, return_counts=True)
-    return gold[first], pred[first], counts
+    return (*(m[first] for m in matrices), counts)
+
+
+def _draw_size(patterns: int) -> int:
+    """Resamples per block of pattern weights: every caller blocks them alike, so that a seed
+    gives the same resamples (``_weights`` seeds each block by its start)."""
+    return max(1, BUDGET // max(patterns, 1))
 
 
 def _weights(start: int, stop: int, counts: NDArray[np.int64], seed: int | None) -> NDArray[Any]:
@@ -153,7 +158,7 @@ def _weighted_sums(
     """
     patterns, k = gold.shape
     draws = 1 if seed is None else draws
-    draw_size = max(1, BUDGET // max(patterns, 1))
+    draw_size = _draw_size(patterns)
     label_size = max(1, BUDGET // (3 * draws))
     table = _example_table(gold, pred)
     examples = np.zeros((draws, len(_EXAMPLE)))
