@@ -247,12 +247,12 @@ def label_set_swaps(
     co = ref.T @ pred
     target = linear_sum_assignment(co, maximize=True)[1]  # reference i -> predicted target[i]
     swaps, seen = [], set()
-    for start in range(len(target)):
-        cycle = []
-        while start not in seen:
-            seen.add(start)
-            cycle.append(start)
-            start = int(target[start])
+    for first in range(len(target)):
+        cycle, i = [], first
+        while i not in seen:
+            seen.add(i)
+            cycle.append(i)
+            i = int(target[i])
         if len(cycle) < 2:
             continue
         named = sum(int(co[i, i]) for i in cycle)

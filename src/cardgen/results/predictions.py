@@ -122,9 +122,12 @@ def prediction_codes(
     if repeated.size:
         first = int(repeated.min())  # the earliest row that repeats an index seen before it
         raise bad(f"'index' {indices[first]} appears twice", numbers[first])
+    gold: NDArray[Any]
+    predicted: NDArray[Any]
     if label_sets:
-        rows_, k = len(index), len(labels)
-        gold, predicted = (_multi_hot(members[key], rows_, k)[order] for key in members)
+        gold, predicted = (
+            _multi_hot(members[key], len(index), len(labels))[order] for key in members
+        )
     else:
         gold, predicted = (np.frombuffer(columns[key], dtype=np.int32)[order] for key in columns)
     return PredictionCodes(list(labels), ranked, gold, predicted)

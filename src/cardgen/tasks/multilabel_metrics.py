@@ -121,12 +121,6 @@ def _patterns(*matrices: NDArray[np.bool_]) -> tuple[NDArray[Any], ...]:
     return (*(m[first] for m in matrices), counts)
 
 
-def _draw_size(patterns: int) -> int:
-    """Resamples per block of pattern weights: every caller blocks them alike, so that a seed
-    gives the same resamples (``_weights`` seeds each block by its start)."""
-    return max(1, BUDGET // max(patterns, 1))
-
-
 def _weights(start: int, stop: int, counts: NDArray[np.int64], seed: int | None) -> NDArray[Any]:
     """Pattern weights of resamples ``start:stop``: the counts themselves (``seed=None``), or
     Poisson draws with the counts as means (the sum of an example weight per example)."""
@@ -158,7 +152,7 @@ def _weighted_sums(
     """
     patterns, k = gold.shape
     draws = 1 if seed is None else draws
-    draw_size = _draw_size(patterns)
+    draw_size = max(1, BUDGET // max(patterns, 1))
     label_size = max(1, BUDGET // (3 * draws))
     table = _example_table(gold, pred)
     examples = np.zeros((draws, len(_EXAMPLE)))
@@ -175,20 +169,26 @@ def _weighted_sums(
                 total[chunk] = w @ cell
             if labels.start == 0:
                 examples[chunk] = w @ table
-        s = label_scores(tp, fp, fn)
-        support = s["support"]
-        parts = (s["precision"], s["recall"], s["f1"])
-        over += np.stack(
-            [*(x.sum(axis=1) for x in parts), *((x * support).sum(axis=1) for x in parts),
-             support.sum(axis=1)],
-            axis=1,
-        )  # fmt: skip
+        over += _over_labels(tp, fp, fn)
         f1 = _ratio(2 * tp, 2 * tp + fp + fn, np.nan)  # undefined: neither gold nor predicted
         low, high, f1_undefined[labels] = percentile_intervals(f1.T)
         f1_bounds[labels] = np.stack([low, high], axis=1)
     sums = {name: examples[:, i] for i, name in enumerate(_EXAMPLE)}
     sums.update({name: over[:, i] for i, name in enumerate(_OVER_LABELS)})
     return sums, f1_bounds, f1_undefined
+
+
+def _over_labels(tp: NDArray[Any], fp: NDArray[Any], fn: NDArray[Any]) -> NDArray[np.float64]:
+    """The ``_OVER_LABELS`` sums of each resample, shape (draws, 7), from its per-label counts
+    (each (draws, labels))."""
+    s = label_scores(tp, fp, fn)
+    support = s["support"]
+    parts = (s["precision"], s["recall"], s["f1"])
+    return np.stack(
+        [*(x.sum(axis=1) for x in parts), *((x * support).sum(axis=1) for x in parts),
+         support.sum(axis=1)],
+        axis=1,
+    )  # fmt: skip
 
 
 def _aggregate(

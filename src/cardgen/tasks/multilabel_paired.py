@@ -3,7 +3,8 @@
 The gate and compare test a change between two runs by resampling examples jointly: an example
 keeps its gold set and every run's predicted set. Examples are grouped into distinct (gold, run
 1, run 2, ...) patterns, and each resample weighs the patterns by the Poisson draws of
-``multilabel_metrics`` (the same seed, the same blocks), so run r's replicate b is its metric on
+``multilabel_metrics`` (an example's weight is a Poisson(1) draw, as in a run's own CIs). Each
+block of weights is drawn once and scores every run, so run r's replicate b is its metric on
 the very resample b every other run is scored on, and differences of replicates are paired.
 """
 
@@ -16,11 +17,14 @@ from numpy.typing import NDArray
 
 from cardgen.tasks.metrics import _ratio
 from cardgen.tasks.multilabel_metrics import (
+    _EXAMPLE,
+    _OVER_LABELS,
+    BUDGET,
     _aggregate,
     _chunks,
-    _draw_size,
+    _example_table,
+    _over_labels,
     _patterns,
-    _weighted_sums,
     _weights,
 )
 
@@ -44,38 +48,30 @@ def paired_replicates(
     *matrices, counts = _patterns(gold, *runs)
     pattern_gold, predicted = matrices[0], matrices[1:]
     columns = [labels.index(label) for label in per_label]
+    k = len(labels)
+    gold_cells = pattern_gold.astype(np.float64)
+    tables = [_example_table(pattern_gold, pred) for pred in predicted]
+    cells = [((pattern_gold & p).astype(np.float64), p.astype(np.float64)) for p in predicted]
+    sums = [np.zeros((n_bootstrap, len(_EXAMPLE) + len(_OVER_LABELS))) for _ in predicted]
+    kept = [np.zeros((3, n_bootstrap, len(columns))) for _ in predicted]
+    for chunk in _chunks(n_bootstrap, max(1, BUDGET // max(len(counts), k))):
+        w = _weights(chunk.start, chunk.stop, counts, seed)
+        gold_counts = w @ gold_cells
+        for (hits, said), table, total, counted in zip(cells, tables, sums, kept, strict=True):
+            tp = w @ hits
+            fp, fn = w @ said - tp, gold_counts - tp  # exact: sums of integer weights
+            total[chunk] = np.concatenate([w @ table, _over_labels(tp, fp, fn)], axis=1)
+            counted[:, chunk] = np.stack([tp[:, columns], fp[:, columns], fn[:, columns]])
     out = []
-    for pred in predicted:
-        sums, _, _ = _weighted_sums(pattern_gold, pred, counts, draws=n_bootstrap, seed=seed)
-        values = _aggregate(sums, len(labels), np.nan)
-        if columns:
-            g, p = pattern_gold[:, columns], pred[:, columns]
-            tp, fp, fn = _label_counts(g, p, counts, draws=n_bootstrap, seed=seed)
-            scores = {
-                "precision": _ratio(tp, tp + fp, np.nan),
-                "recall": _ratio(tp, tp + fn, np.nan),
-                "f1": _ratio(2 * tp, 2 * tp + fp + fn, np.nan),
-            }
-            for j, label in enumerate(per_label):
-                values.update({f"{stat}[{label}]": scores[stat][:, j] for stat in LABEL_STATS})
+    for total, (tp, fp, fn) in zip(sums, kept, strict=True):
+        named = dict(zip((*_EXAMPLE, *_OVER_LABELS), total.T, strict=True))
+        values = _aggregate(named, k, np.nan)
+        scores = {
+            "precision": _ratio(tp, tp + fp, np.nan),
+            "recall": _ratio(tp, tp + fn, np.nan),
+            "f1": _ratio(2 * tp, 2 * tp + fp + fn, np.nan),
+        }
+        for j, label in enumerate(per_label):
+            values.update({f"{stat}[{label}]": scores[stat][:, j] for stat in LABEL_STATS})
         out.append(values)
     return out
-
-
-def _label_counts(
-    gold: NDArray[np.bool_],
-    pred: NDArray[np.bool_],
-    counts: NDArray[np.int64],
-    *,
-    draws: int,
-    seed: int,
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Per-resample true positives, false positives and false negatives of each column of the
-    patterns ``gold`` / ``pred``, each (draws, columns), on ``_weighted_sums``'s resamples."""
-    cells = [(a & b).astype(np.float64) for a, b in ((gold, pred), (~gold, pred), (gold, ~pred))]
-    tp, fp, fn = (np.zeros((draws, gold.shape[1])) for _ in range(3))
-    for chunk in _chunks(draws, _draw_size(len(counts))):
-        w = _weights(chunk.start, chunk.stop, counts, seed)
-        for total, cell in zip((tp, fp, fn), cells, strict=True):
-            total[chunk] = w @ cell
-    return tp, fp, fn
