@@ -360,3 +360,38 @@ def test_compare_pairs_multi_label_runs_with_the_gates_tests(runs) -> None:
     assert by_name["label_cardinality"].test is None and by_name["roc_auc"].ci is None
     threat = next(row for row in comparison.per_class if row.label == "threat")
     assert all(d.test == "paired bootstrap" and d.ci is not None for d in threat.scores)
+
+
+# ---------------------------------------------------------------------- end to end
+
+
+def test_evaluated_runs_gate_and_a_swapped_head_is_named(tmp_path: Path, capsys) -> None:
+    from test_hostile_inputs2 import KeywordModel
+
+    import cardgen
+
+    words = ["stupid", "idiot", "kill", "buy"]
+    rng = np.random.default_rng(9)
+    present = label_sets(120, seed=9)
+    rows = [
+        {"text": " ".join(["post", *(w for w, on in zip(words, row, strict=True) if on)]),
+         "labels": [x for x, on in zip(LABELS, row ^ (rng.random(4) < 0.03), strict=True) if on]}
+        for row in present
+    ]  # fmt: skip
+    data = write_jsonl(tmp_path / "comments.jsonl", rows)
+    good = KeywordModel(LABELS, words, multi_label=True)
+    swapped = KeywordModel(LABELS, [words[1], words[0], *words[2:]], multi_label=True)
+    base = cardgen.evaluate(good, data, output_dir=tmp_path / "base", n_bootstrap=50)
+    assert not any("permuted" in w for w in base.warnings)
+    with pytest.warns(UserWarning, match="label columns look permuted"):
+        cur = cardgen.evaluate(swapped, data, output_dir=tmp_path / "cur", n_bootstrap=50)
+    assert any("predicted 'insult' -> gold 'toxic'" in w for w in cur.warnings)
+    argv = ["gate", str(tmp_path / "cur"), "--baseline", str(tmp_path / "base")]
+    code, out, err = run_cli(capsys, *argv, "--max-drop", "subset_accuracy=0.05")
+    assert code == 1 and "McNemar p =" in out
+    assert "look permuted against the baseline's" in err
+    again = cardgen.evaluate(good, data, output_dir=tmp_path / "again", n_bootstrap=50)
+    assert again.metrics["micro_f1"] == base.metrics["micro_f1"]
+    code, out, err = run_cli(capsys, "gate", str(tmp_path / "again"), "--baseline",
+                             str(tmp_path / "base"), "--max-drop", "micro_f1=0")  # fmt: skip
+    assert code == 0 and "paired on 120 examples" in out, out + err
