@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from cardgen import __version__
 from cardgen.data.label_sets import check_vector_width
-from cardgen.data.labels import Alignment, align_labels
+from cardgen.data.labels import Alignment, align_labels, label_set_permutation_notes
 from cardgen.data.load import EvalData
 from cardgen.engines.base import Predicted
 from cardgen.errors import DataError, LabelError, UsageError
@@ -179,6 +179,7 @@ def multilabel_results(
     report = compute_multilabel_metrics(
         gold, scores, limits, alignment.labels, n_bootstrap=n_bootstrap, seed=seed
     )
+    notes += label_set_permutation_notes(gold, scores >= limits[None, :], alignment)
     results = EvalResults(
         model=model.info(),
         dataset=data.info,
