@@ -316,10 +316,9 @@ def test_errors_raised_in_workers_come_back_as_themselves(spark: Any) -> None:
             raise ModelError("model 'x' cannot load on this executor: no such directory")
         yield from ()
 
-    frame = spark.range(3).mapInPandas(fail, "id long")
     expected = pytest.raises(ModelError, match="^model 'x' cannot load on this executor")
     with expected, spark_errors("predicting"):
-        frame.collect()
+        spark.range(3).mapInPandas(fail, "id long").collect()
     with (
         pytest.raises(DataError, match="reading failed in Spark"),
         spark_errors("reading", DataError),

@@ -219,6 +219,7 @@ def _to_eval_data(
         name=columns.name,
         config=columns.config,
         split=columns.split,
+        revision=columns.revision,
         num_rows=len(texts),
         fingerprint=rows_fingerprint(rows, source=columns.source),
         text_column=text_col,

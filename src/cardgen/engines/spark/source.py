@@ -44,6 +44,7 @@ from cardgen.engines.spark.json_values import (
     is_variant,
     variant_schema,
 )
+from cardgen.engines.spark.session import pandas_warning_ignored
 from cardgen.engines.spark.worker import LabelSetColumn, block_digests, row_digests
 from cardgen.errors import DataError, UsageError
 from cardgen.results.schema import DatasetInfo, TextPair
@@ -393,9 +394,10 @@ def fingerprint(
     FINGERPRINT_BLOCK_ROWS rows, and the block digests hashed in order on the driver."""
     block_rows = _fingerprint.FINGERPRINT_BLOCK_ROWS
     ordered = rows.select(F.col("position").alias("index"), "text", "pair", "label")
-    digests = ordered.mapInPandas(
-        row_digests(source, block_rows, pairs=pairs, label_sets=label_sets),
-        "block long, index long, digest binary",
-    )
-    blocks = digests.groupBy("block").applyInPandas(block_digests, "block long, digest binary")
+    with pandas_warning_ignored():  # also when called outside spark_errors (bench, tests)
+        digests = ordered.mapInPandas(
+            row_digests(source, block_rows, pairs=pairs, label_sets=label_sets),
+            "block long, index long, digest binary",
+        )
+        blocks = digests.groupBy("block").applyInPandas(block_digests, "block long, digest binary")
     return dataset_fingerprint([r["digest"] for r in sorted(blocks.collect())])
