@@ -434,3 +434,12 @@ def test_length_histogram_gives_the_local_quartile_edges() -> None:
         edges, _, _ = length_buckets(*np.unique(lengths, return_counts=True), "tokens")
         expected = np.unique(np.quantile(lengths, [0.25, 0.5, 0.75], method="lower"))
         assert edges.tolist() == expected.tolist(), lengths.tolist()
+
+
+def test_another_master_beside_a_running_session_is_refused_not_ignored(
+    spark: Any, tiny_model: Path, sentiment_file: Path
+) -> None:
+    """Spark's getOrCreate would hand back the running session and quietly ignore the master."""
+    with pytest.raises(UsageError, match=r"already runs a Spark session on local\[2\].*local\[3\]"):
+        evaluate(tiny_model, sentiment_file, engine="spark", spark_master="local[3]", n_bootstrap=0)
+    assert spark.sparkContext.master == "local[2]"

@@ -222,7 +222,13 @@ def spark_session(master: str | None = None) -> Any:
         if session is None and master.startswith("local"):
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             check_worker_python(os.environ["PYSPARK_PYTHON"])
-        session = _start(master)
+        running, session = session, _start(master)
+        if running is not None and session.sparkContext.master != master:
+            raise UsageError(
+                f"this process already runs a Spark session on {session.sparkContext.master}, "
+                f"so --spark-master {master} would not be used; stop that session first "
+                "(spark.stop()), or leave out --spark-master to use it"
+            )
     context = session.sparkContext
     if str(context.master).startswith("local"):
         check_worker_python(context.pythonExec)
