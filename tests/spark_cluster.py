@@ -12,7 +12,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,10 +86,8 @@ def stop_session(process: subprocess.Popen[Any]) -> None:
     deadline = time.monotonic() + STOP_SECONDS
     while True:
         for pid in session_pids(process.pid):
-            try:
+            with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         process.poll()  # reap the leader, so it is not a living zombie
         if not session_pids(process.pid):
             return
@@ -135,9 +133,7 @@ class StandaloneCluster:
         )
 
 
-def _daemon(
-    logs: Path, name: str, env: Mapping[str, str], *args: str
-) -> subprocess.Popen[Any]:
+def _daemon(logs: Path, name: str, env: Mapping[str, str], *args: str) -> subprocess.Popen[Any]:
     """``spark-class args`` in a new session, its output going to ``logs/name.log``."""
     with open(logs / f"{name}.log", "wb") as log:
         return subprocess.Popen(

@@ -60,7 +60,9 @@ def test_a_cluster_that_loses_an_executor_gives_the_local_results(
 ) -> None:
     data = _reviews(tmp_path / "reviews.jsonl")
     options = ["--model", str(tiny_model), "--dataset", str(data), "--bootstrap", "0"]
-    sources = os.pathsep.join([str(Path(cardgen.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])
+    sources = os.pathsep.join(
+        [str(Path(cardgen.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]
+    )
     with standalone_cluster(tmp_path / "cluster", env={"PYTHONPATH": sources}) as cluster:
         killed = _evaluate_killing_an_executor(
             cluster, [*options, "--output-dir", str(tmp_path / "spark")], tmp_path, sources
@@ -80,7 +82,9 @@ def test_a_cluster_that_loses_an_executor_gives_the_local_results(
     events = _events(tmp_path / "events")
     lost = [e for e in events if _reason(e) == "ExecutorLostFailure"]
     assert lost and {e["Task Info"]["Executor ID"] for e in lost} == {killed}
-    assert killed in [e["Executor ID"] for e in events if e["Event"] == "SparkListenerExecutorRemoved"]
+    assert killed in [
+        e["Executor ID"] for e in events if e["Event"] == "SparkListenerExecutorRemoved"
+    ]
     retried = {(e["Stage ID"], e["Task Info"]["Index"]) for e in events if _reason(e) == "Success"}
     assert {(e["Stage ID"], e["Task Info"]["Index"]) for e in lost} <= retried
 
@@ -144,9 +148,9 @@ def _writing_executor(cluster: StandaloneCluster, root: Path) -> int | None:
     task writing predictions now), or None."""
     for pid in cluster.executors():
         for path in open_files(pid):
-            if path.startswith(str(root)) and "predictions.parquet/_temporary/" in path:
-                if "/attempt_" in path and "/part-" in path:
-                    return pid
+            parts = ("predictions.parquet/_temporary/", "/attempt_", "/part-")
+            if path.startswith(str(root)) and all(part in path for part in parts):
+                return pid
     return None
 
 
