@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 HOST = "127.0.0.1"
-START_SECONDS = 60.0
+START_SECONDS = 120.0
 STOP_SECONDS = 10.0
 JAVA_OPTS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 """For JVMs that live a minute on busy cores: quick to start, few threads."""
@@ -39,9 +39,10 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def session_pids(session: int) -> list[int]:
-    """The processes of the session ``session`` (a process started with a new session has
-    its own pid as session id; its descendants keep it, whatever process group they make)."""
+def session_pids(*sessions: int) -> list[int]:
+    """The live processes of the sessions ``sessions`` (a process started with a new session
+    has its own pid as session id; its descendants keep it, whatever process groups they
+    make)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -51,7 +52,7 @@ def session_pids(session: int) -> list[int]:
         except OSError:  # gone meanwhile
             continue
         fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
-        if int(fields[3]) == session and fields[0] != "Z":
+        if int(fields[3]) in sessions and fields[0] != "Z":
             found.append(int(entry.name))
     return found
 
@@ -104,7 +105,7 @@ class StandaloneCluster:
     web: str
     master: subprocess.Popen[Any]
     workers: list[subprocess.Popen[Any]]
-    logs: Path
+    root: Path
 
     def state(self) -> dict[str, Any]:
         """The master's JSON status (workers, applications)."""
@@ -113,23 +114,20 @@ class StandaloneCluster:
 
     def executors(self) -> list[int]:
         """The pids of the executor JVMs the workers run now."""
-        return [
-            pid
-            for worker in self.workers
-            for pid in session_pids(worker.pid)
-            if EXECUTOR_CLASS in command_line(pid)
-        ]
+        pids = session_pids(*(worker.pid for worker in self.workers))
+        return [pid for pid in pids if EXECUTOR_CLASS in command_line(pid)]
 
     def executor_id(self, pid: int) -> str:
         """The Spark executor id of executor JVM ``pid``, from its command line."""
         words = command_line(pid).split()
         return words[words.index("--executor-id") + 1]
 
-    def log_tail(self, chars: int = 3000) -> str:
-        """The end of every daemon's log, for a failure message."""
+    def log_tail(self, chars: int = 2000) -> str:
+        """The end of every daemon's and executor's log, for a failure message."""
+        logs = sorted(self.root.glob("logs/*.log")) + sorted(self.root.glob("work/*/*/*/stderr"))
         return "\n".join(
-            f"--- {log.name}\n{log.read_text(errors='replace')[-chars:]}"
-            for log in sorted(self.logs.glob("*.log"))
+            f"--- {log.relative_to(self.root)}\n{log.read_text(errors='replace')[-chars:]}"
+            for log in logs
         )
 
 
@@ -173,7 +171,7 @@ def standalone_cluster(
         )  # fmt: skip
         stack.callback(stop_session, master)
         cluster = StandaloneCluster(
-            f"spark://{HOST}:{port}", f"http://{HOST}:{web_port}", master, [], logs
+            f"spark://{HOST}:{port}", f"http://{HOST}:{web_port}", master, [], root
         )
         for i in range(workers):
             worker = _daemon(

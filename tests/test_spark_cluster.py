@@ -19,8 +19,15 @@ from typing import Any
 
 import pytest
 from conftest import run_cli, write_jsonl
-from spark_cluster import HOST, JAVA_OPTS, StandaloneCluster, open_files, standalone_cluster
-from spark_cluster import stop_session as stop_process_session
+from spark_cluster import (
+    HOST,
+    JAVA_OPTS,
+    StandaloneCluster,
+    open_files,
+    session_pids,
+    standalone_cluster,
+    stop_session,
+)
 from test_engine_matrix import _same
 
 import cardgen
@@ -28,8 +35,8 @@ from cardgen.demo.synthetic import sentiment_corpus
 from cardgen.results.predictions import load_predictions
 from cardgen.results.schema import load_results
 
-ROWS = 3000
-ROWS_PER_BATCH = 100
+ROWS = 2000
+ROWS_PER_BATCH = 50
 """Arrow batches of this many rows: a task writes its first batch long before its last, so the
 killed executor leaves a partly written task attempt behind."""
 DRIVER_SECONDS = 600.0
@@ -38,7 +45,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully suppo
 
 
 @pytest.fixture
-def proc(spark_available: None) -> None:
+def proc() -> None:
     """The cluster's processes are found and stopped through /proc."""
     if not Path("/proc/self/fd").is_dir():
         pytest.skip("the standalone-cluster test finds its processes in /proc (Linux)")
@@ -56,17 +63,22 @@ def _reviews(path: Path) -> Path:
 
 
 def test_a_cluster_that_loses_an_executor_gives_the_local_results(
-    proc: None, tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    spark_available: None,
+    proc: None,
+    tiny_model: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     data = _reviews(tmp_path / "reviews.jsonl")
     options = ["--model", str(tiny_model), "--dataset", str(data), "--bootstrap", "0"]
-    sources = os.pathsep.join(
-        [str(Path(cardgen.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]
-    )
+    found = [str(Path(cardgen.__file__).parents[1]), os.environ.get("PYTHONPATH")]
+    sources = os.pathsep.join(path for path in found if path)  # executors import these sources
     with standalone_cluster(tmp_path / "cluster", env={"PYTHONPATH": sources}) as cluster:
         killed = _evaluate_killing_an_executor(
             cluster, [*options, "--output-dir", str(tmp_path / "spark")], tmp_path, sources
         )
+    started = (cluster.master, *cluster.workers)
+    assert not session_pids(*(process.pid for process in started))  # all stopped
     code, _, err = run_cli(capsys, "evaluate", *options, "--output-dir", str(tmp_path / "local"))
     assert code == 0, err
 
@@ -136,7 +148,7 @@ def _evaluate_killing_an_executor(
                     os.kill(writer, signal.SIGKILL)
             time.sleep(0.02)
     finally:
-        stop_process_session(driver)
+        stop_session(driver)
     said = (tmp_path / "driver.log").read_text(errors="replace")[-4000:]
     assert driver.returncode == 0, f"{said}\n{cluster.log_tail()}"
     assert killed is not None, "no executor was seen writing predictions"
@@ -146,6 +158,8 @@ def _evaluate_killing_an_executor(
 def _writing_executor(cluster: StandaloneCluster, root: Path) -> int | None:
     """The pid of an executor that has a predictions part file of a task attempt open (a
     task writing predictions now), or None."""
+    if not any(root.glob("*/predictions.parquet/_temporary")):  # cheap: not writing yet
+        return None
     for pid in cluster.executors():
         for path in open_files(pid):
             parts = ("predictions.parquet/_temporary/", "/attempt_", "/part-")
