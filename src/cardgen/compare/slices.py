@@ -173,6 +173,7 @@ def slice_leaders(
                         column, value.value, value.rows, metric, values, best, value.description
                     )
                 )
+        skipped += len(set().union(*others) - {v.value for v in runs[0].slices[column].values})
         if skipped:
             warnings.append(
                 f"{skipped} slice(s) of {quote(column)} differ between the runs (a value, its "
