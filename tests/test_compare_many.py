@@ -220,8 +220,9 @@ def test_cli_prints_and_writes_the_leaderboard(four: list[Path], tmp_path: Path,
     argv = ["compare", *map(str, four), "--bootstrap", "100", "--examples", "2", "--output"]
     code, out, err = run(capsys, *argv, str(output))
     assert code == 0, err
-    assert "leaderboard by accuracy" in out and "Holm-corrected at alpha 0.05: 5 significant" in out
     words = " ".join(out.split())
+    assert "leaderboard by accuracy (higher is better)" in words
+    assert "paired tests (McNemar), Holm-corrected at alpha 0.05: 5 of 6 significant" in words
     assert (
         "best run per slice" in words
         and "rows every run gets wrong: 2 most confident of 4" in words

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from conftest import make_results, save_run
 from conftest import run_cli as run
+from rich.console import Console
 
 import cardgen
 import cardgen.gate
 from cardgen import compare_runs
 from cardgen.compare.report import comparison_html, comparison_markdown
+from cardgen.display.tables import differences_table
 from cardgen.gate import check_gate, summary_markdown
 from cardgen.gate.report import differences_markdown
 from cardgen.results.schema import load_results
@@ -49,7 +51,7 @@ def test_each_setting_is_found_with_what_it_can_explain() -> None:
         "transformers",
     ]
     assert found["max length"].values == ("128", "8") and found["max length"].explains
-    assert found["truncated rows"].values == ("2 of 200 rows", "150 of 200 rows")
+    assert found["truncated rows"].values == ("2 of 200", "150 of 200")
     assert found["dtype"].values == ("float32", "bfloat16") and found["dtype"].explains
     assert found["transformers"].values == ("4.99.0", "5.0.0") and found["transformers"].explains
     assert not found["seed"].explains and not found["python"].explains
@@ -60,7 +62,9 @@ def test_each_setting_is_found_with_what_it_can_explain() -> None:
         "transformers."
     )
     only_seed = differences_line([found["seed"]])
-    assert only_seed == "The runs differ in seed; none of these can explain a metric change."
+    assert only_seed == "The runs differ in seed; it cannot explain a metric change."
+    both = differences_line([found["seed"], found["python"]])
+    assert both == "The runs differ in seed, python; none of them can explain a metric change."
 
 
 def test_unknown_settings_are_not_differences() -> None:
@@ -75,6 +79,30 @@ def test_unknown_settings_are_not_differences() -> None:
     c.timing.batch_size = 8
     found = setting_differences([a, b, c])
     assert [(d.setting, d.values) for d in found] == [("batch size", ("64", None, "8"))]
+
+
+def test_a_model_under_another_name_with_the_same_weights_cannot_explain() -> None:
+    a = make_results()
+    b = copy.deepcopy(a)
+    b.model.id = "/elsewhere/tiny-sentiment"
+    (found,) = setting_differences([a, b])
+    assert (found.setting, found.explains) == ("model", False)
+    assert found.effect == "a name only: the weights hash is the same"
+    b.model.weights_hash = "sha256:" + "1" * 64
+    found = {d.setting: d for d in setting_differences([a, b])}
+    assert found["model"].explains and found["model weights"].explains
+
+
+def test_the_terminal_table_shows_hostile_values_as_text() -> None:
+    a = make_results()
+    b = copy.deepcopy(a)
+    b.model.revision = "[bold red]x[/] \x1b[31m" + "y" * 150
+    console = Console(width=80, record=True)
+    console.print(differences_table(setting_differences([a, b]), ["A", "B"]))
+    text = console.export_text()
+    assert "\x1b" not in text  # the escape is shown as \x1b, not sent to the terminal
+    assert "[bold red]x[/]" in text and "\\x1b" in text  # markup and escapes as text
+    assert sum(len(run) for run in re.findall("y{2,}", text)) == 150  # nothing cut
 
 
 def test_multi_label_thresholds_and_weights_differ() -> None:
@@ -107,8 +135,8 @@ def test_compare_of_runs_differing_only_in_max_length_says_so(length_runs, capsy
     assert list(found) == ["max length", "truncated rows"]
     assert found["max length"].values[1] == "6" and found["max length"].explains
     assert found["truncated rows"].values == (
-        f"0 of {results.dataset.num_rows} rows",
-        f"{results.timing.truncated} of {results.dataset.num_rows} rows",
+        f"0 of {results.dataset.num_rows}",
+        f"{results.timing.truncated} of {results.dataset.num_rows}",
     )
     report = comparison_markdown(comparison)
     opening = report[: report.index("## Metrics")]
@@ -168,7 +196,7 @@ def test_hostile_settings_are_escaped(tmp_path: Path) -> None:
     base, current = save_run(a, tmp_path / "a"), save_run(b, tmp_path / "b")
     report = check_gate(current, base, {"max-drop": {"accuracy": 0.5}}, n_bootstrap=10)
     summary = summary_markdown(report)
-    rows = [line for line in summary.splitlines() if line.startswith("| ") and "yes" in line]
+    rows = [line for line in summary.splitlines() if re.search(r"\| (\*\*yes\*\*|no): ", line)]
     assert len(rows) == 3  # model revision, torch and the library with the hostile name
     for line in rows:
         assert len(re.findall(r"(?<!\\)\|", line)) == 5, line

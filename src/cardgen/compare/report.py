@@ -197,14 +197,24 @@ def leaderboard_tables(board: Leaderboard) -> list[Table]:
     """The leaderboard, the paired tests, the best run per slice and the rows every run gets
     wrong."""
     direction = "higher" if board.higher_is_better else "lower"
-    heading = plain(f"leaderboard by {board.by} ({direction} is better): {board.comparison}")
-    standings = _table(heading, ("rank", "run", "value", "95% CI", "model"), ("run", "model"))
+    heading = plain(f"leaderboard by {board.by} ({direction} is better)")
+    models = len(set(board.models)) > 1  # else the model is in no column: it is the same
+    columns = ("rank", "run", "value", "95% CI", *(("model",) if models else ()))
+    standings = _table(heading, columns, ("run", "model"))
     for s in board.standings:
         ci = f"[{s.ci[0]:.3f},{s.ci[1]:.3f}]" if s.ci else "-"
-        run, model = plain(f"#{s.run} {board.runs[s.run - 1]}"), plain(board.models[s.run - 1])
-        standings.add_row(str(s.rank), run, f"{s.value:.4f}", ci, model)
+        model = (plain(board.models[s.run - 1]),) if models else ()
+        standings.add_row(
+            str(s.rank), plain(f"#{s.run} {board.runs[s.run - 1]}"), f"{s.value:.4f}", ci, *model
+        )
     significant = sum(p.significant for p in board.pairs)
-    title = f"paired tests, Holm-corrected at alpha {board.alpha:g}: {significant} significant"
+    test = next((p.delta.test for p in board.pairs if p.p_holm is not None), None)
+    title = (
+        f"paired tests ({test}), Holm-corrected at alpha {board.alpha:g}: {significant} of "
+        f"{len(board.pairs)} significant"
+        if test is not None
+        else f"no paired test: {board.comparison}"
+    )
     pairs = _table(title, ("better", "worse", "delta", "95% CI", "p", "p Holm", "sig."), ())
     for p in board.pairs:
         holm = f"{p.p_holm:.3g}" if p.p_holm is not None else "-"
@@ -251,7 +261,7 @@ def _mistakes_table(board: Leaderboard) -> Table:
         table.add_row(
             str(m.index),
             plain(m.gold),
-            *(plain(f"{p} {q:.2f}") for p, q in zip(m.predicted, m.probabilities, strict=True)),
+            *(plain(p) for p in m.predicted),
             *((plain(clipped),) if texts else ()),
         )
     return table

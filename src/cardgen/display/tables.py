@@ -180,7 +180,7 @@ def gate_table(report: GateReport) -> Table:
 def differences_table(differences: Sequence[SettingDifference], names: Sequence[str]) -> Table:
     """What differs between runs (named ``names``, in the differences' order), one row per
     setting, and whether it can explain a metric change; the caption says it in a sentence."""
-    table = FittedTable(
+    table = Table(  # not fitted: the caption wraps rather than widening the table
         title="what differs between the runs",
         caption=differences_line(differences),
         box=box.SIMPLE_HEAD,

@@ -8,14 +8,14 @@ without timing) is unknown there; a setting is listed when the runs that record 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cardgen.results.schema import EvalResults
 
 _WEIGHTS = "other weights predict differently"
 _DATA = "other rows or labels give other metrics"
-_NUMERICS = "can shift scores slightly, enough to flip close predictions"
-_LIBRARY = "another version can tokenize or compute differently"
+_NUMERICS = "can shift scores slightly"
+_LIBRARY = "another version may tokenize or compute differently"
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def _truncated_shown(results: EvalResults) -> str | None:
     count = _truncated(results)
     if count is None:
         return None
-    return f"{count:,} of {results.dataset.num_rows:,} rows"
+    return f"{count:,} of {results.dataset.num_rows:,}"
 
 
 def _thresholds(results: EvalResults) -> tuple[tuple[str, float], ...] | None:
@@ -121,11 +121,11 @@ SETTINGS = (
     _Setting("data source", lambda r: r.dataset.source, _NAME_ONLY, explains=False),
     _Setting("split", lambda r: r.dataset.split, _NAME_ONLY, explains=False),
     _Setting("rows", lambda r: r.dataset.num_rows, _DATA, show=lambda r: f"{r.dataset.num_rows:,}"),
-    _Setting("max length", _max_length, "a shorter limit cuts more of each input"),
+    _Setting("max length", _max_length, "a shorter limit cuts more text"),
     _Setting(
         "truncated rows",
         _truncated,
-        "the model did not see the text of truncated rows past the limit",
+        "the model saw no text past the limit",
         show=_truncated_shown,
     ),
     _Setting("dtype", _timing("dtype"), "lower precision " + _NUMERICS),
@@ -164,6 +164,14 @@ def setting_differences(runs: Sequence[EvalResults]) -> list[SettingDifference]:
                 for r, v in zip(runs, known, strict=True)
             )
             out.append(SettingDifference(setting.name, shown, setting.effect, setting.explains))
+    hashes = {r.model.weights_hash for r in runs}
+    if None not in hashes and len(hashes) == 1:  # one set of weights under other names
+        out = [
+            replace(d, effect="a name only: the weights hash is the same", explains=False)
+            if d.setting in ("model", "model revision")
+            else d
+            for d in out
+        ]
     for name in sorted({name for r in runs for name in r.environment if name != "cardgen"}):
         values = tuple(r.environment.get(name) for r in runs)
         if len({v for v in values if v is not None}) > 1:
@@ -181,5 +189,6 @@ def differences_line(differences: Sequence[SettingDifference]) -> str | None:
     named = ", ".join(d.setting for d in differences)
     causes = [d.setting for d in differences if d.explains]
     if not causes:
-        return f"The runs differ in {named}; none of these can explain a metric change."
+        which = "it cannot" if len(differences) == 1 else "none of them can"
+        return f"The runs differ in {named}; {which} explain a metric change."
     return f"The runs differ in {named}; can explain a metric change: {', '.join(causes)}."
