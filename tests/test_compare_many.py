@@ -221,8 +221,8 @@ def test_cli_prints_and_writes_the_leaderboard(four: list[Path], tmp_path: Path,
     code, out, err = run(capsys, *argv, str(output))
     assert code == 0, err
     words = " ".join(out.split())
-    assert "leaderboard by accuracy (higher is better)" in words
-    assert "paired tests (McNemar), Holm-corrected at alpha 0.05: 5 of 6 significant" in words
+    assert "ranked by accuracy" in words
+    assert "5 of 6 pairs differ at alpha 0.05 (Holm-corrected McNemar)" in words
     assert (
         "best run per slice" in words
         and "rows every run gets wrong: 2 most confident of 4" in words

@@ -196,8 +196,9 @@ def comparison_tables(comparison: Comparison | Leaderboard) -> list[Table]:
 def leaderboard_tables(board: Leaderboard) -> list[Table]:
     """The leaderboard, the paired tests, the best run per slice and the rows every run gets
     wrong."""
-    direction = "higher" if board.higher_is_better else "lower"
-    heading = plain(f"leaderboard by {board.by} ({direction} is better)")
+    heading = plain(
+        f"ranked by {board.by}" + ("" if board.higher_is_better else " (lower is better)")
+    )
     models = len(set(board.models)) > 1  # else the model is in no column: it is the same
     columns = ("rank", "run", "value", "95% CI", *(("model",) if models else ()))
     standings = _table(heading, columns, ("run", "model"))
@@ -210,8 +211,8 @@ def leaderboard_tables(board: Leaderboard) -> list[Table]:
     significant = sum(p.significant for p in board.pairs)
     test = next((p.delta.test for p in board.pairs if p.p_holm is not None), None)
     title = (
-        f"paired tests ({test}), Holm-corrected at alpha {board.alpha:g}: {significant} of "
-        f"{len(board.pairs)} significant"
+        f"{significant} of {len(board.pairs)} pairs differ at alpha {board.alpha:g} "
+        f"(Holm-corrected {test})"
         if test is not None
         else f"no paired test: {board.comparison}"
     )
