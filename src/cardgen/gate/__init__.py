@@ -27,7 +27,9 @@ when a one-sided paired test rejects "the true drop is at most the tolerance" at
   where both runs define it, and the report says how many were left out.
 
 Other metrics (``roc_auc``, ``log_loss``, ``ece``, probes) and unpaired runs compare values
-only. This package never exits; the CLI turns the report into exit codes.
+only. With a baseline run, the report opens with what differs between the two runs' settings
+(``results.settings``, shared with ``compare``). This package never exits; the CLI turns the
+report into exit codes.
 
 Modules: ``rules`` (rules and their validation), ``config`` (the ``[tool.cardgen.gate]``
 table), ``values`` (metric lookup), ``runs`` (loading the two runs), ``compatible`` (whether
