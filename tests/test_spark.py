@@ -316,10 +316,9 @@ def test_errors_raised_in_workers_come_back_as_themselves(spark: Any) -> None:
             raise ModelError("model 'x' cannot load on this executor: no such directory")
         yield from ()
 
-    frame = spark.range(3).mapInPandas(fail, "id long")
     expected = pytest.raises(ModelError, match="^model 'x' cannot load on this executor")
     with expected, spark_errors("predicting"):
-        frame.collect()
+        spark.range(3).mapInPandas(fail, "id long").collect()
     with (
         pytest.raises(DataError, match="reading failed in Spark"),
         spark_errors("reading", DataError),
@@ -361,7 +360,6 @@ def test_missing_pyspark_names_the_extra(
     [
         ({"engine": "ray"}, "unknown --engine 'ray'; use local or spark"),
         ({"spark_master": "local[2]"}, "--spark-master names the cluster of --engine spark"),
-        ({"engine": "spark", "threshold": 0.3}, "--threshold is not supported by --engine spark"),
     ],
 )
 def test_engine_options_are_checked_first(

@@ -184,7 +184,10 @@ def card(
     ] = None,
     dataset_revision: Annotated[
         str | None,
-        typer.Option(help="Commit id of the Hub dataset evaluated, for .eval_results/."),
+        typer.Option(
+            help="Commit id of the Hub dataset evaluated, for .eval_results/ [default: the "
+            "commit `cardgen evaluate` loaded, for a Hub dataset]."
+        ),
     ] = None,
     format_: Annotated[
         str,

@@ -73,7 +73,7 @@ def tested(
         return delta
     low, high = np.percentile(replicates, [2.5, 97.5])
     delta.ci = (float(low), float(high))
-    delta.test = paired_test(name)
+    delta.test = paired_test(name, pairing.task)
     if delta.test == "McNemar":
         worse = mcnemar_p_value(pairing.gold, pairing.baseline, pairing.current)
         better = mcnemar_p_value(pairing.gold, pairing.current, pairing.baseline)

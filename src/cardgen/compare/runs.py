@@ -32,7 +32,14 @@ from cardgen.compare.many import Leaderboard, compare_many
 from cardgen.compare.slices import SliceDelta, slice_deltas, test_slices
 from cardgen.errors import UsageError
 from cardgen.gate.compatible import COMPARE, check_comparable
-from cardgen.gate.paired import Pairing, defined_resamples, pair, paired_bootstrap_deltas
+from cardgen.gate.paired import (
+    Pairing,
+    defined_resamples,
+    pair,
+    paired_bootstrap_deltas,
+    row_correct,
+    swap_warnings,
+)
 from cardgen.gate.rules import PER_CLASS_STATS, check_options, paired_test
 from cardgen.gate.runs import Run
 from cardgen.gate.values import checked_metric
@@ -185,10 +192,9 @@ def _compare_two(
     if note is not None:
         comparison = "unpaired: different data, values compared without a test"
         warnings = [f"{note}: the deltas compare values of different datasets, without a test"]
-    elif results_b.task != "single_label":
-        comparison, warnings = f"unpaired: {results_b.task} runs compare values only", []
     else:
         pairing, comparison, warnings = pair(run_b, run_a)
+        warnings += swap_warnings(pairing) if pairing is not None else []
     names = [name for name in results_a.metrics if name in results_b.metrics]
     for side, results, other in (("A", results_a, results_b), ("B", results_b, results_a)):
         warnings += [
@@ -197,7 +203,7 @@ def _compare_two(
             if name not in other.metrics
         ]
     per_class_names = [f"{s}[{label}]" for label in results_a.labels for s in PER_CLASS_STATS]
-    to_test = [name for name in [*names, *per_class_names] if paired_test(name)]
+    to_test = [name for name in [*names, *per_class_names] if paired_test(name, results_b.task)]
     deltas = (
         paired_bootstrap_deltas(pairing, to_test, n_resamples=n_bootstrap, seed=seed)
         if pairing is not None
@@ -228,14 +234,16 @@ def _compare_two(
         result.slices, slice_warnings = slice_deltas(results_a, results_b)
         result.warnings += slice_warnings
     if pairing is not None and rows_a is not None and rows_b is not None:
-        a_ok, b_ok = pairing.baseline == pairing.gold, pairing.current == pairing.gold
+        a_ok, b_ok = (row_correct(pairing.gold, run) for run in (pairing.baseline, pairing.current))
         result.a_only_correct = int((a_ok & ~b_ok).sum())
         result.b_only_correct = int((~a_ok & b_ok).sum())
-        result.n_disagreements, result.disagreements = disagreements(
-            rows_a, rows_b, pairing, run_a, run_b, max_examples
-        )
-        assert run_b.predictions is not None
-        test_slices(result.slices, rows_a, pairing, run_b.predictions.index, n_bootstrap, seed)
+        if not pairing.label_sets:  # the disagreements and slices of single labels
+            result.n_disagreements, result.disagreements = disagreements(
+                rows_a, rows_b, pairing, run_a, run_b, max_examples
+            )
+            assert run_b.predictions is not None
+            index = run_b.predictions.index
+            test_slices(result.slices, rows_a, pairing, index, n_bootstrap, seed)
     return result
 
 

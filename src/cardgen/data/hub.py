@@ -21,6 +21,7 @@ from typing import Any
 from cardgen.data.columns import ArrowColumns, Columns, column_list, json_kind
 from cardgen.data.labels import MAX_LABELS
 from cardgen.errors import CardgenError, DataError
+from cardgen.results.types import COMMIT_ID
 from cardgen.trust.untrusted import inside, parse_json, quote, read_text
 
 _HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[\w.-]{1,96})?")
@@ -131,10 +132,9 @@ def read_hub_dataset(name: str, config: str | None, split: str) -> Columns:
     """``owner/name``, ``name:config`` or the GLUE-style ``name/config`` shorthand.
 
     When ``datasets`` cannot resolve the name (offline, say) but the dataset repository is in
-    the local Hugging Face hub cache, its data files load from there.
+    the local Hugging Face hub cache, its data files load from there. The rows carry the
+    commit of the dataset they came from (see ``_load_split``).
     """
-    import datasets
-
     if ":" in name and config is None:
         name, config = name.split(":", 1)
     if not _HUB_NAME.fullmatch(name):
@@ -153,13 +153,18 @@ def read_hub_dataset(name: str, config: str | None, split: str) -> Columns:
                 if source is None:
                     continue
                 try:
-                    loaded = datasets.load_dataset(source, conf, split=split)
+                    loaded, revision = _load_split(source, conf, split, snapshot=source != repo)
                 except Exception as exc:  # datasets raises many unrelated types for "not found"
                     where = f"{repo}{f' ({quote(conf)})' if conf else ''}"
                     errors.append(f"{where}: {quote(str(exc))}")
                     continue
                 return _from_datasets(
-                    loaded, source=f"hub:{repo}", name=repo, split=split, config=conf
+                    loaded,
+                    source=f"hub:{repo}",
+                    name=repo,
+                    split=split,
+                    config=conf,
+                    revision=revision,
                 )
     raise DataError(
         f"dataset {quote(name)} is neither a local file or directory nor a loadable `datasets` "
@@ -208,6 +213,24 @@ def _offline() -> Iterator[None]:
         constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE = saved
 
 
+def _load_split(
+    source: str, config: str | None, split: str, *, snapshot: bool
+) -> tuple[Any, str | None]:
+    """One split from ``datasets.load_dataset`` and the commit of the Hub dataset it is: the
+    name of a hub-cache ``snapshot`` folder, or else the folder ``datasets`` keeps the split's
+    arrow files in, which it names by the commit it resolved a Hub name to (online, or in its
+    cache when offline); None when that is not a commit id (or the split has no files)."""
+    import datasets
+
+    loaded = datasets.load_dataset(source, config, split=split)
+    if snapshot:
+        revision = Path(source).name
+    else:
+        files = loaded.cache_files or [{}]
+        revision = Path(str(files[0].get("filename", ""))).parent.name
+    return loaded, revision if COMMIT_ID.fullmatch(revision) else None
+
+
 def _cached_snapshot(repo: str) -> str | None:
     """The local hub-cache snapshot of dataset ``repo``, if one was downloaded before."""
     from huggingface_hub import snapshot_download
@@ -219,7 +242,13 @@ def _cached_snapshot(repo: str) -> str | None:
 
 
 def _from_datasets(
-    loaded: Any, *, source: str, name: str, split: str | None, config: str | None = None
+    loaded: Any,
+    *,
+    source: str,
+    name: str,
+    split: str | None,
+    config: str | None = None,
+    revision: str | None = None,
 ) -> Columns:
     try:
         class_names = next(
@@ -232,4 +261,6 @@ def _from_datasets(
     except Exception as exc:  # a corrupt arrow table fails only when read
         raise DataError(f"cannot read the rows of {source}: {quote(str(exc))}") from None
     rows = ArrowColumns(table, source)
-    return Columns(rows, class_names, source, name=name, config=config, split=split)
+    return Columns(
+        rows, class_names, source, name=name, config=config, split=split, revision=revision
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import json
 import random
 import re
 from collections.abc import Sequence
@@ -218,6 +219,7 @@ def _to_eval_data(
         name=columns.name,
         config=columns.config,
         split=columns.split,
+        revision=columns.revision,
         num_rows=len(texts),
         fingerprint=rows_fingerprint(rows, source=columns.source),
         text_column=text_col,
@@ -238,6 +240,32 @@ def _to_eval_data(
         multi_hot=sets is not None and sets.multi_hot,
         vector_width=None if sets is None else sets.vector_width,
         row_ids=None if isinstance(keep, range) else list(keep),
+    )
+
+
+def label_sets_from_json(
+    tokens: Sequence[str | None],
+    rows: Sequence[int],
+    *,
+    source: str,
+    column: str,
+    label_format: str | None,
+    whole: Sequence[str | None] | None = None,
+) -> LabelSets:
+    """A multi-label column of JSON tokens (``["toxic"]``, ``[0, 1]``; None for null) read as
+    ``load_data`` reads list labels: the same checks, names and errors. Reading a part of the
+    column, pass the ``label_format`` the whole column was read in (``"multi-hot"`` or
+    ``"ids"``) so every part reads alike."""
+    decode = [None if token is None else json.loads(token) for token in tokens]
+    everything = None if whole is None else [None if t is None else json.loads(t) for t in whole]
+    return label_sets(
+        decode,
+        rows,
+        Columns({}, None, source),
+        column,
+        check=_label_value,
+        label_format=label_format,
+        whole=everything,
     )
 
 

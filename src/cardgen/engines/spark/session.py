@@ -237,8 +237,7 @@ def _start(master: str) -> Any:
     log = SPARK_LOG.open()
     start = log.stat().st_size
     failure = None
-    with jvm_output_to(log), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", _PANDAS_WARNING)
+    with jvm_output_to(log), pandas_warning_ignored():
         try:
             session = (
                 SparkSession.builder.master(master)
@@ -260,14 +259,23 @@ def _start(master: str) -> Any:
 
 
 @contextmanager
+def pandas_warning_ignored() -> Iterator[None]:
+    """PySpark's FutureWarning that it "does not yet fully support pandas >= 3.0.0", silenced
+    meanwhile: the driver gives it whenever it makes a pandas UDF (``mapInPandas``,
+    ``applyInPandas``), and what cardgen does with pandas works with pandas 3."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", _PANDAS_WARNING, FutureWarning)
+        yield
+
+
+@contextmanager
 def spark_errors(what: str, fallback: type[CardgenError] | None = None) -> Iterator[None]:
     """A cardgen error raised in a Python worker is raised again here, as itself; a worker
     Python that cannot start or lacks a module becomes a UsageError naming PYSPARK_PYTHON;
     with ``fallback``, any other Spark failure becomes that error, naming ``what`` failed.
-    PySpark's warning about pandas 3 (it works for what cardgen does) is silenced."""
+    PySpark's warning about pandas 3 is silenced (see ``pandas_warning_ignored``)."""
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", _PANDAS_WARNING)
+        with pandas_warning_ignored():
             yield
     except CardgenError:
         raise
