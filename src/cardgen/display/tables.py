@@ -9,7 +9,7 @@ nothing is cut with an ellipsis (see :class:`FittedTable`).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cardgen.results.schema import EvalResults, Metric, ProbeResult, RobustnessResult
+from cardgen.results.settings import SettingDifference, differences_line
 
 if TYPE_CHECKING:
     from cardgen.gate import GateReport
@@ -172,6 +173,26 @@ def gate_table(report: GateReport) -> Table:
         verdict, *cells = outcome.cells()
         table.add_row(
             Text(verdict, style=_VERDICT_STYLES[outcome.verdict]), *(plain(cell) for cell in cells)
+        )
+    return table
+
+
+def differences_table(differences: Sequence[SettingDifference], names: Sequence[str]) -> Table:
+    """What differs between runs (named ``names``, in the differences' order), one row per
+    setting, and whether it can explain a metric change; the caption says it in a sentence."""
+    table = Table(  # not fitted: the caption wraps rather than widening the table
+        title="what differs between the runs",
+        caption=differences_line(differences),
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+        show_edge=False,
+    )
+    explain = "can explain a change"
+    add_columns(table, ("setting", *names, explain), text={"setting", explain, *names})
+    for d in differences:
+        cells = (plain(value if value is not None else "-") for value in d.values)
+        table.add_row(
+            plain(d.setting), *cells, plain(f"{'yes' if d.explains else 'no'}: {d.effect}")
         )
     return table
 

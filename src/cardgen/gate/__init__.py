@@ -35,7 +35,9 @@ compare values only. When the current run's label columns match the baseline's p
 better under a swap of labels than as named (``data.labels.label_set_swaps``), the report warns.
 
 Other metrics (``roc_auc``, ``log_loss``, ``ece``, probes) and unpaired runs compare values
-only. This package never exits; the CLI turns the report into exit codes.
+only. With a baseline run, the report opens with what differs between the two runs' settings
+(``results.settings``, shared with ``compare``). This package never exits; the CLI turns the
+report into exit codes.
 
 Modules: ``rules`` (rules and their validation), ``config`` (the ``[tool.cardgen.gate]``
 table), ``values`` (metric lookup), ``runs`` (loading the two runs), ``compatible`` (whether

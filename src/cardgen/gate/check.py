@@ -25,6 +25,7 @@ from cardgen.gate.rules import rules_from_table as _rules_from_table
 from cardgen.gate.runs import Run, load_run
 from cardgen.gate.values import metric_value
 from cardgen.results.schema import EvalResults, Metric
+from cardgen.results.settings import setting_differences
 
 
 def check_gate(
@@ -103,6 +104,11 @@ def check_gate(
         outcomes=outcomes,
         warnings=warnings,
         different_data=note is not None,
+        differences=(
+            setting_differences([base.results, cur.results])
+            if base is not None and base.results is not None
+            else []
+        ),
     )
 
 
