@@ -395,3 +395,29 @@ def test_evaluated_runs_gate_and_a_swapped_head_is_named(tmp_path: Path, capsys)
     code, out, err = run_cli(capsys, "gate", str(tmp_path / "again"), "--baseline",
                              str(tmp_path / "base"), "--max-drop", "micro_f1=0")  # fmt: skip
     assert code == 0 and "paired on 120 examples" in out, out + err
+
+
+def test_many_run_compare_ranks_multi_label_runs_with_holm_corrected_paired_tests(
+    tmp_path: Path,
+) -> None:
+    """Three multi-label runs: ranked by micro-F1, each pair bootstrapped, Holm-corrected
+    (checked against statsmodels), and the rows every run gets wrong are whole label sets."""
+    from statsmodels.stats.multitest import multipletests
+
+    gold = label_sets(300, seed=3)
+    preds = [noisy(gold, rate, seed=i) for i, rate in enumerate((0.02, 0.15, 0.05))]
+    dirs = [save_ml_run(tmp_path / f"run{i}", gold, p) for i, p in enumerate(preds)]
+    board = compare_runs(*dirs, n_bootstrap=300)
+    expected = [f1_score(gold, p, average="micro") for p in preds]
+    assert board.by == "micro_f1"
+    assert [s.run for s in board.standings] == [1, 3, 2]
+    assert [s.value for s in board.standings] == pytest.approx(sorted(expected, reverse=True))
+    raw = [p.delta.p_value for p in board.pairs]
+    assert all(p is not None for p in raw)
+    _, corrected, _, _ = multipletests(raw, method="holm")
+    assert [p.p_holm for p in board.pairs] == pytest.approx(list(corrected))
+    wrong = ~np.stack([(p == gold).all(axis=1) for p in preds]).any(axis=0)
+    assert board.n_mistakes == int(wrong.sum())
+    for mistake in board.mistakes:
+        names = [x for x, on in zip(LABELS, gold[mistake.index], strict=True) if on]
+        assert mistake.gold == (", ".join(names) or "(none)")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from cardgen.errors import ResultsError
-from cardgen.gate.paired import Pairing
+from cardgen.gate.paired import Pairing, row_correct
 from cardgen.gate.runs import Run
 from cardgen.trust.untrusted import quote
 
@@ -102,7 +102,7 @@ def shared_mistakes(
     wrong = np.ones(len(first.index), dtype=bool)
     for run in runs:
         assert run.predictions is not None
-        wrong &= run.predictions.predicted != run.predictions.gold
+        wrong &= ~row_correct(run.predictions.gold, run.predictions.predicted)
     wanted = set(first.index[wrong].tolist())
     found = [
         {row["index"]: row for row in run_rows if row.get("index") in wanted} for run_rows in rows
@@ -115,8 +115,8 @@ def shared_mistakes(
         mistakes.append(
             SharedMistake(
                 index=i,
-                gold=own[0]["gold"],
-                predicted=[row["predicted"] for row in own],
+                gold=_shown(own[0]["gold"]),
+                predicted=[_shown(row["predicted"]) for row in own],
                 probabilities=[
                     _probability(row, run.source) for row, run in zip(own, runs, strict=True)
                 ],
@@ -127,9 +127,25 @@ def shared_mistakes(
     return len(mistakes), mistakes[:limit]
 
 
+def _shown(value: Any) -> str:
+    """A label, or a label set as its names (``(none)`` for the empty set)."""
+    return (", ".join(map(str, value)) or "(none)") if isinstance(value, list) else str(value)
+
+
 def _probability(row: dict[str, Any], source: str) -> float:
-    """The probability a row gives its own prediction; ResultsError when it has none."""
+    """The probability a row gives its own prediction (for a label set, the mean probability
+    of its wrong decisions: p of a label it wrongly has, 1 - p of one it wrongly lacks);
+    ResultsError when it has none."""
     probabilities = row.get("probabilities")
+    if isinstance(row["predicted"], list) and isinstance(probabilities, dict):
+        gold, predicted = set(row["gold"]), set(row["predicted"])
+        sure = [
+            _probability({**row, "predicted": label}, source)
+            if label in predicted
+            else 1 - _probability({**row, "predicted": label}, source)
+            for label in sorted(gold ^ predicted)
+        ]
+        return sum(sure) / len(sure) if sure else 0.0
     value = probabilities.get(row["predicted"]) if isinstance(probabilities, dict) else None
     if (
         isinstance(value, bool)

@@ -4,7 +4,7 @@ checkpoints or settings.
 The runs are ranked by one metric (``by``: accuracy for single-label runs, micro-F1 for
 multi-label ones, unless asked otherwise), each with its own 95% CI from its results. Every
 pair of runs gets the two-run compare's paired test of that metric (McNemar's exact test for
-accuracy, the paired bootstrap for the other confusion-matrix metrics, both two-sided, from
+accuracy or subset accuracy, the paired bootstrap for the others, both two-sided, from
 ``gate.paired``), and the pairs' p-values are corrected together by Holm–Bonferroni: a
 difference is significant when its corrected p-value is under ``alpha``. Then the best run of
 every slice all runs evaluated alike, and the examples every run gets wrong.
@@ -189,11 +189,9 @@ def _pairs(
 ) -> tuple[list[PairedDifference], list[Pairing | None], str, list[str]]:
     """Every pair of runs, better-ranked first, with the paired test of ``by`` where the runs'
     predictions pair; the pairings, how the runs were compared, and why not paired."""
-    task = sides[0].results.task if sides[0].results else None
+    task = sides[0].results.task if sides[0].results else "single_label"
     reason = None
-    if task != "single_label":
-        reason = f"unpaired: {task} runs compare values only"
-    elif paired_test(by) is None:
+    if paired_test(by, task) is None:
         reason = f"unpaired: {quote(by)} has no paired test, values compared as they are"
     out, pairings, warnings = [], [], []
     for k, high in enumerate(standings):
