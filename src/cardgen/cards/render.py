@@ -71,6 +71,7 @@ def render_card(
     language: Sequence[str] | None = None,
     merge: bool = False,
     discard_edits: bool = False,
+    verification: str | Path | None = None,
 ) -> str:
     """Render the model card of a run and return it; with ``output``, also write it.
 
@@ -89,7 +90,9 @@ def render_card(
     ``output`` that is a link or any other non-regular file (nothing is written through a
     link; the card's images are read only from inside the run directory). A cardgen section
     that a person edited is refused too, unless ``discard_edits`` (see
-    ``cardgen.cards.sections``); so is a merged card whose metadata the Hub would refuse. A
+    ``cardgen.cards.sections``); so is a merged card whose metadata the Hub would refuse.
+    ``verification`` (a ``verification.json`` of ``cardgen verify``) adds the section "Verified
+    results" (see ``cardgen.cards.verified``). A
     run that does not fit the existing card (another model name, label set or dataset) is a
     warning, and a note in the card (see ``cardgen.cards.fit``). Raises a CardgenError on bad
     input before anything is written.
@@ -119,6 +122,7 @@ def render_card(
         dataset_config=dataset_config,
         dataset_split=dataset_split,
         language=language,
+        verification=verification,
     )
     text = card.text
     if merge and (overwrite or output_format != "md" or target is None):
@@ -162,6 +166,7 @@ def build_card(
     dataset_config: str | None = None,
     dataset_split: str | None = None,
     language: Sequence[str] | None = None,
+    verification: str | Path | None = None,
 ) -> RenderedCard:
     """The card as freshly rendered from a template (no refresh, nothing written)."""
     from cardgen.cards.templating import render_template
@@ -203,6 +208,11 @@ def build_card(
         dataset_split=dataset_split,
         language=[language] if isinstance(language, str) else language,
     )
+    context["verification"] = None
+    if verification is not None:
+        from cardgen.cards.verified import load_verification
+
+        context["verification"] = load_verification(verification)
     text = render_template(template, context)
     source = "the card" if template is None else f"the card rendered from template {template}"
     check_metadata(text, context["metadata"], source=source)

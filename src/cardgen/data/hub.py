@@ -24,6 +24,7 @@ from cardgen.errors import CardgenError, DataError
 from cardgen.trust.untrusted import inside, parse_json, quote, read_text
 
 _HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[\w.-]{1,96})?")
+_COMMIT = re.compile(r"[0-9a-f]{40}")
 # How long the Hub may take to answer one request before it counts as unreachable.
 HUB_PROBE_SECONDS = 3.0
 
@@ -149,17 +150,23 @@ def read_hub_dataset(name: str, config: str | None, split: str) -> Columns:
     errors = [unreachable] if unreachable else []
     with _offline() if unreachable else nullcontext():
         for repo, conf in attempts:
-            for source in (repo, _cached_snapshot(repo)):
+            for source in (repo, hub_snapshot(repo)):
                 if source is None:
                     continue
                 try:
-                    loaded = datasets.load_dataset(source, conf, split=split)
+                    loaded = datasets.load_dataset(str(source), conf, split=split)
                 except Exception as exc:  # datasets raises many unrelated types for "not found"
                     where = f"{repo}{f' ({quote(conf)})' if conf else ''}"
                     errors.append(f"{where}: {quote(str(exc))}")
                     continue
+                revision = source.name if isinstance(source, Path) else None
                 return _from_datasets(
-                    loaded, source=f"hub:{repo}", name=repo, split=split, config=conf
+                    loaded,
+                    source=f"hub:{repo}",
+                    name=repo,
+                    split=split,
+                    config=conf,
+                    revision=revision,
                 )
     raise DataError(
         f"dataset {quote(name)} is neither a local file or directory nor a loadable `datasets` "
@@ -208,18 +215,63 @@ def _offline() -> Iterator[None]:
         constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE = saved
 
 
-def _cached_snapshot(repo: str) -> str | None:
-    """The local hub-cache snapshot of dataset ``repo``, if one was downloaded before."""
+def hub_snapshot(repo: str, revision: str | None = None) -> Path | None:
+    """The snapshot of dataset ``repo`` at ``revision`` (a branch, tag or commit; None: main)
+    in the local Hugging Face cache, if one was downloaded before; its name is the commit."""
     from huggingface_hub import snapshot_download
 
     try:
-        return snapshot_download(repo, repo_type="dataset", local_files_only=True)
+        found = snapshot_download(
+            repo, repo_type="dataset", revision=revision, local_files_only=True
+        )
     except Exception:  # not cached, or not a valid repo id
         return None
+    path = Path(found)
+    return path if snapshot_repo(path) is not None else None
+
+
+def snapshot_repo(path: Path) -> tuple[str, str] | None:
+    """``(dataset id, commit)`` when ``path`` is a dataset's snapshot folder in the Hugging Face
+    cache (``datasets--OWNER--NAME/snapshots/COMMIT``), else None."""
+    parent = path.parent
+    folder = parent.parent.name
+    if parent.name != "snapshots" or not folder.startswith("datasets--"):
+        return None
+    if not _COMMIT.fullmatch(path.name):
+        return None
+    repo = folder.removeprefix("datasets--").replace("--", "/")
+    return (repo, path.name) if _HUB_NAME.fullmatch(repo) else None
+
+
+def read_hub_snapshot(path: Path, config: str | None, split: str) -> Columns:
+    """The rows of one split of a dataset's snapshot in the Hugging Face cache (see
+    ``snapshot_repo``), recorded as that Hub dataset at the snapshot's commit."""
+    import datasets
+
+    found = snapshot_repo(path)
+    if found is None:
+        raise DataError(f"{path} is not a dataset snapshot of the Hugging Face cache")
+    repo, commit = found
+    try:
+        loaded = datasets.load_dataset(str(path), config, split=split)
+    except Exception as exc:  # datasets raises many unrelated types for a bad config or split
+        where = f"{repo}{f' ({quote(config)})' if config else ''} at {commit[:12]}"
+        raise DataError(
+            f"cannot read split {quote(split)} of {where} from {path}: {quote(str(exc))}"
+        ) from None
+    return _from_datasets(
+        loaded, source=f"hub:{repo}", name=repo, split=split, config=config, revision=commit
+    )
 
 
 def _from_datasets(
-    loaded: Any, *, source: str, name: str, split: str | None, config: str | None = None
+    loaded: Any,
+    *,
+    source: str,
+    name: str,
+    split: str | None,
+    config: str | None = None,
+    revision: str | None = None,
 ) -> Columns:
     try:
         class_names = next(
@@ -232,4 +284,6 @@ def _from_datasets(
     except Exception as exc:  # a corrupt arrow table fails only when read
         raise DataError(f"cannot read the rows of {source}: {quote(str(exc))}") from None
     rows = ArrowColumns(table, source)
-    return Columns(rows, class_names, source, name=name, config=config, split=split)
+    return Columns(
+        rows, class_names, source, name=name, config=config, split=split, revision=revision
+    )

@@ -29,7 +29,12 @@ from cardgen.data.column_options import (
 from cardgen.data.columns import MAX_SLICE_VALUES, Columns, check_names, repeated, slice_column
 from cardgen.data.files import FILE_FORMATS, read_file
 from cardgen.data.fingerprint import rows_fingerprint
-from cardgen.data.hub import read_hub_dataset, read_saved_dataset
+from cardgen.data.hub import (
+    read_hub_dataset,
+    read_hub_snapshot,
+    read_saved_dataset,
+    snapshot_repo,
+)
 from cardgen.data.label_sets import LabelSets, is_list_column, label_sets
 from cardgen.data.labels import MAX_LABELS
 from cardgen.errors import DataError, UsageError
@@ -99,7 +104,9 @@ def load_data(
     slice_columns: Sequence[str] = (),
     label_format: str | None = None,
 ) -> EvalData:
-    """Load evaluation rows from a file, a ``save_to_disk`` directory or a hub dataset name.
+    """Load evaluation rows from a file, a ``save_to_disk`` directory, a hub dataset name or a
+    dataset's snapshot in the Hugging Face cache (``.../datasets--OWNER--NAME/snapshots/COMMIT``,
+    whose commit is recorded as ``DatasetInfo.revision``).
 
     ``limit`` keeps the first N rows, or N rows drawn with ``seed`` when ``sample`` is set.
     ``text_pair_column`` makes each row a pair of texts; without any column option, the pairs
@@ -121,7 +128,9 @@ def load_data(
         if exc.errno != errno.ENAMETOOLONG:
             raise DataError(f"cannot look up dataset {path}: {exc.strerror}") from None
         is_dir = is_file = exists = False
-    if is_dir:
+    if is_dir and snapshot_repo(path) is not None:
+        columns = read_hub_snapshot(path, config, split or "test")
+    elif is_dir:
         columns = read_saved_dataset(path, split)
     elif is_file:
         columns = read_file(path)
@@ -223,6 +232,7 @@ def _to_eval_data(
         text_column=text_col,
         label_column=label_col,
         labels=label_names,
+        revision=columns.revision,
         text_pair=(
             None if pair_col is None else TextPair(pair_col, found_by_name=pair_column is None)
         ),

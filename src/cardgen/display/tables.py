@@ -22,6 +22,7 @@ from cardgen.results.schema import EvalResults, Metric, ProbeResult, RobustnessR
 
 if TYPE_CHECKING:
     from cardgen.gate import GateReport
+    from cardgen.verify import VerifyReport
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -172,6 +173,36 @@ def gate_table(report: GateReport) -> Table:
         verdict, *cells = outcome.cells()
         table.add_row(
             Text(verdict, style=_VERDICT_STYLES[outcome.verdict]), *(plain(cell) for cell in cells)
+        )
+    return table
+
+
+_CLAIM_STYLES = {
+    "consistent": "green",
+    "contradicted": "bold red",
+    "ambiguous": "yellow",
+    "not_checkable": "yellow",
+}
+
+
+def verify_table(report: VerifyReport) -> Table:
+    """One row per claim: metric, dataset, claimed, measured with its 95% CI, verdict and why."""
+    table = FittedTable(
+        title=plain(f"claims of {report.card} on {report.model}"), box=box.SIMPLE_HEAD
+    )
+    names = ("claim", "dataset", "claimed", "measured", "verdict", "why")
+    add_columns(table, names, text={"claim", "dataset", "verdict", "why"})
+    for result in report.results:
+        claim = result.claim
+        where = ", ".join(part for part in (claim.dataset, claim.config, claim.split) if part)
+        measured = "–" if result.measured is None else format_metric(result.measured)
+        table.add_row(
+            plain(claim.label),
+            plain(where),
+            plain(claim.printed),
+            plain(measured),
+            Text(result.verdict.replace("_", " "), style=_CLAIM_STYLES[result.verdict]),
+            plain(result.reason),
         )
     return table
 

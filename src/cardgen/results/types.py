@@ -102,6 +102,8 @@ class DatasetInfo:
 
     ``hub_id`` is the Hub dataset the rows are (``--dataset-id``), when the user said so.
     ``text_pair`` is set when each row is a pair of texts (``text_column``, then its column).
+    ``revision`` is the commit of a Hub dataset whose rows were read from the local Hugging Face
+    cache (None for local files, and for data ``datasets`` resolved by name).
     """
 
     source: str
@@ -115,6 +117,7 @@ class DatasetInfo:
     config: str | None = None
     hub_id: str | None = None
     text_pair: TextPair | None = None
+    revision: str | None = None
 
 
 @dataclass
