@@ -401,3 +401,31 @@ def test_confusion_matrix_bootstrap_matches_resampling_examples() -> None:
     assert draws[0] == pytest.approx(f1_score(g[0], p[0]))
     expected = np.percentile(draws, [2.5, 97.5])
     assert np.percentile(f1, [2.5, 97.5]) == pytest.approx(expected, abs=0.01)
+
+
+def test_the_skops_sample_card_verifies_against_its_own_model(tmp_path: Path) -> None:
+    """scripts/verify_sample_cards.py on the sample whose model is committed: the regenerated
+    evaluation set is the one the card was measured on, and every claim is consistent."""
+    import importlib.util
+    import sys
+
+    root = Path(__file__).parents[1]
+    spec = importlib.util.spec_from_file_location(
+        "verify_sample_cards", root / "scripts" / "verify_sample_cards.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = script
+    spec.loader.exec_module(script)
+    shape = script.samples.SHAPES["newsgroups-skops"]
+    report = verify_card(
+        script.model_path(shape, tmp_path),
+        card=shape.directory / "README.md",
+        datasets={shape.dataset: script.evaluation_data(shape, tmp_path)},
+        output_dir=tmp_path / "verify",
+        n_bootstrap=1000,
+    )
+    committed = json.loads((shape.directory / "results.json").read_text())
+    assert report.datasets[0].fingerprint == committed["dataset"]["fingerprint"]
+    assert len(report.results) == 6
+    assert {r.verdict for r in report.results} == {"consistent"}, report.headline
