@@ -429,3 +429,22 @@ def test_the_skops_sample_card_verifies_against_its_own_model(tmp_path: Path) ->
     assert report.datasets[0].fingerprint == committed["dataset"]["fingerprint"]
     assert len(report.results) == 6
     assert {r.verdict for r in report.results} == {"consistent"}, report.headline
+
+
+def test_labels_that_do_not_match_the_model_are_not_checkable(
+    tiny_model: Path, topic_file: Path, tmp_path: Path
+) -> None:
+    card = write_card(
+        tmp_path / "README.md",
+        [{"dataset": "topics", "split": "test", "metrics": [{"type": "accuracy", "value": 0.9}]}],
+    )
+    report = verify_card(
+        tiny_model,
+        card=card,
+        datasets={"topics": topic_file},
+        output_dir=tmp_path / "verify",
+        device="cpu",
+    )
+    (result,) = report.results
+    assert result.verdict == "not_checkable" and result.reason.startswith("label set mismatch: ")
+    assert report.passed and report.datasets == []

@@ -6,7 +6,8 @@ DataError instead of whatever ``datasets`` would raise or allocate.
 
 Hub names load from the Hub, or from the local caches when it cannot be reached: offline mode
 (``HF_HUB_OFFLINE`` / ``HF_DATASETS_OFFLINE``), or no answer within ``HUB_PROBE_SECONDS``; then
-``datasets`` is told it is offline, so it does not retry for most of a minute.
+``datasets`` is told it is offline, so it does not retry for most of a minute. Rows read from
+a dataset's snapshot in the Hugging Face cache carry its commit (``Columns.revision``).
 """
 
 from __future__ import annotations

@@ -188,7 +188,7 @@ def _evaluate_group(
     except LabelError as exc:
         return None, f"label set mismatch: {exc}"
     except DataError as exc:
-        return None, f"dataset unavailable: {exc}"
+        return None, f"dataset unavailable or unreadable: {exc}"
     return results, ""
 
 
