@@ -112,7 +112,8 @@ def test_card_out_adds_then_replaces_the_section(
         "## Citation"
     )
     assert "<!-- cardgen:end verified_results sha256:" in text and text.endswith("Us.\n")
-    assert "measured on" not in text and "`topics`, split `test`: 80 rows" in text
+    assert "`topics`, split `test`: 80 rows, from `topics.jsonl`" in text
+    assert str(skops_model.parent) not in text and str(topic_file.parent) not in text
     code, _, _ = _verify(capsys, skops_model, card, topic_file, tmp_path, "--card-out", str(card))
     assert card.read_text().count("## Verified results") == 1
     card.write_text(card.read_text().replace("| claim |", "| my claim |"))

@@ -10,9 +10,10 @@ value in the section is escaped by the template (``partials/verified.md.j2``).
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
+from cardgen.cards.conventions import HUB_ID
 from cardgen.cards.frontmatter import split_front_matter
 from cardgen.cards.merge import insert_section
 from cardgen.cards.sections import (
@@ -57,9 +58,25 @@ def load_verification(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def verified_section(verification: dict[str, Any]) -> str:
-    """The section, between its markers, with the hash of its text in its end marker."""
-    body = render_template(default_templates_dir() / PARTIAL, {"verification": verification})
+    """The section, between its markers, with the hash of its text in its end marker. Local
+    paths (of the model, of data files) show as their last part: a card is published."""
+    shown = {
+        **verification,
+        "model": {**verification["model"], "id": _public(verification["model"].get("id"))},
+        "datasets": [
+            {**d, "source": _public(d.get("source"))} if isinstance(d, dict) else d
+            for d in verification["datasets"]
+        ],
+    }
+    body = render_template(default_templates_dir() / PARTIAL, {"verification": shown})
     return seal(f"{BEGIN.format(SECTION)}\n{body.strip()}\n{END.format(SECTION)}\n")
+
+
+def _public(name: Any) -> Any:
+    """A Hub id or ``hub:`` source as it is; a local path as its last part."""
+    if not isinstance(name, str) or name.startswith("hub:") or HUB_ID.fullmatch(name):
+        return name
+    return PurePath(name).name or name
 
 
 def add_verified_section(
