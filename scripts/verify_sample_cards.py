@@ -55,11 +55,21 @@ def model_path(shape: samples.Shape, build: Path) -> Path:
     return build / shape.name / shape.model_name.split("/")[-1]
 
 
+def claimed_datasets(shape: samples.Shape) -> list[str]:
+    """The dataset ids the sample card's claims name (a card of a local file names the file's
+    dataset as cardgen did: ``test`` for ``test.jsonl``)."""
+    from cardgen.verify import read_claims
+
+    return sorted({claim.dataset for claim in read_claims(shape.directory / "README.md")})
+
+
 def verify_args(shape: samples.Shape, build: Path, output_dir: Path) -> list[str]:
     """The ``cardgen verify`` command line of one sample."""
     args = ["verify", "--model", str(model_path(shape, build))]
     args += ["--card", str(shape.directory / "README.md")]
-    args += ["--dataset", f"{shape.dataset}={evaluation_data(shape, build)}"]
+    data = evaluation_data(shape, build)
+    for dataset in claimed_datasets(shape):
+        args += ["--dataset", f"{dataset}={data}"]
     args += ["--output-dir", str(output_dir / shape.name), "--device", "cpu"]
     if shape.thresholds:
         thresholds = output_dir / f"{shape.name}-thresholds.json"
