@@ -78,6 +78,7 @@ def render_card(
     language: Sequence[str] | None = None,
     merge: bool = False,
     discard_edits: bool = False,
+    verification: str | Path | None = None,
 ) -> str:
     """Render the model card of a run and return it; with ``output``, also write it.
 
@@ -98,7 +99,9 @@ def render_card(
     ``output`` that is a link or any other non-regular file (nothing is written through a
     link; the card's images are read only from inside the run directory). A cardgen section
     that a person edited is refused too, unless ``discard_edits`` (see
-    ``cardgen.cards.sections``); so is a merged card whose metadata the Hub would refuse. A
+    ``cardgen.cards.sections``); so is a merged card whose metadata the Hub would refuse.
+    ``verification`` (a ``verification.json`` of ``cardgen verify``) adds the section "Verified
+    results" (see ``cardgen.cards.verified``). A
     run that does not fit the existing card (another model name, label set or dataset) is a
     warning, and a note in the card (see ``cardgen.cards.fit``). Raises a CardgenError on bad
     input before anything is written.
@@ -129,6 +132,7 @@ def render_card(
         dataset_split=dataset_split,
         language=language,
         output=target,
+        verification=verification,
     )
     text = card.text
     if merge and (overwrite or output_format != "md" or target is None):
@@ -173,6 +177,7 @@ def build_card(
     dataset_split: str | None = None,
     language: Sequence[str] | None = None,
     output: str | Path | None = None,
+    verification: str | Path | None = None,
 ) -> RenderedCard:
     """The card as freshly rendered from a template (no refresh, nothing written); ``output``,
     the card's path, names the images copied beside it (see ``image_names``)."""
@@ -216,6 +221,11 @@ def build_card(
         dataset_split=dataset_split,
         language=[language] if isinstance(language, str) else language,
     )
+    context["verification"] = None
+    if verification is not None:
+        from cardgen.cards.verified import load_verification
+
+        context["verification"] = load_verification(verification)
     text = render_template(template, context)
     source = "the card" if template is None else f"the card rendered from template {template}"
     check_metadata(text, context["metadata"], source=source)

@@ -6,7 +6,8 @@ DataError instead of whatever ``datasets`` would raise or allocate.
 
 Hub names load from the Hub, or from the local caches when it cannot be reached: offline mode
 (``HF_HUB_OFFLINE`` / ``HF_DATASETS_OFFLINE``), or no answer within ``HUB_PROBE_SECONDS``; then
-``datasets`` is told it is offline, so it does not retry for most of a minute.
+``datasets`` is told it is offline, so it does not retry for most of a minute. Rows carry the
+commit of the Hub dataset they came from when it is known (``Columns.revision``).
 """
 
 from __future__ import annotations
@@ -149,11 +150,12 @@ def read_hub_dataset(name: str, config: str | None, split: str) -> Columns:
     errors = [unreachable] if unreachable else []
     with _offline() if unreachable else nullcontext():
         for repo, conf in attempts:
-            for source in (repo, _cached_snapshot(repo)):
+            for source in (repo, hub_snapshot(repo)):
                 if source is None:
                     continue
                 try:
-                    loaded, revision = _load_split(source, conf, split, snapshot=source != repo)
+                    snapshot = isinstance(source, Path)
+                    loaded, revision = _load_split(str(source), conf, split, snapshot=snapshot)
                 except Exception as exc:  # datasets raises many unrelated types for "not found"
                     where = f"{repo}{f' ({quote(conf)})' if conf else ''}"
                     errors.append(f"{where}: {quote(str(exc))}")
@@ -231,14 +233,53 @@ def _load_split(
     return loaded, revision if COMMIT_ID.fullmatch(revision) else None
 
 
-def _cached_snapshot(repo: str) -> str | None:
-    """The local hub-cache snapshot of dataset ``repo``, if one was downloaded before."""
+def hub_snapshot(repo: str, revision: str | None = None) -> Path | None:
+    """The snapshot of dataset ``repo`` at ``revision`` (a branch, tag or commit; None: main)
+    in the local Hugging Face cache, if one was downloaded before; its name is the commit."""
     from huggingface_hub import snapshot_download
 
     try:
-        return snapshot_download(repo, repo_type="dataset", local_files_only=True)
+        found = snapshot_download(
+            repo, repo_type="dataset", revision=revision, local_files_only=True
+        )
     except Exception:  # not cached, or not a valid repo id
         return None
+    path = Path(found)
+    return path if snapshot_repo(path) is not None else None
+
+
+def snapshot_repo(path: Path) -> tuple[str, str] | None:
+    """``(dataset id, commit)`` when ``path`` is a dataset's snapshot folder in the Hugging Face
+    cache (``datasets--OWNER--NAME/snapshots/COMMIT``), else None."""
+    parent = path.parent
+    folder = parent.parent.name
+    if parent.name != "snapshots" or not folder.startswith("datasets--"):
+        return None
+    if not COMMIT_ID.fullmatch(path.name):
+        return None
+    repo = folder.removeprefix("datasets--").replace("--", "/")
+    return (repo, path.name) if _HUB_NAME.fullmatch(repo) else None
+
+
+def read_hub_snapshot(path: Path, config: str | None, split: str) -> Columns:
+    """The rows of one split of a dataset's snapshot in the Hugging Face cache (see
+    ``snapshot_repo``), recorded as that Hub dataset at the snapshot's commit."""
+    import datasets
+
+    found = snapshot_repo(path)
+    if found is None:
+        raise DataError(f"{path} is not a dataset snapshot of the Hugging Face cache")
+    repo, commit = found
+    try:
+        loaded = datasets.load_dataset(str(path), config, split=split)
+    except Exception as exc:  # datasets raises many unrelated types for a bad config or split
+        where = f"{repo}{f' ({quote(config)})' if config else ''} at {commit[:12]}"
+        raise DataError(
+            f"cannot read split {quote(split)} of {where} from {path}: {quote(str(exc))}"
+        ) from None
+    return _from_datasets(
+        loaded, source=f"hub:{repo}", name=repo, split=split, config=config, revision=commit
+    )
 
 
 def _from_datasets(

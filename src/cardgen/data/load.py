@@ -30,7 +30,12 @@ from cardgen.data.column_options import (
 from cardgen.data.columns import MAX_SLICE_VALUES, Columns, check_names, repeated, slice_column
 from cardgen.data.files import FILE_FORMATS, read_file
 from cardgen.data.fingerprint import rows_fingerprint
-from cardgen.data.hub import read_hub_dataset, read_saved_dataset
+from cardgen.data.hub import (
+    read_hub_dataset,
+    read_hub_snapshot,
+    read_saved_dataset,
+    snapshot_repo,
+)
 from cardgen.data.label_sets import LabelSets, is_list_column, label_sets
 from cardgen.data.labels import MAX_LABELS
 from cardgen.errors import DataError, UsageError
@@ -100,7 +105,9 @@ def load_data(
     slice_columns: Sequence[str] = (),
     label_format: str | None = None,
 ) -> EvalData:
-    """Load evaluation rows from a file, a ``save_to_disk`` directory or a hub dataset name.
+    """Load evaluation rows from a file, a ``save_to_disk`` directory, a hub dataset name or a
+    dataset's snapshot in the Hugging Face cache (``.../datasets--OWNER--NAME/snapshots/COMMIT``,
+    whose commit is recorded as ``DatasetInfo.revision``).
 
     ``limit`` keeps the first N rows, or N rows drawn with ``seed`` when ``sample`` is set.
     ``text_pair_column`` makes each row a pair of texts; without any column option, the pairs
@@ -122,7 +129,9 @@ def load_data(
         if exc.errno != errno.ENAMETOOLONG:
             raise DataError(f"cannot look up dataset {path}: {exc.strerror}") from None
         is_dir = is_file = exists = False
-    if is_dir:
+    if is_dir and snapshot_repo(path) is not None:
+        columns = read_hub_snapshot(path, config, split or "test")
+    elif is_dir:
         columns = read_saved_dataset(path, split)
     elif is_file:
         columns = read_file(path)

@@ -23,6 +23,7 @@ from cardgen.results.settings import SettingDifference, differences_line
 
 if TYPE_CHECKING:
     from cardgen.gate import GateReport
+    from cardgen.verify import VerifyReport
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -193,6 +194,36 @@ def differences_table(differences: Sequence[SettingDifference], names: Sequence[
         cells = (plain(value if value is not None else "-") for value in d.values)
         table.add_row(
             plain(d.setting), *cells, plain(f"{'yes' if d.explains else 'no'}: {d.effect}")
+        )
+    return table
+
+
+_CLAIM_STYLES = {
+    "consistent": "green",
+    "contradicted": "bold red",
+    "ambiguous": "yellow",
+    "not_checkable": "yellow",
+}
+
+
+def verify_table(report: VerifyReport) -> Table:
+    """One row per claim: metric, dataset, claimed, measured with its 95% CI, verdict and why."""
+    table = FittedTable(
+        title=plain(f"claims of {report.card} on {report.model}"), box=box.SIMPLE_HEAD
+    )
+    names = ("claim", "dataset", "claimed", "measured", "verdict", "why")
+    add_columns(table, names, text={"claim", "dataset", "verdict", "why"})
+    for result in report.results:
+        claim = result.claim
+        where = ", ".join(part for part in (claim.dataset, claim.config, claim.split) if part)
+        measured = "–" if result.measured is None else format_metric(result.measured)
+        table.add_row(
+            plain(claim.label),
+            plain(where),
+            plain(claim.printed),
+            plain(measured),
+            Text(result.verdict.replace("_", " "), style=_CLAIM_STYLES[result.verdict]),
+            plain(result.reason),
         )
     return table
 
