@@ -421,13 +421,14 @@ def test_the_skops_sample_card_verifies_against_its_own_model(tmp_path: Path) ->
     report = verify_card(
         script.model_path(shape, tmp_path),
         card=shape.directory / "README.md",
-        datasets={shape.dataset: script.evaluation_data(shape, tmp_path)},
+        datasets={shape.dataset_id: script.evaluation_data(shape, tmp_path)},
         output_dir=tmp_path / "verify",
         n_bootstrap=1000,
     )
     committed = json.loads((shape.directory / "results.json").read_text())
     assert report.datasets[0].fingerprint == committed["dataset"]["fingerprint"]
-    assert len(report.results) == 6
+    assert len(report.results) == 7  # six model-index metrics and the .eval_results entry
+    assert sum(r.claim.where.startswith(".eval_results") for r in report.results) == 1
     assert {r.verdict for r in report.results} == {"consistent"}, report.headline
 
 
