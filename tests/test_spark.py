@@ -132,7 +132,7 @@ def test_card_and_gate_agree_across_engines(
     local_dir, spark_dir = runs
     cards = []
     for run in runs:
-        card = tmp_path / f"{run.name}.md"
+        card = tmp_path / run.name / "README.md"
         code, _, err = run_cli(capsys, "card", str(run), "--output", str(card))
         assert code == 0, err
         cards.append(_without_run_details(card.read_text(encoding="utf-8")))
