@@ -79,6 +79,7 @@ STATS_FIELDS = (
     "batch_size",
     "loads",
     "load_seconds",
+    "rechecked",
 )
 
 
@@ -153,6 +154,7 @@ def predictor(
                 {
                     "loads": 0,
                     "load_seconds": 0.0,
+                    "rechecked": run.rechecked or 0,
                     "rows": len(texts),
                     "tokens": run.tokens or 0,
                     "padded_tokens": run.padded_tokens or 0,
