@@ -218,3 +218,29 @@ def test_results_without_recheck_fields_still_load(tmp_path: Path, card_run: Pat
     (tmp_path / "results.json").write_text(json.dumps(data))
     timing = load_results(tmp_path).timing
     assert timing is not None and timing.rechecked is None and timing.recheck_bound is None
+
+
+def test_spark_workers_rechecked_rows_add_up_into_the_run() -> None:
+    pytest.importorskip("pyspark")
+    from cardgen.engines.spark.classifier import run_stats
+    from cardgen.engines.spark.worker import StatsParam
+
+    param = StatsParam()
+
+    def task(dtype: str, rechecked: int) -> dict[str, Any]:
+        stats = {**param.zero({}), "rows": 10, "rechecked": rechecked}
+        return {**stats, "devices": {("cpu", dtype, 512)}, "batch_size": 4}
+
+    both = param.addInPlace(
+        task("bfloat16+float32-recheck", 3), task("bfloat16+float32-recheck", 2)
+    )
+    run = run_stats(both, 1.0)
+    assert (run.dtype, run.rechecked, run.recheck_bound) == (
+        "bfloat16+float32-recheck",
+        5,
+        RECHECK_BOUND,
+    )
+    mixed = run_stats(param.addInPlace(both, task("float32", 0)), 1.0)
+    assert mixed.dtype == "bfloat16+float32-recheck, float32" and mixed.rechecked == 5
+    plain = run_stats(task("float32", 0), 1.0)
+    assert plain.rechecked is None and plain.recheck_bound is None

@@ -113,7 +113,8 @@ class TransformersClassifier:
         target = resolve_device(device)
         precision = resolve_precision(dtype, target)
         # float32 weights on CPU (autocast makes bf16) and for a recheck; else the GPU's dtype
-        load_dtype = precision.dtype if target.type == "cuda" and not precision.recheck else None
+        on_gpu = target.type == "cuda" and not precision.recheck
+        load_dtype = precision.dtype if on_gpu else torch.float32
         name = check_model_string(model_id)
         directory = local_directory(name)
         if directory is not None:
@@ -141,11 +142,7 @@ class TransformersClassifier:
             ) from exc
         try:
             model, loading = AutoModelForSequenceClassification.from_pretrained(
-                source,
-                config=config,
-                dtype=load_dtype or torch.float32,
-                output_loading_info=True,
-                **options,
+                source, config=config, dtype=load_dtype, output_loading_info=True, **options
             )
         except Exception as exc:  # transformers raises OSError, ValueError, safetensors errors...
             if directory is None:  # a hub repository of TensorFlow / Flax weights only?
@@ -195,7 +192,7 @@ class TransformersClassifier:
         hint = (
             ""
             if not half or self.precision.recheck
-            else (f", or {self.precision.name} overflowed (try --dtype float32)")
+            else f", or {self.precision.name} overflowed (try --dtype float32)"
         )
         check_finite(probs, model=self._id, hint=hint)
         return probs, RunStats(
