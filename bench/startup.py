@@ -35,16 +35,20 @@ print(f"accuracy {correct / len(rows):.4f}")
 """
 
 
-def median_seconds(argv: list[str], repeats: int, env: dict[str, str]) -> float:
-    """The median wall time of ``argv`` in fresh processes; a failure stops the bench."""
-    times = []
+def median_seconds(
+    commands: dict[str, list[str]], repeats: int, env: dict[str, str]
+) -> dict[str, float]:
+    """The median wall time of each command in fresh processes, the commands taking turns so
+    that a change in the machine's load falls on all of them; a failure stops the bench."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(repeats):
-        start = time.perf_counter()
-        done = subprocess.run(argv, env=env, capture_output=True, text=True)
-        times.append(time.perf_counter() - start)
-        if done.returncode not in (0, 1):  # gate exits 1 when a rule fails
-            sys.exit(f"{' '.join(argv[:4])} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return statistics.median(times)
+        for name, argv in commands.items():
+            start = time.perf_counter()
+            done = subprocess.run(argv, env=env, capture_output=True, text=True)
+            times[name].append(time.perf_counter() - start)
+            if done.returncode not in (0, 1):  # gate exits 1 when a rule fails
+                sys.exit(f"{name} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:
@@ -70,21 +74,32 @@ def main() -> None:
         script = Path(tmp) / "pipeline_script.py"
         script.write_text(PIPELINE)
         evaluate = [*cardgen, "evaluate", "--model", str(model), "--dataset", str(DATA)]
-        figures = {
-            "cardgen evaluate (10,000 bootstrap resamples, plots, results)": median_seconds(
-                [*evaluate, "--output-dir", str(run)], args.repeats, env
-            ),
-            "pipeline script (10 lines: load, classify, accuracy)": median_seconds(
-                [sys.executable, str(script), str(model), str(DATA)], args.repeats, env
-            ),
-        }
+        figures = median_seconds(
+            {
+                "cardgen evaluate (10,000 bootstrap resamples, plots, results)": [
+                    *evaluate,
+                    "--output-dir",
+                    str(run),
+                ],
+                "pipeline script (10 lines: load, classify, accuracy)": [
+                    sys.executable,
+                    str(script),
+                    str(model),
+                    str(DATA),
+                ],
+            },
+            args.repeats,
+            env,
+        )
         shutil.copytree(run, other)
-        for name, argv in {
+        commands = {
             "cardgen card": ["card", str(run), "--output", str(Path(tmp) / "README.md")],
             "cardgen gate": ["gate", str(run), "--min", "accuracy=0.5"],
             "cardgen compare": ["compare", str(run), str(other)],
-        }.items():
-            figures[name] = median_seconds([*cardgen, *argv], args.repeats, env)
+        }
+        figures |= median_seconds(
+            {name: [*cardgen, *argv] for name, argv in commands.items()}, args.repeats, env
+        )
     print(f"median of {args.repeats} runs each, fresh processes:")
     for name, seconds in figures.items():
         print(f"  {name:64s} {seconds:6.2f} s")
