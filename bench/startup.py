@@ -22,7 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sst2_validation.jsonl"
+DATA = (
+    Path(os.environ.get("CARDGEN_BENCH_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
+    / "sst2_validation.jsonl"
+)
 CLI = "import sys; from cardgen.cli import main; sys.argv[0] = 'cardgen'; sys.exit(main())"
 PIPELINE = """
 import json, sys
