@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-RECHECK_BOUND = 0.03
-"""The largest |p_bf16 - p_fp32| measured by ``bench/throughput.py`` (0.0097 on MiniLM-L6 with
-fitted heads, SST-2 and AG News) times a safety factor of 3, rounded up."""
+RECHECK_BOUND = 0.05
+"""The largest |p_bf16 - p_fp32| measured by ``bench/throughput.py`` (MiniLM-L6 with fitted
+heads: 0.0087 on SST-2 validation, 0.0138 on AG News test) times a safety factor of 3, rounded
+up."""
 RECHECK_SUFFIX = "+float32-recheck"
 
 
