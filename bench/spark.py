@@ -59,7 +59,7 @@ def spark_steps(model: Path, data: Path, master: str, out: Path, limit: int | No
     from cardgen.data.load import EvalData
     from cardgen.engines.spark.engine import predict_to_parquet
     from cardgen.engines.spark.readback import collect_rows, read_scores
-    from cardgen.engines.spark.session import spark_session
+    from cardgen.engines.spark.session import pandas_warning_ignored, spark_session
     from cardgen.engines.spark.source import prepare_rows, read_dataset
     from cardgen.engines.spark.worker import LoadOptions
 
@@ -98,11 +98,12 @@ def spark_steps(model: Path, data: Path, master: str, out: Path, limit: int | No
             yield pd.DataFrame({"n": [len(batch)], "chars": [int(batch["text"].str.len().sum())]})
 
     frame = rows.frame.select("index", "text", "pair", "label").repartition(slots, "index")
-    timed(
-        "Arrow round trip without a model (warm workers)",
-        times,
-        lambda: frame.mapInPandas(arrow_only, "n long, chars long").collect(),
-    )
+    with pandas_warning_ignored():  # as the engine's own pandas UDFs are
+        timed(
+            "Arrow round trip without a model (warm workers)",
+            times,
+            lambda: frame.mapInPandas(arrow_only, "n long, chars long").collect(),
+        )
     return {"times": times, "stats": stats, "slots": slots, "spark": spark}
 
 

@@ -2,15 +2,16 @@
 
 Each shape trains a small model on synthetic data from ``cardgen.demo.synthetic`` (in seconds, on a
 CPU), evaluates it with ``cardgen evaluate`` into ``sample_cards/<shape>/`` and writes the card
-there with ``cardgen card``. The models are demos of the card shapes, not models to use.
+there with ``cardgen card``, with its ``.eval_results`` file (under an illustrative Hub dataset
+id). The models are demos of the card shapes, not models to use.
 
     .venv/bin/python scripts/build_sample_cards.py            # every shape
     .venv/bin/python scripts/build_sample_cards.py imdb-like  # some of them
 
 Re-running retrains and re-evaluates, so the timings, dates and hardware in the cards change.
 The golden test (tests/test_sample_cards.py) re-renders each card from its committed
-results.json and compares; ``pytest tests/test_sample_cards.py --update-golden`` rewrites the
-cards after a template change, without retraining.
+results.json and compares, the ``.eval_results`` files too; ``pytest tests/test_sample_cards.py
+--update-golden`` rewrites them after a template change, without retraining.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ NEWSGROUPS = [
 NOTES = (
     "This is a **sample card** built by cardgen's `scripts/build_sample_cards.py` to show what "
     "cardgen writes for {imitates}. The model is {model}, trained in seconds on synthetic "
-    "sentences that the script generates itself, and its repo id is illustrative: it is a "
-    "demo of the card, not a model to use."
+    "sentences that the script generates itself, and its repo ids (the model's and the "
+    "dataset's) are illustrative: it is a demo of the card, not a model to use."
 )
 
 
@@ -87,6 +88,11 @@ class Shape:
     @property
     def directory(self) -> Path:
         return SAMPLES / self.name
+
+    @property
+    def dataset_id(self) -> str:
+        """The illustrative Hub id of its synthetic dataset (for the card's .eval_results)."""
+        return f"cardgen-samples/{self.dataset}"
 
     @property
     def model_description(self) -> str:
@@ -202,7 +208,8 @@ def notes(shape: Shape) -> str:
 
 
 def card_args(shape: Shape, notes_file: Path, output: Path) -> list[str]:
-    """The ``cardgen card`` command line of a sample (the golden test runs it too)."""
+    """The ``cardgen card`` command line of a sample (the golden test runs it too); it writes
+    the card and, beside it, its ``.eval_results`` file."""
     directory = shape.directory
     args = [
         "card",
@@ -211,6 +218,8 @@ def card_args(shape: Shape, notes_file: Path, output: Path) -> list[str]:
         shape.model_name,
         "--license",
         "apache-2.0",
+        "--dataset-id",
+        shape.dataset_id,
         "--section",
         f"intended_uses={notes_file}",
         "--output",

@@ -95,6 +95,28 @@ def topic_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_jsonl(tmp_path_factory.mktemp("data") / "topics.jsonl", topic_corpus(80, seed=9))
 
 
+@pytest.fixture(scope="session")
+def max_length_runs(
+    tiny_model: Path, sentiment_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> list[Path]:
+    """Run directories of ``tiny_model`` on ``sentiment_file`` that differ only in
+    ``--max-length``: the model's own, then 4, 6 and 8 tokens (compare and gate tests)."""
+    import cardgen
+
+    out = tmp_path_factory.mktemp("max-length-runs")
+    lengths = (None, 4, 6, 8)
+    for max_length in lengths:
+        cardgen.evaluate(
+            tiny_model,
+            sentiment_file,
+            output_dir=out / str(max_length),
+            device="cpu",
+            n_bootstrap=50,
+            max_length=max_length,
+        )
+    return [out / str(max_length) for max_length in lengths]
+
+
 @pytest.fixture
 def hub_cache(tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """``tiny_model`` laid out as the hub cache entry of ``cardgen-test/tiny`` at one commit."""
@@ -263,12 +285,18 @@ def _spark_missing() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def spark() -> Any:
+def spark_available() -> None:
+    """Skips with the reason when Spark cannot run here; fails instead under
+    CARDGEN_REQUIRE_SPARK=1 (as CI sets)."""
     reason = _spark_missing()
     if reason is not None:
         if os.environ.get("CARDGEN_REQUIRE_SPARK") == "1":
             pytest.fail(f"CARDGEN_REQUIRE_SPARK=1, but Spark cannot run: {reason}")
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def spark(spark_available: None) -> Any:
     from cardgen.engines.spark.session import spark_session
 
     session = spark_session("local[2]")

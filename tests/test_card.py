@@ -338,8 +338,9 @@ def test_html_export(card_run: Path, tmp_path: Path) -> None:
     page = render_card(card_run, output=output, output_format="html")
     assert output.read_text() == page and page.startswith("<!DOCTYPE html>")
     assert "<title>cardgen-test/tiny-sentiment</title>" in page
-    assert (
-        '<img src="confusion_matrix.png"' in page and (output.parent / "reliability.png").is_file()
+    assert (  # a card not named README names its images after it (see test_card_images.py)
+        '<img src="card.confusion_matrix.png"' in page
+        and (output.parent / "card.reliability.png").is_file()
     )
     assert "<th>metric</th>" in page and "<summary>Metadata (YAML front matter)</summary>" in page
     with pytest.raises(UsageError, match="--format must be 'md' or 'html'"):

@@ -95,6 +95,35 @@ def test_a_card_run_writes_eval_results_that_parse_back_to_results_json(
     assert parse_eval_results(path.read_text(), source=str(path)) == [entry]
 
 
+def test_the_commit_a_run_recorded_goes_to_eval_results_unless_another_is_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = make_results()
+    results.dataset.revision = SHA  # `cardgen evaluate` loaded hub:glue at this commit
+    run = save_run(results, tmp_path / "run")
+    code, _, err = run_cli(capsys, "card", str(run), "--output", str(tmp_path / "README.md"))
+    assert code == 0, err
+    (entry,) = _entries(tmp_path / ".eval_results" / "glue--sst2--validation.yaml")
+    assert entry.dataset_id == "glue" and entry.dataset_revision == SHA
+    loaded = load_results(run)
+    given = build_eval_results(loaded, dataset_revision="f" * 40)
+    assert given is not None and given.entries[0].dataset_revision == "f" * 40
+    other = build_eval_results(loaded, dataset_id="nyu-mll/glue")  # not the repo loaded
+    assert other is not None and other.entries[0].dataset_revision is None
+
+
+def test_a_recorded_revision_that_is_no_commit_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = save_run(make_results(), tmp_path / "run")
+    data = json.loads((run / "results.json").read_text())
+    data["dataset"]["revision"] = "main\nevil: 1"
+    (run / "results.json").write_text(json.dumps(data))
+    code, _, err = run_cli(capsys, "card", str(run), "--output", str(tmp_path / "README.md"))
+    assert code == 2 and "dataset.revision must be the 40-character commit id" in err
+    assert not (tmp_path / "README.md").exists()
+
+
 def test_the_metric_can_be_chosen_and_is_checked_before_anything_is_written(
     run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

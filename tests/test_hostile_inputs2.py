@@ -181,12 +181,14 @@ def test_pairs_asked_for_or_declared_by_the_model_are_evaluated(tmp_path: Path) 
     assert by_labels.dataset.text_pair is not None
 
 
-def test_spark_refuses_guessed_pairs_and_label_format(spark: Any, tmp_path: Path) -> None:
+def test_spark_refuses_guessed_pairs_and_label_format_on_single_labels(spark: Any, tmp_path: Path) -> None:
     path = str(write_jsonl(tmp_path / "d.jsonl", QUESTION_ROWS))
     with pytest.raises(UsageError, match=r"found by name as a sentence pair.*finetuning_task: None"):
         cardgen.evaluate(str(DEMO_MODEL), path, engine="spark", n_bootstrap=0)
-    with pytest.raises(UsageError, match=r"--label-format is not supported by --engine spark"):
-        cardgen.evaluate(str(DEMO_MODEL), path, engine="spark", label_format="ids")
+    with pytest.raises(UsageError, match=r"--label-format ids says how lists .* one label per row"):
+        cardgen.evaluate(
+            str(DEMO_MODEL), path, engine="spark", label_format="ids", text_pair_column="question"
+        )
 
 
 def load_results_pair(results: Any, tmp_path: Path) -> bool:

@@ -3,6 +3,7 @@ minute of retries, and cached copies still load."""
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -92,29 +93,98 @@ def test_offline_mode_fails_at_once_without_asking_the_hub(
     assert time.perf_counter() - start < HUB_PROBE_SECONDS  # no request waited on the silent hub
 
 
-def test_a_cached_dataset_loads_while_the_hub_is_unreachable(
-    online, closed_hub: str, tmp_path: Path
-) -> None:
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def cache_hub_dataset(hub: Path, rows: list[dict], commit: str = COMMIT) -> Path:
+    """Dataset cardgen-test/reviews in the hub cache ``hub``, as a download of its test split
+    at ``commit`` leaves it; returns the snapshot folder."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    repo = tmp_path / "hub" / "datasets--cardgen-test--reviews"
-    (repo / "snapshots" / commit / "data").mkdir(parents=True)
-    rows = [{"text": "good film", "label": 1}, {"text": "bad film", "label": 0}]
-    pq.write_table(
-        pa.Table.from_pylist(rows),
-        repo / "snapshots" / commit / "data" / "test-00000-of-00001.parquet",
-    )
+    repo = hub / "datasets--cardgen-test--reviews"
+    snapshot = repo / "snapshots" / commit
+    (snapshot / "data").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows), snapshot / "data" / "test-00000-of-00001.parquet")
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(commit)
+    return snapshot
+
+
+def test_a_cached_dataset_loads_while_the_hub_is_unreachable(
+    online, closed_hub: str, tmp_path: Path
+) -> None:
+    rows = [{"text": "good film", "label": 1}, {"text": "bad film", "label": 0}]
+    cache_hub_dataset(tmp_path / "hub", rows)
     online(closed_hub)
     start = time.perf_counter()
     data = load_data("cardgen-test/reviews", split="test")
     assert (
         data.texts == ["good film", "bad film"] and data.info.source == "hub:cardgen-test/reviews"
     )
+    assert data.info.revision == COMMIT  # the cached snapshot's commit
     assert time.perf_counter() - start < 10
+
+
+def test_a_dataset_datasets_cached_by_its_hub_name_keeps_its_commit(
+    online, closed_hub: str, tmp_path: Path
+) -> None:
+    """A dataset loaded by name before (``datasets`` keeps it under its commit) loads from that
+    cache offline, with that commit."""
+    import datasets
+
+    snapshot = cache_hub_dataset(tmp_path / "elsewhere", [{"text": "good film", "label": 1}])
+    builder = datasets.load_dataset_builder(str(snapshot))
+    builder.download_and_prepare()
+    cached = tmp_path / "datasets-cache" / "cardgen-test___reviews" / "default" / "0.0.0" / COMMIT
+    cached.mkdir(parents=True)
+    for file in Path(builder.cache_dir).iterdir():  # the names datasets gives the repo's files
+        name = f"reviews-{file.name.split('-', 1)[1]}" if file.suffix == ".arrow" else file.name
+        file.rename(cached / name)
+    online(closed_hub)
+    data = load_data("cardgen-test/reviews", split="test")
+    assert data.texts == ["good film"] and data.info.revision == COMMIT
+
+
+def test_evaluate_records_the_hub_datasets_commit_and_card_writes_it_to_eval_results(
+    online,
+    closed_hub: str,
+    tmp_path: Path,
+    tiny_model: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import yaml
+    from huggingface_hub import parse_eval_result_entries
+
+    from cardgen.demo.synthetic import sentiment_corpus
+
+    cache_hub_dataset(tmp_path / "hub", sentiment_corpus(20, seed=3))
+    online(closed_hub)
+    run = tmp_path / "run"
+    code, _, err = run_cli(
+        capsys,
+        "evaluate",
+        "--model",
+        str(tiny_model),
+        "--dataset",
+        "cardgen-test/reviews",
+        "--split",
+        "test",
+        "--output-dir",
+        str(run),
+        "--bootstrap",
+        "20",
+        "--no-progress",
+    )
+    assert code == 0, err
+    assert json.loads((run / "results.json").read_text())["dataset"]["revision"] == COMMIT
+    code, _, err = run_cli(
+        capsys, "card", str(run), "--output", str(tmp_path / "card" / "README.md")
+    )
+    assert code == 0, err
+    written = tmp_path / "card" / ".eval_results" / "cardgen-test--reviews--test.yaml"
+    (entry,) = parse_eval_result_entries(yaml.safe_load(written.read_text(encoding="utf-8")))
+    assert entry.dataset_id == "cardgen-test/reviews" and entry.dataset_revision == COMMIT
 
 
 def test_a_hub_that_answers_is_reachable(online, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -315,11 +316,85 @@ def test_sklearn_refuses_pairs(skops_model: Path, tmp_path: Path, capsys) -> Non
     assert code == 2 and err.count("\n") == 1 and "sentence pairs" in err
 
 
-def test_probes_with_pairs_are_refused(pair_model: Path, pair_file: Path, tmp_path: Path) -> None:
+def test_probe_shapes_must_match_the_data(
+    pair_model: Path, pair_file: Path, tmp_path: Path
+) -> None:
+    """Single-text probes on pairs, and pair probes on single texts, are refused up front."""
     out = tmp_path / "run"
-    with pytest.raises(UsageError, match=r"drop --probes for a pair evaluation"):
+    with pytest.raises(UsageError, match=r"probe 'country' fills single-text templates, but"):
         cardgen.evaluate(pair_model, pair_file, probes=["country"], output_dir=out)
+    single = write_jsonl(tmp_path / "single.jsonl", [{"text": "it felt good.", "label": "x"}])
+    with pytest.raises(UsageError, match=r"fills sentence pairs, but this dataset holds single"):
+        cardgen.evaluate(pair_model, single, probes=[_pair_probe()], output_dir=out)
     assert not out.exists()
+
+
+def _pair_probe() -> Any:
+    from cardgen.probes import Lexicon, template_probe
+
+    terms = Lexicon("city", ("Paris", "Kabul", "Lagos"), (None,) * 3, ("CITY",))
+    return template_probe(
+        "city-pairs",
+        ["the film was set in {CITY}.", "{CITY} was in the film."],
+        pairs=["it felt great.", "it felt dull in {CITY}."],
+        lexicons={"CITY": terms},
+        target_label=PAIR_LABELS[0],
+    )
+
+
+def test_pair_probes_fill_both_texts_and_score_them_as_pairs(
+    pair_model: Path, pair_file: Path, tmp_path: Path
+) -> None:
+    from cardgen.models import load_model
+
+    results = cardgen.evaluate(
+        pair_model, pair_file, probes=[_pair_probe()], n_bootstrap=0, output_dir=tmp_path / "run"
+    )
+    fills = [json.loads(line) for line in (tmp_path / "run" / "probe_fills.jsonl").open()]
+    assert [(f["text"], f["pair"]) for f in fills[3:6]] == [
+        ("Paris was in the film.", "it felt dull in Paris."),
+        ("Kabul was in the film.", "it felt dull in Kabul."),
+        ("Lagos was in the film.", "it felt dull in Lagos."),
+    ]
+    # each fill scored as a pair: the same probabilities as the model on those pairs directly
+    model = load_model(pair_model)
+    direct, _ = model.predict_scores(
+        [f["text"] for f in fills], text_pairs=[f["pair"] for f in fills]
+    )
+    alone, _ = model.predict_scores([f["text"] for f in fills])
+    found = np.array([[f["probabilities"][x] for x in model.labels] for f in fills])
+    np.testing.assert_allclose(found, direct, atol=1e-6)
+    assert np.abs(found - alone).max() > 1e-3  # the second text matters to this model
+    probe = results.probes["city-pairs"]
+    assert probe.pair_templates == ["it felt great.", "it felt dull in {CITY}."]
+    target = [f["probabilities"][PAIR_LABELS[0]] for f in fills]
+    by_term = {t: np.mean(target[i::3]) for i, t in enumerate(("Paris", "Kabul", "Lagos"))}
+    assert probe.range.value == pytest.approx(
+        max(by_term.values()) - min(by_term.values()), abs=1e-6
+    )
+
+
+def test_probe_files_take_template_pairs(tmp_path: Path) -> None:
+    from cardgen.errors import ProbeError
+    from cardgen.probes import load_probe_file
+
+    path = tmp_path / "p.toml"
+    path.write_text(
+        '[probes.nli]\ntemplates = [["A man from {COUNTRY} cooks.", "A person cooks."]]\n'
+        'target_label = "entailment"\n'
+    )
+    (probe,) = load_probe_file(path)
+    assert probe.templates == ("A man from {COUNTRY} cooks.",)
+    assert probe.pairs == ("A person cooks.",)
+    for bad, message in [
+        ('["a {COUNTRY}", ["b", "c"]]', "every template must be a sentence"),
+        ('[["a {COUNTRY}", 3]]', "every text of a template pair must be text"),
+        ('[["a", "b"]]', "no template has a placeholder"),
+        ('[["a {COUNTRY}", "b {X"]]', "not a placeholder"),
+    ]:
+        path.write_text(f"[probes.nli]\ntemplates = {bad}\n")
+        with pytest.raises(ProbeError, match=message):
+            load_probe_file(path)
 
 
 def test_pair_card_escapes_the_pair_column_and_round_trips(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Golden files: each sample_cards/*/README.md, re-rendered from its committed inputs.
+"""Golden files: each sample_cards/*/README.md and its .eval_results/*.yaml, re-rendered from
+its committed inputs.
 
 scripts/build_sample_cards.py trains, evaluates and renders each sample. This test repeats
 only the rendering, with the same ``cardgen card`` command line, from the committed
@@ -18,6 +19,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from huggingface_hub import parse_eval_result_entries
 
 from cardgen.cards.sections import find_blocks
 from cardgen.cli import main
@@ -56,6 +59,19 @@ def test_sample_card_matches_its_golden_file(
     rendered = output.read_text(encoding="utf-8")
     assert masked(rendered) == masked(golden.read_text(encoding="utf-8"))
     assert ("<!-- cardgen:begin sklearn -->" in rendered) == shape.sklearn
+    rendered_results = eval_results(output.parent)
+    assert rendered_results == eval_results(golden.parent)
+    (text,) = rendered_results.values()  # one file: the headline metric on the sample's dataset
+    (entry,) = parse_eval_result_entries(yaml.safe_load(text))
+    assert entry.dataset_id == shape.dataset_id and entry.source_name.startswith("cardgen ")
+
+
+def eval_results(folder: Path) -> dict[str, str]:
+    """The ``.eval_results`` files beside a card: name -> text."""
+    return {
+        path.name: path.read_text(encoding="utf-8")
+        for path in sorted((folder / ".eval_results").glob("*"))
+    }
 
 
 def test_every_sample_is_linked_from_the_readme_with_its_images() -> None:

@@ -316,10 +316,9 @@ def test_errors_raised_in_workers_come_back_as_themselves(spark: Any) -> None:
             raise ModelError("model 'x' cannot load on this executor: no such directory")
         yield from ()
 
-    frame = spark.range(3).mapInPandas(fail, "id long")
     expected = pytest.raises(ModelError, match="^model 'x' cannot load on this executor")
     with expected, spark_errors("predicting"):
-        frame.collect()
+        spark.range(3).mapInPandas(fail, "id long").collect()
     with (
         pytest.raises(DataError, match="reading failed in Spark"),
         spark_errors("reading", DataError),
@@ -361,7 +360,6 @@ def test_missing_pyspark_names_the_extra(
     [
         ({"engine": "ray"}, "unknown --engine 'ray'; use local or spark"),
         ({"spark_master": "local[2]"}, "--spark-master names the cluster of --engine spark"),
-        ({"engine": "spark", "threshold": 0.3}, "--threshold is not supported by --engine spark"),
     ],
 )
 def test_engine_options_are_checked_first(
@@ -436,3 +434,27 @@ def test_length_histogram_gives_the_local_quartile_edges() -> None:
         edges, _, _ = length_buckets(*np.unique(lengths, return_counts=True), "tokens")
         expected = np.unique(np.quantile(lengths, [0.25, 0.5, 0.75], method="lower"))
         assert edges.tolist() == expected.tolist(), lengths.tolist()
+
+
+def test_another_master_beside_a_running_session_is_refused_not_ignored(
+    spark: Any, tiny_model: Path, sentiment_file: Path
+) -> None:
+    """Spark's getOrCreate would hand back the running session and quietly ignore the master."""
+    with pytest.raises(UsageError, match=r"already runs a Spark session on local\[2\].*local\[3\]"):
+        evaluate(tiny_model, sentiment_file, engine="spark", spark_master="local[3]", n_bootstrap=0)
+    assert spark.sparkContext.master == "local[2]"
+
+
+def test_decision_thresholds_reach_the_executors_models(spark: Any, tiny_model: Path) -> None:
+    """A multi-label run's thresholds travel in the load options, so each executor's
+    exact-fast model rechecks the rows near them, as the local model does."""
+    from cardgen.engines.spark.classifier import SparkClassifier
+    from cardgen.engines.spark.worker import LoadOptions
+    from cardgen.models.base import with_thresholds
+
+    model = SparkClassifier(LoadOptions(str(tiny_model)), spark)
+    moved = with_thresholds(model, np.array([0.3, 0.7]))
+    assert model.options.decision_thresholds is None
+    assert moved.options.decision_thresholds == (0.3, 0.7)
+    opened = moved.options.open("cpu")
+    np.testing.assert_array_equal(opened.decision_thresholds, [0.3, 0.7])  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from cardgen.results.schema import EvalResults, load_results
 
 if TYPE_CHECKING:
     from cardgen.cards.render import render_card
+    from cardgen.compare.many import Leaderboard
     from cardgen.compare.runs import Comparison, compare_runs
     from cardgen.evaluation.run import evaluate
     from cardgen.gate import check_gate
@@ -32,6 +33,7 @@ __all__ = [
     "DataError",
     "EvalResults",
     "LabelError",
+    "Leaderboard",
     "ModelError",
     "ResultsError",
     "UsageError",
@@ -58,7 +60,7 @@ def __getattr__(name: str) -> Any:
         from cardgen.gate import check_gate
 
         return check_gate
-    if name in ("compare_runs", "Comparison"):
+    if name in ("compare_runs", "Comparison", "Leaderboard"):
         from cardgen.compare import runs as compare
 
         return getattr(compare, name)

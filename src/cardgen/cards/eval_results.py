@@ -8,7 +8,6 @@ who owns a file are ``eval_results_format``'s, the folder beside the card
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 from cardgen.cards.eval_results_folder import check_eval_results_target
@@ -21,11 +20,11 @@ from cardgen.cards.eval_results_format import (
 )
 from cardgen.errors import UsageError
 from cardgen.results.schema import EvalResults, Metric, load_results
+from cardgen.results.types import COMMIT_ID
 from cardgen.trust.untrusted import quote
 
 HEADLINE_METRICS = {"single_label": "accuracy", "multi_label": "micro_f1"}
 """The metric of each task (results.json ``task``) that cardgen puts in ``.eval_results``."""
-_REVISION = re.compile(r"[0-9a-f]{40}")
 
 
 def headline_metric(results: EvalResults, metric: str | None = None) -> tuple[str, Metric]:
@@ -60,14 +59,15 @@ def build_eval_results(
     (a local file without ``dataset_id``), since the Hub needs one and cardgen never invents it.
 
     ``task_id`` is the config (or ``default``), ``date`` when the run was evaluated, ``notes``
-    the split, the metric and its 95% CI; ``dataset_revision`` (a 40-hex commit) when given.
+    the split, the metric and its 95% CI; ``dataset_revision`` (a 40-hex commit) when given,
+    else the commit the run recorded when it loaded that Hub dataset.
     """
     from huggingface_hub import EvalResultEntry
 
     from cardgen.cards.context import dataset_hub_id, with_dataset
 
     name, found = headline_metric(results, metric)
-    if dataset_revision is not None and not _REVISION.fullmatch(dataset_revision):
+    if dataset_revision is not None and not COMMIT_ID.fullmatch(dataset_revision):
         raise UsageError(
             f"--dataset-revision must be the 40-character commit id of the dataset on the "
             f"Hub, got {quote(dataset_revision)}"
@@ -81,6 +81,8 @@ def build_eval_results(
             raise UsageError("--dataset-revision goes with a Hub dataset: add --dataset-id too")
         return None
     dataset = results.dataset
+    if dataset_revision is None and dataset.source == f"hub:{hub_id}":
+        dataset_revision = dataset.revision  # the dataset loaded, not one named with dataset_id
     entry = EvalResultEntry(
         dataset_id=hub_id,
         task_id=dataset.config or "default",

@@ -44,10 +44,11 @@ class LocalEvalResults:
         return f"{EVAL_RESULTS_DIR}/{self.path.name}"
 
 
-def read_eval_results_dir(card: Path) -> list[LocalEvalResults]:
+def read_eval_results_dir(card: Path, *, base: Path | None = None) -> list[LocalEvalResults]:
     """Every ``*.yaml`` / ``*.yml`` file of the ``.eval_results`` folder beside ``card``, read
     and checked (see ``parse_eval_results``); none without the folder. CardError for a folder
-    or file that is a link, or a file that is not one of results."""
+    that is a link, a file that is not one of results, or one that is a link out of ``base``
+    (the card's folder; a cached Hub repo passes its cache folder, where files link to blobs)."""
     folder = card.parent / EVAL_RESULTS_DIR
     if not _real_folder(folder, error=CardError):
         return []
@@ -60,7 +61,8 @@ def read_eval_results_dir(card: Path) -> list[LocalEvalResults]:
             f"{folder} holds {len(names):,} files, over cardgen's limit of "
             f"{MAX_EVAL_RESULTS_FILES:,}; keep only the results of this model there"
         )
-    return [_read_local(folder / name, card.parent, error=CardError) for name in names]
+    inside = card.parent if base is None else base
+    return [_read_local(folder / name, inside, error=CardError) for name in names]
 
 
 def check_eval_results_target(file: EvalResultsFile, card: Path) -> Path:

@@ -147,11 +147,23 @@ def card_images(results: EvalResults, run_dir: Path | None) -> dict[str, Path]:
     return found
 
 
-def image_sources(images: Mapping[str, Path], run_dir: Path | None) -> dict[str, Path]:
-    """Where each image comes from (nothing is copied for results passed as an object)."""
+def image_names(images: Mapping[str, Path], card: Path | None) -> dict[str, Path]:
+    """Each image's path beside ``card``: its name in the run beside a README card (or none),
+    else prefixed with the card's file name (``other.md``: ``other.confusion_matrix.png``), so
+    that cards of several runs in one folder keep their own images."""
+    if card is None or card.stem.casefold() == "readme":
+        return dict(images)
+    return {name: file.with_name(f"{card.stem}.{file.name}") for name, file in images.items()}
+
+
+def image_sources(
+    images: Mapping[str, Path], names: Mapping[str, Path], run_dir: Path | None
+) -> dict[str, Path]:
+    """Where each image beside the card (``names``) comes from in the run (``images``);
+    nothing is copied for results passed as an object."""
     if run_dir is None:
         return {}
-    return {file.as_posix(): run_dir / file for file in images.values()}
+    return {names[name].as_posix(): run_dir / file for name, file in images.items()}
 
 
 def copy_images(images: Mapping[str, Path], run_dir: Path | None, destination: Path) -> None:

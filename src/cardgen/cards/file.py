@@ -31,9 +31,10 @@ _OPTIONAL_TEXT = ("license", "library_name", "pipeline_tag", "model_name")
 _OPTIONAL_TEXT_OR_LIST = ("language", "base_model", "datasets", "tags", "metrics")
 
 
-def read_card_text(path: str | os.PathLike[str]) -> str:
+def read_card_text(path: str | os.PathLike[str], *, base: Path | None = None) -> str:
     """The text of a card, bounded in size; CardError when it is missing or unreadable, not a
-    regular file, or a link that leads out of the card's folder."""
+    regular file, or a link that leads out of ``base`` (the card's folder; a cached Hub repo
+    passes its cache folder, where the card links to a blob)."""
     card = Path(path)
     try:
         found = "\x00" not in os.fspath(path) and card.exists()
@@ -49,7 +50,7 @@ def read_card_text(path: str | os.PathLike[str]) -> str:
         what="model card",
         max_bytes=MAX_CARD_BYTES,
         encoding="utf-8-sig",
-        base=card.parent,
+        base=card.parent if base is None else base,
     )
 
 

@@ -55,6 +55,7 @@ ANCHORS: dict[str, tuple[str, ...]] = {
     "risks": (r".*\b(bias|biases|risks?)\b.*", r"limitations"),
     "environment": (r"framework versions?|frameworks?|environment|software|libraries",),
 }
+ANCHORS["verified_results"] = (r"verified results?|verification", *ANCHORS["evaluation"])
 # Level-1 headings that open a section rather than name the model.
 _NOT_TITLES = re.compile(
     r"model description|description|model details|overview|introduction|table of contents|"
@@ -124,6 +125,13 @@ def merge_file(
                     stacklevel=3,
                 )
     return merged
+
+
+def insert_section(body: str, name: str, *, source: str) -> str:
+    """``body`` (a card without its front matter) with an empty marker pair of section
+    ``name`` where a merge puts it (see the module); CardError where it would land inside an
+    open code block or HTML element."""
+    return _insert(body, _places([name], body, source))
 
 
 def _refuse_unmergeable(text: str, source: str) -> None:

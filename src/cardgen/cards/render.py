@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from cardgen.cards.context import card_context
-from cardgen.cards.export import GENERATOR, card_images, card_to_html, copy_images, image_sources
+from cardgen.cards.export import (
+    GENERATOR,
+    card_images,
+    card_to_html,
+    copy_images,
+    image_names,
+    image_sources,
+)
 from cardgen.cards.file import check_merged_metadata
 from cardgen.cards.frontmatter import parse_metadata, split_front_matter
 from cardgen.cards.sections import (
@@ -71,6 +78,7 @@ def render_card(
     language: Sequence[str] | None = None,
     merge: bool = False,
     discard_edits: bool = False,
+    verification: str | Path | None = None,
 ) -> str:
     """Render the model card of a run and return it; with ``output``, also write it.
 
@@ -78,8 +86,10 @@ def render_card(
     linked but not copied). ``template`` is a Jinja template (rendered in a sandbox); ``sections``
     maps a section name (``intended_uses``, ``model_description``, ``training_data``, ``risks``)
     to Markdown text; ``hyperparameters`` is a mapping or a JSON file. With ``output`` the
-    run's PNGs are copied beside the card, and an existing Markdown card is refreshed: its
-    cardgen sections are replaced and everything else is kept (``overwrite`` replaces it
+    run's PNGs are copied beside the card (beside a card not named README, under names that
+    start with the card's: ``other.md`` links ``other.confusion_matrix.png``, so that several
+    cards in one folder keep their own images), and an existing Markdown card is refreshed:
+    its cardgen sections are replaced and everything else is kept (``overwrite`` replaces it
     whole; ``merge`` adds cardgen's sections to a card written without cardgen, keeping all
     of it: see ``cardgen.cards.merge``). ``dataset_id`` / ``dataset_config`` / ``dataset_split``
     say which Hub dataset the evaluation data is, ``language`` the ISO 639 codes of the
@@ -89,7 +99,9 @@ def render_card(
     ``output`` that is a link or any other non-regular file (nothing is written through a
     link; the card's images are read only from inside the run directory). A cardgen section
     that a person edited is refused too, unless ``discard_edits`` (see
-    ``cardgen.cards.sections``); so is a merged card whose metadata the Hub would refuse. A
+    ``cardgen.cards.sections``); so is a merged card whose metadata the Hub would refuse.
+    ``verification`` (a ``verification.json`` of ``cardgen verify``) adds the section "Verified
+    results" (see ``cardgen.cards.verified``). A
     run that does not fit the existing card (another model name, label set or dataset) is a
     warning, and a note in the card (see ``cardgen.cards.fit``). Raises a CardgenError on bad
     input before anything is written.
@@ -119,6 +131,8 @@ def render_card(
         dataset_config=dataset_config,
         dataset_split=dataset_split,
         language=language,
+        output=target,
+        verification=verification,
     )
     text = card.text
     if merge and (overwrite or output_format != "md" or target is None):
@@ -162,8 +176,11 @@ def build_card(
     dataset_config: str | None = None,
     dataset_split: str | None = None,
     language: Sequence[str] | None = None,
+    output: str | Path | None = None,
+    verification: str | Path | None = None,
 ) -> RenderedCard:
-    """The card as freshly rendered from a template (no refresh, nothing written)."""
+    """The card as freshly rendered from a template (no refresh, nothing written); ``output``,
+    the card's path, names the images copied beside it (see ``image_names``)."""
     from cardgen.cards.templating import render_template
 
     loaded, run_dir = _load(results)
@@ -188,6 +205,7 @@ def build_card(
     elif hyperparameters is not None:
         params.update(load_hyperparameters(hyperparameters))
     images = card_images(loaded, run_dir)
+    names = image_names(images, Path(output) if output is not None and run_dir else None)
     context = card_context(
         loaded,
         model_name=model_name,
@@ -196,20 +214,25 @@ def build_card(
         history=history,
         hyperparameters=effective_hyperparameters(params),
         sections=user_sections,
-        images={name: path.as_posix() for name, path in images.items()},
+        images={name: path.as_posix() for name, path in names.items()},
         run_dir=run_dir,
         dataset_id=dataset_id,
         dataset_config=dataset_config,
         dataset_split=dataset_split,
         language=[language] if isinstance(language, str) else language,
     )
+    context["verification"] = None
+    if verification is not None:
+        from cardgen.cards.verified import load_verification
+
+        context["verification"] = load_verification(verification)
     text = render_template(template, context)
     source = "the card" if template is None else f"the card rendered from template {template}"
     check_metadata(text, context["metadata"], source=source)
     text = seal(tag_model(text, context["model"]["source"]))
     return RenderedCard(
         text=text,
-        images=image_sources(images, run_dir),
+        images=image_sources(images, names, run_dir),
         run_dir=run_dir,
         labels=list(loaded.labels),
     )

@@ -4,7 +4,7 @@
 code   meaning
 =====  ==========================================================================
 0      ok
-1      a gate rule failed (``cardgen gate`` only)
+1      a gate rule failed (``gate``), or a card's claim is contradicted (``verify``)
 2      usage or input error: one ``error:`` line that names the fix
 70     internal error (a bug in cardgen): the traceback is written to a crash file
 130    interrupted (Ctrl-C); nothing is left half-written
@@ -27,6 +27,7 @@ from cardgen.cli import evaluate as _evaluate  # noqa: F401
 from cardgen.cli import gate as _gate  # noqa: F401
 from cardgen.cli import probe as _probe  # noqa: F401
 from cardgen.cli import push as _push  # noqa: F401
+from cardgen.cli import verify as _verify  # noqa: F401
 from cardgen.cli._app import app, err_console
 from cardgen.cli._crash import write_crash_report
 from cardgen.errors import (

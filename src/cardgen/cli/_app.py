@@ -11,8 +11,9 @@ from rich.console import Console, ConsoleDimensions
 app = typer.Typer(
     name="cardgen",
     help="Evaluate fine-tuned text classifiers and write their model cards.",
-    epilog="Exit codes: 0 ok, 1 a gate failed, 2 usage or input error, 70 internal error (a bug "
-    "in cardgen; the traceback goes to a crash file), 130 interrupted (Ctrl-C).",
+    epilog="Exit codes: 0 ok, 1 a gate failed or a claim was contradicted, 2 usage or input "
+    "error, 70 internal error (a bug in cardgen; the traceback goes to a crash file), 130 "
+    "interrupted (Ctrl-C).",
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,

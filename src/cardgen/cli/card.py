@@ -184,7 +184,10 @@ def card(
     ] = None,
     dataset_revision: Annotated[
         str | None,
-        typer.Option(help="Commit id of the Hub dataset evaluated, for .eval_results/."),
+        typer.Option(
+            help="Commit id of the Hub dataset evaluated, for .eval_results/ [default: the "
+            "commit `cardgen evaluate` loaded, for a Hub dataset]."
+        ),
     ] = None,
     format_: Annotated[
         str,
@@ -208,6 +211,12 @@ def card(
             "wrote them (otherwise such a card is refused, naming the sections)."
         ),
     ] = False,
+    verification: Annotated[
+        Path | None,
+        typer.Option(
+            help='A verification.json of `cardgen verify`: add its "Verified results" section.'
+        ),
+    ] = None,
 ) -> None:
     """Write the model card of an evaluation run (refreshing the sections of an existing one)."""
     write_card(
@@ -230,4 +239,5 @@ def card(
         language=language,
         eval_results_metric=eval_results_metric,
         dataset_revision=dataset_revision,
+        verification=verification,
     )

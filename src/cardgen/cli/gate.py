@@ -70,7 +70,7 @@ def gate(
 
     Exit codes: 0 every rule passed, 1 a rule failed, 2 bad input (nothing else exits 1).
     """
-    from cardgen.display.tables import gate_table
+    from cardgen.display.tables import differences_table, gate_table
     from cardgen.errors import OutputError
     from cardgen.gate import (
         Rule,
@@ -100,6 +100,8 @@ def gate(
         seed=seed,
         allow_different_data=allow_different_data,
     )
+    if report.differences:
+        console.print(differences_table(report.differences, ("baseline", "current")))
     console.print(gate_table(report))
     for outcome in report.outcomes:
         if outcome.verdict != "pass":

@@ -1,14 +1,18 @@
-"""The examples on which two runs' models predict different labels, most confident first
-(see ``cardgen.compare.runs``)."""
+"""Examples to look at: those on which two runs' models predict different labels (see
+``cardgen.compare.runs``), and those every run of many gets wrong (``cardgen.compare.many``),
+most confident first."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from cardgen.errors import ResultsError
-from cardgen.gate.paired import Pairing
+from cardgen.gate.paired import Pairing, row_correct
 from cardgen.gate.runs import Run
 from cardgen.trust.untrusted import quote
 
@@ -69,9 +73,79 @@ def disagreements(
     return len(found), found[:limit]
 
 
+@dataclass
+class SharedMistake:
+    """An example every run gets wrong: each run's prediction and its probability, in the
+    runs' order."""
+
+    index: int
+    gold: str
+    predicted: list[str]
+    probabilities: list[float]
+    text: str | None = None
+
+    @property
+    def confidence(self) -> float:
+        """The mean of the runs' probabilities for their own (wrong) prediction."""
+        return sum(self.probabilities) / len(self.probabilities)
+
+
+def shared_mistakes(
+    rows: Sequence[list[dict[str, Any]]], runs: Sequence[Run], limit: int
+) -> tuple[int, list[SharedMistake]]:
+    """How many examples every run gets wrong, and the ``limit`` most confident of them.
+
+    The runs' predictions were paired (``gate.paired.pair``): same examples, same gold labels.
+    """
+    first = runs[0].predictions
+    assert first is not None
+    wrong = np.ones(len(first.index), dtype=bool)
+    for run in runs:
+        assert run.predictions is not None
+        wrong &= ~row_correct(run.predictions.gold, run.predictions.predicted)
+    wanted = set(first.index[wrong].tolist())
+    found = [
+        {row["index"]: row for row in run_rows if row.get("index") in wanted} for run_rows in rows
+    ]
+    if any(len(by_index) != len(wanted) for by_index in found):
+        raise ResultsError("the predictions of a run changed while being read; compare again")
+    mistakes = []
+    for i in sorted(wanted):
+        own = [by_index[i] for by_index in found]
+        mistakes.append(
+            SharedMistake(
+                index=i,
+                gold=_shown(own[0]["gold"]),
+                predicted=[_shown(row["predicted"]) for row in own],
+                probabilities=[
+                    _probability(row, run.source) for row, run in zip(own, runs, strict=True)
+                ],
+                text=next((r["text"] for r in own if isinstance(r.get("text"), str)), None),
+            )
+        )
+    mistakes.sort(key=lambda m: (-m.confidence, m.index))
+    return len(mistakes), mistakes[:limit]
+
+
+def _shown(value: Any) -> str:
+    """A label, or a label set as its names (``(none)`` for the empty set)."""
+    return (", ".join(map(str, value)) or "(none)") if isinstance(value, list) else str(value)
+
+
 def _probability(row: dict[str, Any], source: str) -> float:
-    """The probability a row gives its own prediction; ResultsError when it has none."""
+    """The probability a row gives its own prediction (for a label set, the mean probability
+    of its wrong decisions: p of a label it wrongly has, 1 - p of one it wrongly lacks);
+    ResultsError when it has none."""
     probabilities = row.get("probabilities")
+    if isinstance(row["predicted"], list) and isinstance(probabilities, dict):
+        gold, predicted = set(row["gold"]), set(row["predicted"])
+        sure = [
+            _probability({**row, "predicted": label}, source)
+            if label in predicted
+            else 1 - _probability({**row, "predicted": label}, source)
+            for label in sorted(gold ^ predicted)
+        ]
+        return sum(sure) / len(sure) if sure else 0.0
     value = probabilities.get(row["predicted"]) if isinstance(probabilities, dict) else None
     if (
         isinstance(value, bool)

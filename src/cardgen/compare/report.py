@@ -1,8 +1,9 @@
-"""A ``Comparison`` for people: terminal tables, and a Markdown or HTML report file.
+"""A ``Comparison`` of two runs or a ``Leaderboard`` of more for people: terminal tables, and
+a Markdown or HTML report file.
 
 Labels, texts and run paths come from files cardgen did not write: the tables show them as
-plain text, the Markdown escapes them (``templates/compare.md.j2``) and the HTML page goes
-through the card's ``nh3`` sanitizer.
+plain text, the Markdown escapes them (``templates/compare.md.j2``, ``compare_many.md.j2``)
+and the HTML page goes through the card's ``nh3`` sanitizer.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ from rich.text import Text
 
 from cardgen.cards.export import card_to_html
 from cardgen.cards.templating import default_templates_dir, render_template
-from cardgen.compare.runs import Comparison, MetricDelta
-from cardgen.display.tables import plain
+from cardgen.compare.deltas import MetricDelta
+from cardgen.compare.many import Leaderboard
+from cardgen.compare.runs import Comparison
+from cardgen.display.tables import differences_table, plain
 from cardgen.errors import OutputError
 from cardgen.gate.report import check_output_file
+from cardgen.results.settings import differences_line
 from cardgen.trust.atomic import write_text
 
 TEMPLATE = "compare.md.j2"
+MANY_TEMPLATE = "compare_many.md.j2"
 MAX_TEXT = 80  # characters of an example's text in the terminal
 
 
@@ -37,17 +42,32 @@ def check_report_file(path: str | os.PathLike[str]) -> Path:
     return check_output_file(target, what="--output")
 
 
-def comparison_markdown(comparison: Comparison) -> str:
+def comparison_markdown(comparison: Comparison | Leaderboard) -> str:
     """The comparison as a Markdown report, every untrusted string escaped."""
-    return render_template(default_templates_dir() / TEMPLATE, {"c": comparison})
+    many = isinstance(comparison, Leaderboard)
+    context = {
+        "c": comparison,
+        "differences": comparison.differences,
+        "differs": differences_line(comparison.differences),
+        "names": _names(comparison),
+    }
+    return render_template(default_templates_dir() / (MANY_TEMPLATE if many else TEMPLATE), context)
 
 
-def comparison_html(comparison: Comparison) -> str:
+def comparison_html(comparison: Comparison | Leaderboard) -> str:
     """The Markdown report as a standalone, sanitized HTML page."""
-    return card_to_html(comparison_markdown(comparison), title="Comparison of two runs")
+    count = len(comparison.runs) if isinstance(comparison, Leaderboard) else 2
+    return card_to_html(comparison_markdown(comparison), title=f"Comparison of {count} runs")
 
 
-def write_comparison(comparison: Comparison, path: str | os.PathLike[str]) -> Path:
+def _names(comparison: Comparison | Leaderboard) -> list[str]:
+    """What the report calls each run: A and B, or #1, #2, ..."""
+    if isinstance(comparison, Leaderboard):
+        return [f"#{i}" for i in range(1, len(comparison.runs) + 1)]
+    return ["A", "B"]
+
+
+def write_comparison(comparison: Comparison | Leaderboard, path: str | os.PathLike[str]) -> Path:
     """Write the report atomically: HTML for a ``.html``/``.htm`` path, else Markdown."""
     target = check_report_file(path)
     html = target.suffix.lower() in (".html", ".htm")
@@ -158,11 +178,91 @@ def disagreements_table(comparison: Comparison) -> Table:
     return table
 
 
-def comparison_tables(comparison: Comparison) -> list[Table]:
-    """The tables ``cardgen compare`` prints, in order."""
-    tables = [metrics_delta_table(comparison), per_class_delta_table(comparison)]
+def comparison_tables(comparison: Comparison | Leaderboard) -> list[Table]:
+    """The tables ``cardgen compare`` prints, in order: what differs, then the comparison."""
+    tables = []
+    if comparison.differences:
+        tables.append(differences_table(comparison.differences, _names(comparison)))
+    if isinstance(comparison, Leaderboard):
+        return tables + leaderboard_tables(comparison)
+    tables += [metrics_delta_table(comparison), per_class_delta_table(comparison)]
     if comparison.slices:
         tables.append(slice_delta_table(comparison))
     if comparison.disagreements:
         tables.append(disagreements_table(comparison))
     return tables
+
+
+def leaderboard_tables(board: Leaderboard) -> list[Table]:
+    """The leaderboard, the paired tests, the best run per slice and the rows every run gets
+    wrong."""
+    heading = plain(
+        f"ranked by {board.by}" + ("" if board.higher_is_better else " (lower is better)")
+    )
+    models = len(set(board.models)) > 1  # else the model is in no column: it is the same
+    columns = ("rank", "run", "value", "95% CI", *(("model",) if models else ()))
+    standings = _table(heading, columns, ("run", "model"))
+    for s in board.standings:
+        ci = f"[{s.ci[0]:.3f},{s.ci[1]:.3f}]" if s.ci else "-"
+        model = (plain(board.models[s.run - 1]),) if models else ()
+        standings.add_row(
+            str(s.rank), plain(f"#{s.run} {board.runs[s.run - 1]}"), f"{s.value:.4f}", ci, *model
+        )
+    significant = sum(p.significant for p in board.pairs)
+    test = next((p.delta.test for p in board.pairs if p.p_holm is not None), None)
+    title = (
+        f"{significant} of {len(board.pairs)} pairs differ at alpha {board.alpha:g} "
+        f"(Holm-corrected {test})"
+        if test is not None
+        else f"no paired test: {board.comparison}"
+    )
+    pairs = _table(title, ("better", "worse", "delta", "95% CI", "p", "p Holm", "sig."), ())
+    for p in board.pairs:
+        holm = f"{p.p_holm:.3g}" if p.p_holm is not None else "-"
+        mark = ("yes" if p.significant else "no") if p.p_holm is not None else "-"
+        pairs.add_row(
+            f"#{p.better}",
+            f"#{p.worse}",
+            f"{p.delta.delta:+.4f}",
+            _interval(p.delta),
+            _p(p.delta),
+            holm,
+            mark,
+        )
+    tables = [standings, pairs]
+    if board.slices:
+        numbers = tuple(f"#{i}" for i in range(1, len(board.runs) + 1))
+        columns = ("column", "value", "rows", *numbers, "best")
+        slices = _table(
+            f"best run per slice, by {board.slice_metric}", columns, ("column", "value")
+        )
+        for piece in board.slices:
+            slices.add_row(
+                plain(piece.column),
+                plain(f"{piece.value} ({piece.description})" if piece.description else piece.value),
+                str(piece.rows),
+                *(f"{v:.4f}" for v in piece.values),
+                ", ".join(f"#{b}" for b in piece.best),
+            )
+        tables.append(slices)
+    if board.mistakes:
+        tables.append(_mistakes_table(board))
+    return tables
+
+
+def _mistakes_table(board: Leaderboard) -> Table:
+    title = f"rows every run gets wrong: {len(board.mistakes)} most confident of {board.n_mistakes}"
+    texts = any(m.text for m in board.mistakes)
+    numbers = tuple(f"#{i}" for i in range(1, len(board.runs) + 1))
+    columns = ("index", "gold", *numbers, *(("text",) if texts else ()))
+    table = _table(title, columns, ("gold", *numbers, "text"))
+    for m in board.mistakes:
+        text = " ".join((m.text or "").split())
+        clipped = text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+        table.add_row(
+            str(m.index),
+            plain(m.gold),
+            *(plain(p) for p in m.predicted),
+            *((plain(clipped),) if texts else ()),
+        )
+    return table

@@ -54,7 +54,8 @@ class ArrowColumns(Mapping[str, list[Any]]):
 
 @dataclass
 class Columns:
-    """A dataset's rows as column name -> values, its ClassLabel names and where it came from."""
+    """A dataset's rows as column name -> values, its ClassLabel names and where it came from
+    (``revision``: the commit of a Hub dataset, when known)."""
 
     rows: Mapping[str, list[Any]]
     class_names: list[str] | None
@@ -62,6 +63,7 @@ class Columns:
     name: str | None = None
     config: str | None = None
     split: str | None = None
+    revision: str | None = None
 
     @property
     def num_rows(self) -> int:

@@ -6,7 +6,8 @@ DataError instead of whatever ``datasets`` would raise or allocate.
 
 Hub names load from the Hub, or from the local caches when it cannot be reached: offline mode
 (``HF_HUB_OFFLINE`` / ``HF_DATASETS_OFFLINE``), or no answer within ``HUB_PROBE_SECONDS``; then
-``datasets`` is told it is offline, so it does not retry for most of a minute.
+``datasets`` is told it is offline, so it does not retry for most of a minute. Rows carry the
+commit of the Hub dataset they came from when it is known (``Columns.revision``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from cardgen.data.columns import ArrowColumns, Columns, column_list, json_kind
 from cardgen.data.labels import MAX_LABELS
 from cardgen.errors import CardgenError, DataError
+from cardgen.results.types import COMMIT_ID
 from cardgen.trust.untrusted import inside, parse_json, quote, read_text
 
 _HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[\w.-]{1,96})?")
@@ -131,10 +133,9 @@ def read_hub_dataset(name: str, config: str | None, split: str) -> Columns:
     """``owner/name``, ``name:config`` or the GLUE-style ``name/config`` shorthand.
 
     When ``datasets`` cannot resolve the name (offline, say) but the dataset repository is in
-    the local Hugging Face hub cache, its data files load from there.
+    the local Hugging Face hub cache, its data files load from there. The rows carry the
+    commit of the dataset they came from (see ``_load_split``).
     """
-    import datasets
-
     if ":" in name and config is None:
         name, config = name.split(":", 1)
     if not _HUB_NAME.fullmatch(name):
@@ -149,17 +150,23 @@ def read_hub_dataset(name: str, config: str | None, split: str) -> Columns:
     errors = [unreachable] if unreachable else []
     with _offline() if unreachable else nullcontext():
         for repo, conf in attempts:
-            for source in (repo, _cached_snapshot(repo)):
+            for source in (repo, hub_snapshot(repo)):
                 if source is None:
                     continue
                 try:
-                    loaded = datasets.load_dataset(source, conf, split=split)
+                    snapshot = isinstance(source, Path)
+                    loaded, revision = _load_split(str(source), conf, split, snapshot=snapshot)
                 except Exception as exc:  # datasets raises many unrelated types for "not found"
                     where = f"{repo}{f' ({quote(conf)})' if conf else ''}"
                     errors.append(f"{where}: {quote(str(exc))}")
                     continue
                 return _from_datasets(
-                    loaded, source=f"hub:{repo}", name=repo, split=split, config=conf
+                    loaded,
+                    source=f"hub:{repo}",
+                    name=repo,
+                    split=split,
+                    config=conf,
+                    revision=revision,
                 )
     raise DataError(
         f"dataset {quote(name)} is neither a local file or directory nor a loadable `datasets` "
@@ -208,18 +215,81 @@ def _offline() -> Iterator[None]:
         constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE = saved
 
 
-def _cached_snapshot(repo: str) -> str | None:
-    """The local hub-cache snapshot of dataset ``repo``, if one was downloaded before."""
+def _load_split(
+    source: str, config: str | None, split: str, *, snapshot: bool
+) -> tuple[Any, str | None]:
+    """One split from ``datasets.load_dataset`` and the commit of the Hub dataset it is: the
+    name of a hub-cache ``snapshot`` folder, or else the folder ``datasets`` keeps the split's
+    arrow files in, which it names by the commit it resolved a Hub name to (online, or in its
+    cache when offline); None when that is not a commit id (or the split has no files)."""
+    import datasets
+
+    loaded = datasets.load_dataset(source, config, split=split)
+    if snapshot:
+        revision = Path(source).name
+    else:
+        files = loaded.cache_files or [{}]
+        revision = Path(str(files[0].get("filename", ""))).parent.name
+    return loaded, revision if COMMIT_ID.fullmatch(revision) else None
+
+
+def hub_snapshot(repo: str, revision: str | None = None) -> Path | None:
+    """The snapshot of dataset ``repo`` at ``revision`` (a branch, tag or commit; None: main)
+    in the local Hugging Face cache, if one was downloaded before; its name is the commit."""
     from huggingface_hub import snapshot_download
 
     try:
-        return snapshot_download(repo, repo_type="dataset", local_files_only=True)
+        found = snapshot_download(
+            repo, repo_type="dataset", revision=revision, local_files_only=True
+        )
     except Exception:  # not cached, or not a valid repo id
         return None
+    path = Path(found)
+    return path if snapshot_repo(path) is not None else None
+
+
+def snapshot_repo(path: Path) -> tuple[str, str] | None:
+    """``(dataset id, commit)`` when ``path`` is a dataset's snapshot folder in the Hugging Face
+    cache (``datasets--OWNER--NAME/snapshots/COMMIT``), else None."""
+    parent = path.parent
+    folder = parent.parent.name
+    if parent.name != "snapshots" or not folder.startswith("datasets--"):
+        return None
+    if not COMMIT_ID.fullmatch(path.name):
+        return None
+    repo = folder.removeprefix("datasets--").replace("--", "/")
+    return (repo, path.name) if _HUB_NAME.fullmatch(repo) else None
+
+
+def read_hub_snapshot(path: Path, config: str | None, split: str) -> Columns:
+    """The rows of one split of a dataset's snapshot in the Hugging Face cache (see
+    ``snapshot_repo``), recorded as that Hub dataset at the snapshot's commit."""
+    import datasets
+
+    found = snapshot_repo(path)
+    if found is None:
+        raise DataError(f"{path} is not a dataset snapshot of the Hugging Face cache")
+    repo, commit = found
+    try:
+        loaded = datasets.load_dataset(str(path), config, split=split)
+    except Exception as exc:  # datasets raises many unrelated types for a bad config or split
+        where = f"{repo}{f' ({quote(config)})' if config else ''} at {commit[:12]}"
+        raise DataError(
+            f"cannot read split {quote(split)} of {where} from {path}: {quote(str(exc))}"
+        ) from None
+    return _from_datasets(
+        loaded, source=f"hub:{repo}", name=repo, split=split, config=config, revision=commit
+    )
 
 
 def _from_datasets(
-    loaded: Any, *, source: str, name: str, split: str | None, config: str | None = None
+    loaded: Any,
+    *,
+    source: str,
+    name: str,
+    split: str | None,
+    config: str | None = None,
+    revision: str | None = None,
 ) -> Columns:
     try:
         class_names = next(
@@ -232,4 +302,6 @@ def _from_datasets(
     except Exception as exc:  # a corrupt arrow table fails only when read
         raise DataError(f"cannot read the rows of {source}: {quote(str(exc))}") from None
     rows = ArrowColumns(table, source)
-    return Columns(rows, class_names, source, name=name, config=config, split=split)
+    return Columns(
+        rows, class_names, source, name=name, config=config, split=split, revision=revision
+    )

@@ -187,27 +187,115 @@ def check_permutation(
     best = block[rows, cols].sum() / total
     if best - used < margin or np.all(rows == cols):
         return None
-    swaps = ", ".join(
-        f"predicted {labels[c]!r} -> gold {labels[r]!r}"
-        for r, c in zip(rows, cols, strict=True)
-        if r != c
-    )
-    model_of = {dataset: model for model, dataset in mapping.model_to_dataset.items()}
-    better = dict(mapping.model_to_dataset)
-    for r, c in zip(rows, cols, strict=True):
-        if labels[c] in model_of:
-            better[model_of[labels[c]]] = labels[r]
+    moved = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if r != c]
     message = (
         f"label mapping looks permuted: accuracy is {used:.1%} with the mapping used but would be "
-        f"{best:.1%} with {swaps}; check id2label or pass --label-map"
+        f"{best:.1%} with {swap_text(moved, labels)}; check id2label or pass --label-map"
     )
-    return Permutation(message=message, label_map=better)
+    return Permutation(message=message, label_map=_better_map(moved, labels, mapping))
+
+
+def swap_text(moved: list[tuple[int, int]], labels: list[str], *, to: str = "gold") -> str:
+    """``predicted 'a' -> gold 'b', ...`` for (gold, predicted) label positions ``moved``."""
+    return ", ".join(f"predicted {labels[c]!r} -> {to} {labels[r]!r}" for r, c in moved)
+
+
+def _better_map(
+    moved: list[tuple[int, int]], labels: list[str], mapping: LabelMapping
+) -> dict[str, str]:
+    """The model label -> dataset label map that sends predicted label c to gold label r for
+    each (r, c) in ``moved``."""
+    model_of = {dataset: model for model, dataset in mapping.model_to_dataset.items()}
+    better = dict(mapping.model_to_dataset)
+    for r, c in moved:
+        if labels[c] in model_of:
+            better[model_of[labels[c]]] = labels[r]
+    return better
+
+
+@dataclass
+class LabelSwap:
+    """A cycle of label columns that agree with a reference far better permuted than as named:
+    ``moved`` holds (reference, predicted) label positions; ``named`` and ``permuted`` are the
+    micro-F1 of the cycle's labels against the reference either way."""
+
+    moved: list[tuple[int, int]]
+    named: float
+    permuted: float
+
+
+MIN_SWAP_MATCHES = 10
+"""Fewest extra label matches a swap must explain: a few rows of rare labels agree by chance."""
+
+
+def label_set_swaps(
+    reference: NDArray[np.bool_],
+    predicted: NDArray[np.bool_],
+    *,
+    margin: float = 0.2,
+    min_matches: int = MIN_SWAP_MATCHES,
+) -> list[LabelSwap]:
+    """The cycles of predicted label columns that match ``reference`` (gold, or another run's
+    predictions; both (n, K) booleans) far better permuted than as named.
+
+    ``co[i, j]`` counts rows with reference label i and predicted label j; the assignment of
+    columns that maximizes the matches is split into cycles, and a cycle is a swap when it
+    raises the micro-F1 of its labels by at least ``margin`` and matches ``min_matches`` more
+    labels. Labels that always occur together tie, so they never look swapped.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    ref, pred = reference.astype(np.int64), predicted.astype(np.int64)
+    co = ref.T @ pred
+    target = linear_sum_assignment(co, maximize=True)[1]  # reference i -> predicted target[i]
+    swaps, seen = [], set()
+    for first in range(len(target)):
+        cycle, i = [], first
+        while i not in seen:
+            seen.add(i)
+            cycle.append(i)
+            i = int(target[i])
+        if len(cycle) < 2:
+            continue
+        named = sum(int(co[i, i]) for i in cycle)
+        permuted = sum(int(co[i, target[i]]) for i in cycle)
+        mass = (ref[:, cycle].sum() + pred[:, cycle].sum()) / 2
+        gain = (permuted - named) / mass if mass else 0.0
+        if gain >= margin and permuted - named >= min_matches:
+            moved = [(i, int(target[i])) for i in cycle]
+            swaps.append(LabelSwap(moved, float(named / mass), float(permuted / mass)))
+    return swaps
+
+
+def label_set_permutation_notes(
+    gold: NDArray[np.bool_], predicted: NDArray[np.bool_], alignment: Alignment
+) -> list[str]:
+    """``permutation_notes`` for label sets: the warning when predicted label columns look
+    swapped against the gold sets (``label_set_swaps``); LabelError when paired by index."""
+    swaps = label_set_swaps(gold, predicted)
+    if not swaps:
+        return []
+    labels = alignment.labels
+    moved = [pair for swap in swaps for pair in swap.moved]
+    scores = "; ".join(
+        f"micro-F1 of {', '.join(repr(labels[r]) for r, _ in swap.moved)} is {swap.named:.1%} "
+        f"as named but would be {swap.permuted:.1%} with {swap_text(swap.moved, labels)}"
+        for swap in swaps
+    )
+    permuted = Permutation(
+        message=f"label columns look permuted: {scores}; check id2label or pass --label-map",
+        label_map=_better_map(moved, labels, alignment.mapping),
+    )
+    return _permutation_notes(permuted, alignment)
 
 
 def permutation_notes(cm: np.ndarray[Any, Any], alignment: Alignment) -> list[str]:
     """The warning when the confusion matrix ``cm`` looks permuted; LabelError instead when
     labels were paired by index, since their order is then most likely wrong."""
-    permuted = check_permutation(cm, alignment.labels, alignment.mapping)
+    return _permutation_notes(check_permutation(cm, alignment.labels, alignment.mapping), alignment)
+
+
+def _permutation_notes(permuted: Permutation | None, alignment: Alignment) -> list[str]:
     if permuted is None:
         return []
     if alignment.mapping.strategy == "index":
@@ -217,5 +305,5 @@ def permutation_notes(cm: np.ndarray[Any, Any], alignment: Alignment) -> list[st
             f"{json.dumps(permuted.label_map, ensure_ascii=False)} as map.json and pass "
             "--label-map map.json"
         )
-    warnings.warn(permuted.message, stacklevel=4)
+    warnings.warn(permuted.message, stacklevel=5)
     return [permuted.message]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import json
 import random
 import re
 from collections.abc import Sequence
@@ -29,7 +30,12 @@ from cardgen.data.column_options import (
 from cardgen.data.columns import MAX_SLICE_VALUES, Columns, check_names, repeated, slice_column
 from cardgen.data.files import FILE_FORMATS, read_file
 from cardgen.data.fingerprint import rows_fingerprint
-from cardgen.data.hub import read_hub_dataset, read_saved_dataset
+from cardgen.data.hub import (
+    read_hub_dataset,
+    read_hub_snapshot,
+    read_saved_dataset,
+    snapshot_repo,
+)
 from cardgen.data.label_sets import LabelSets, is_list_column, label_sets
 from cardgen.data.labels import MAX_LABELS
 from cardgen.errors import DataError, UsageError
@@ -99,7 +105,9 @@ def load_data(
     slice_columns: Sequence[str] = (),
     label_format: str | None = None,
 ) -> EvalData:
-    """Load evaluation rows from a file, a ``save_to_disk`` directory or a hub dataset name.
+    """Load evaluation rows from a file, a ``save_to_disk`` directory, a hub dataset name or a
+    dataset's snapshot in the Hugging Face cache (``.../datasets--OWNER--NAME/snapshots/COMMIT``,
+    whose commit is recorded as ``DatasetInfo.revision``).
 
     ``limit`` keeps the first N rows, or N rows drawn with ``seed`` when ``sample`` is set.
     ``text_pair_column`` makes each row a pair of texts; without any column option, the pairs
@@ -121,7 +129,9 @@ def load_data(
         if exc.errno != errno.ENAMETOOLONG:
             raise DataError(f"cannot look up dataset {path}: {exc.strerror}") from None
         is_dir = is_file = exists = False
-    if is_dir:
+    if is_dir and snapshot_repo(path) is not None:
+        columns = read_hub_snapshot(path, config, split or "test")
+    elif is_dir:
         columns = read_saved_dataset(path, split)
     elif is_file:
         columns = read_file(path)
@@ -218,6 +228,7 @@ def _to_eval_data(
         name=columns.name,
         config=columns.config,
         split=columns.split,
+        revision=columns.revision,
         num_rows=len(texts),
         fingerprint=rows_fingerprint(rows, source=columns.source),
         text_column=text_col,
@@ -238,6 +249,32 @@ def _to_eval_data(
         multi_hot=sets is not None and sets.multi_hot,
         vector_width=None if sets is None else sets.vector_width,
         row_ids=None if isinstance(keep, range) else list(keep),
+    )
+
+
+def label_sets_from_json(
+    tokens: Sequence[str | None],
+    rows: Sequence[int],
+    *,
+    source: str,
+    column: str,
+    label_format: str | None,
+    whole: Sequence[str | None] | None = None,
+) -> LabelSets:
+    """A multi-label column of JSON tokens (``["toxic"]``, ``[0, 1]``; None for null) read as
+    ``load_data`` reads list labels: the same checks, names and errors. Reading a part of the
+    column, pass the ``label_format`` the whole column was read in (``"multi-hot"`` or
+    ``"ids"``) so every part reads alike."""
+    decode = [None if token is None else json.loads(token) for token in tokens]
+    everything = None if whole is None else [None if t is None else json.loads(t) for t in whole]
+    return label_sets(
+        decode,
+        rows,
+        Columns({}, None, source),
+        column,
+        check=_label_value,
+        label_format=label_format,
+        whole=everything,
     )
 
 

@@ -9,7 +9,7 @@ nothing is cut with an ellipsis (see :class:`FittedTable`).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -19,9 +19,11 @@ from rich.table import Table
 from rich.text import Text
 
 from cardgen.results.schema import EvalResults, Metric, ProbeResult, RobustnessResult
+from cardgen.results.settings import SettingDifference, differences_line
 
 if TYPE_CHECKING:
     from cardgen.gate import GateReport
+    from cardgen.verify import VerifyReport
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -172,6 +174,56 @@ def gate_table(report: GateReport) -> Table:
         verdict, *cells = outcome.cells()
         table.add_row(
             Text(verdict, style=_VERDICT_STYLES[outcome.verdict]), *(plain(cell) for cell in cells)
+        )
+    return table
+
+
+def differences_table(differences: Sequence[SettingDifference], names: Sequence[str]) -> Table:
+    """What differs between runs (named ``names``, in the differences' order), one row per
+    setting, and whether it can explain a metric change; the caption says it in a sentence."""
+    table = Table(  # not fitted: the caption wraps rather than widening the table
+        title="what differs between the runs",
+        caption=differences_line(differences),
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+        show_edge=False,
+    )
+    explain = "can explain a change"
+    add_columns(table, ("setting", *names, explain), text={"setting", explain, *names})
+    for d in differences:
+        cells = (plain(value if value is not None else "-") for value in d.values)
+        table.add_row(
+            plain(d.setting), *cells, plain(f"{'yes' if d.explains else 'no'}: {d.effect}")
+        )
+    return table
+
+
+_CLAIM_STYLES = {
+    "consistent": "green",
+    "contradicted": "bold red",
+    "ambiguous": "yellow",
+    "not_checkable": "yellow",
+}
+
+
+def verify_table(report: VerifyReport) -> Table:
+    """One row per claim: metric, dataset, claimed, measured with its 95% CI, verdict and why."""
+    table = FittedTable(
+        title=plain(f"claims of {report.card} on {report.model}"), box=box.SIMPLE_HEAD
+    )
+    names = ("claim", "dataset", "claimed", "measured", "verdict", "why")
+    add_columns(table, names, text={"claim", "dataset", "verdict", "why"})
+    for result in report.results:
+        claim = result.claim
+        where = ", ".join(part for part in (claim.dataset, claim.config, claim.split) if part)
+        measured = "–" if result.measured is None else format_metric(result.measured)
+        table.add_row(
+            plain(claim.label),
+            plain(where),
+            plain(claim.printed),
+            plain(measured),
+            Text(result.verdict.replace("_", " "), style=_CLAIM_STYLES[result.verdict]),
+            plain(result.reason),
         )
     return table
 

@@ -77,9 +77,13 @@ class Engine(Protocol):
         progress: bool,
         out: Path | None,
         examples: bool,
+        limits: NDArray[np.float64] | None = None,
     ) -> Predicted:
-        """Every row of ``data`` scored, in the alignment's label order."""
+        """Every row of ``data`` scored, in the alignment's label order. ``limits``: a
+        multi-label run's threshold per label (same order), for predictions files that list
+        each row's predicted labels; None for one label per row."""
         ...
+
 
 def run_timing(stats: RunStats, n: int) -> Timing:
     """Speeds and batching of a run of ``n`` examples, from the model's run statistics."""

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from cardgen.data.labels import Alignment
 from cardgen.data.load import EvalData, load_data
 from cardgen.engines.base import Predicted, run_environment, run_timing
@@ -34,6 +37,7 @@ class LocalEngine:
         progress: bool,
         out: Path | None,
         examples: bool,
+        limits: NDArray[np.float64] | None = None,
     ) -> Predicted:
         """Every row of ``data`` scored by ``model``, in the alignment's label order."""
         if data.text_pairs is None:  # custom classifiers may not know the text_pairs option

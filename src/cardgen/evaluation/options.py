@@ -142,21 +142,12 @@ def _threshold(where: str, value: object) -> float:
 ENGINES = ("local", "spark")
 
 
-def check_engine(
-    engine: str, spark_master: str | None, *, local_only: Mapping[str, bool] = {}
-) -> None:
-    """``--engine`` and ``--spark-master``; ``local_only`` maps each option the Spark engine
-    does not support to whether it was given."""
+def check_engine(engine: str, spark_master: str | None) -> None:
+    """``--engine`` and ``--spark-master``."""
     if engine not in ENGINES:
         raise UsageError(f"unknown --engine {engine!r}; use {' or '.join(ENGINES)}")
     if spark_master is not None and (engine != "spark" or not str(spark_master).strip()):
         raise UsageError(
             "--spark-master names the cluster of --engine spark (e.g. local[4], "
             "spark://host:7077 or yarn); add --engine spark or drop --spark-master"
-        )
-    given = [option for option, used in local_only.items() if used]
-    if engine == "spark" and given:
-        raise UsageError(
-            f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} not supported by "
-            "--engine spark yet; run with --engine local, or drop it"
         )

@@ -24,7 +24,7 @@ from cardgen.probes import (
     resolve_probes,
 )
 from cardgen.results.rundir import staged_run_dir
-from cardgen.results.schema import EvalResults
+from cardgen.results.schema import DatasetInfo, EvalResults
 from cardgen.tasks.multilabel import is_multilabel_run
 from cardgen.trust.untrusted import quote
 
@@ -109,14 +109,7 @@ def evaluate(
         robustness=robustness,
         robustness_sample=robustness_sample,
     )
-    check_engine(
-        engine,
-        spark_master,
-        local_only={
-            "--threshold": threshold is not None,
-            "--label-format": label_format is not None,
-        },
-    )
+    check_engine(engine, spark_master)
     if dataset_id is not None:
         check_dataset_id(dataset_id)
     plan = Plan(
@@ -146,12 +139,7 @@ def evaluate(
             slice_columns=plan.analysis.slice_by,
             label_format=label_format,
         )
-        if plan.probes and data.info.text_pair is not None:
-            raise UsageError(
-                "bias probes fill single-text templates, but this dataset holds sentence pairs "
-                f"({quote(data.info.text_column)} + {quote(data.info.text_pair.column)}); "
-                "drop --probes for a pair evaluation"
-            )
+        check_probe_shapes(plan.probes, data.info)
         data = with_dataset_names(data, dataset_id, dataset_config, split)
         if label_order is not None:
             data = with_label_order(data, list(label_order))
@@ -172,15 +160,9 @@ def evaluate(
 def _predict_and_analyse(
     runner: Engine, model: TextClassifier, data: EvalData, plan: Plan, out: Path | None
 ) -> EvalResults:
-    """The task's run: label sets (on the local engine, for now), or one label per row
-    predicted by ``runner``."""
+    """The task's run, predicted by ``runner``: label sets, or one label per row."""
     if is_multilabel_run(model, data):
-        if runner.name != "local":
-            raise UsageError(
-                "this model is multi-label, which --engine spark does not evaluate yet; run "
-                "with --engine local"
-            )
-        return multi_label_run(model, data, plan, out)
+        return multi_label_run(runner, model, data, plan, out)
     if plan.thresholds.source != "default":
         raise UsageError(
             "--threshold sets the decision thresholds of multi-label models, but this model "
@@ -199,6 +181,26 @@ def _predict_and_analyse(
         examples=plan.analysis.examples,
     )
     return single_label_run(model, predicted, alignment, plan, out)
+
+
+def check_probe_shapes(probes: Sequence[Probe], info: DatasetInfo) -> None:
+    """UsageError for probes whose templates are not the data's shape: a pair evaluation
+    needs probes of sentence pairs, a single-text one probes of single texts."""
+    pair = info.text_pair
+    wrong = [p.name for p in probes if (p.pairs is None) == (pair is not None)]
+    if not wrong:
+        return
+    if pair is not None:
+        raise UsageError(
+            f"probe {quote(wrong[0])} fills single-text templates, but this dataset holds "
+            f"sentence pairs ({quote(info.text_column)} + {quote(pair.column)}); write its "
+            'templates as pairs, ["premise {X}", "hypothesis"], in a probe file'
+        )
+    raise UsageError(
+        f"probe {quote(wrong[0])} fills sentence pairs, but this dataset holds single texts "
+        f"({quote(info.text_column)}); use single-text templates, or evaluate pair data "
+        "(--text-pair-column)"
+    )
 
 
 def _engine(name: str, spark_master: str | None) -> Engine:

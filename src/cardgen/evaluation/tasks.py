@@ -21,7 +21,7 @@ from cardgen.analysis.perturb import Perturbation
 from cardgen.analysis.robustness import measure_robustness
 from cardgen.data.labels import Alignment, permutation_notes
 from cardgen.data.load import EvalData
-from cardgen.engines.base import Predicted
+from cardgen.engines.base import Engine, Predicted
 from cardgen.evaluation.options import Thresholds
 from cardgen.evaluation.outputs import save_plots_and_results, write_outputs
 from cardgen.models import TextClassifier
@@ -29,7 +29,7 @@ from cardgen.probes import PROBE_FILLS_FILE, Probe, measure_probes, write_probe_
 from cardgen.results.schema import EvalResults
 from cardgen.tasks.decisions import Decider, single_label
 from cardgen.tasks.metrics import compute_metrics
-from cardgen.tasks.multilabel import evaluate_multilabel
+from cardgen.tasks.multilabel import multilabel_results, prepare_multilabel
 from cardgen.tasks.multilabel import write_outputs as write_multilabel_outputs
 
 
@@ -116,20 +116,34 @@ def single_label_run(
 
 
 def multi_label_run(
-    model: TextClassifier, data: EvalData, plan: Plan, out: Path | None
+    runner: Engine, model: TextClassifier, data: EvalData, plan: Plan, out: Path | None
 ) -> EvalResults:
     """Metrics, slices, robustness and probes of a multi-label run (label sets at the
-    run's thresholds)."""
-    run = evaluate_multilabel(
+    run's thresholds), predicted by ``runner``."""
+    model, alignment, limits, notes = prepare_multilabel(
+        model, data, plan.mapping, plan.thresholds
+    )
+    predicted = runner.predict(
         model,
         data,
-        plan.mapping,
-        thresholds=plan.thresholds,
+        alignment,
         batch_size=plan.batch_size,
         progress=plan.progress,
+        out=out,
+        examples=plan.analysis.examples,
+        limits=limits,
+    )
+    run = multilabel_results(
+        model,
+        predicted,
+        alignment,
+        limits,
+        thresholds=plan.thresholds,
+        notes=notes,
         n_bootstrap=plan.n_bootstrap,
         seed=plan.seed,
     )
+    data = predicted.data
     run.results.slices = label_set_slices(
         run.gold,
         run.predicted,
@@ -150,7 +164,9 @@ def multi_label_run(
     _probe(run.results, run.model, plan, out, run.model_decider)
     _as_source_rows(run.results, data.row_ids)
     if out is not None:
-        write_multilabel_outputs(run, out, row_ids=data.row_ids)
+        write_multilabel_outputs(
+            run, out, row_ids=data.row_ids, predictions_file=predicted.predictions_file
+        )
     return run.results
 
 

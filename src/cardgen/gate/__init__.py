@@ -26,8 +26,18 @@ when a one-sided paired test rejects "the true drop is at most the tolerance" at
   gold row of the class in it, for recall) is undefined there, not 0: B counts the resamples
   where both runs define it, and the report says how many were left out.
 
+Multi-label runs pair on the same rows too, each row a gold set and both runs' predicted sets:
+subset accuracy gets McNemar's test (a row is right when its whole set is), every other
+label-set metric (micro, macro, weighted and samples averages, Hamming loss) and per-label
+score the paired bootstrap, whose resamples weigh each example by a Poisson(1) draw, as the
+run's own CIs do (``tasks.multilabel_paired``); the cardinalities have no better or worse and
+compare values only. When the current run's label columns match the baseline's predictions far
+better under a swap of labels than as named (``data.labels.label_set_swaps``), the report warns.
+
 Other metrics (``roc_auc``, ``log_loss``, ``ece``, probes) and unpaired runs compare values
-only. This package never exits; the CLI turns the report into exit codes.
+only. With a baseline run, the report opens with what differs between the two runs' settings
+(``results.settings``, shared with ``compare``). This package never exits; the CLI turns the
+report into exit codes.
 
 Modules: ``rules`` (rules and their validation), ``config`` (the ``[tool.cardgen.gate]``
 table), ``values`` (metric lookup), ``runs`` (loading the two runs), ``compatible`` (whether

@@ -17,6 +17,7 @@ from cardgen.gate.paired import (
     mcnemar_p_value,
     pair,
     paired_bootstrap_deltas,
+    swap_warnings,
 )
 from cardgen.gate.report import GateReport, RuleOutcome, Verdict
 from cardgen.gate.rules import EPS, Rule, check_options, check_rules, higher_is_better, paired_test
@@ -24,6 +25,7 @@ from cardgen.gate.rules import rules_from_table as _rules_from_table
 from cardgen.gate.runs import Run, load_run
 from cardgen.gate.values import metric_value
 from cardgen.results.schema import EvalResults, Metric
+from cardgen.results.settings import setting_differences
 
 
 def check_gate(
@@ -82,7 +84,9 @@ def check_gate(
         warnings = [f"{note}: drops compare values of different datasets, without a paired test"]
     else:
         pairing, comparison, warnings = pair(cur, base)
-    tested = [r.metric for r in drops if paired_test(r.metric)]
+        warnings += swap_warnings(pairing) if pairing is not None else []
+    task = cur.results.task
+    tested = [r.metric for r in drops if paired_test(r.metric, task)]
     deltas = (
         paired_bootstrap_deltas(pairing, tested, n_resamples=n_bootstrap, seed=seed)
         if pairing is not None and tested
@@ -100,6 +104,11 @@ def check_gate(
         outcomes=outcomes,
         warnings=warnings,
         different_data=note is not None,
+        differences=(
+            setting_differences([base.results, cur.results])
+            if base is not None and base.results is not None
+            else []
+        ),
     )
 
 
@@ -159,7 +168,7 @@ def _drop_outcome(
     value, name, limit = metric.value, rule.metric, rule.threshold
     delta = value - baseline.value
     drop = -delta if higher_is_better(name) else delta
-    test = paired_test(name) if pairing is not None else None
+    test = paired_test(name, pairing.task) if pairing is not None else None
     p_value: float | None = None
     delta_ci: tuple[float, float] | None = None
     if test == "McNemar":

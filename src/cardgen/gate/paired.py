@@ -1,4 +1,5 @@
-"""Paired tests of a drop between two runs on the same examples (see ``cardgen.gate``)."""
+"""Paired tests of a drop between two runs on the same examples (see ``cardgen.gate``), for
+one label per example (label codes) or label sets ((n, K) booleans)."""
 
 from __future__ import annotations
 
@@ -10,22 +11,41 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from cardgen.data.labels import label_set_swaps, swap_text
 from cardgen.gate.rules import PER_CLASS
 from cardgen.gate.runs import Run
 from cardgen.results.predictions import PredictionCodes
 from cardgen.results.schema import EvalResults
 from cardgen.tasks.metrics import CONFUSION_METRICS, confusion_metrics, per_class_scores
+from cardgen.tasks.multilabel_paired import paired_replicates
 from cardgen.trust.untrusted import quote
 
 
 @dataclass
 class Pairing:
-    """Integer gold labels and both runs' predictions for the same examples, in index order."""
+    """Gold labels and both runs' predictions for the same examples, in index order: label
+    codes (n,), or for label sets (n, len(labels)) booleans."""
 
     labels: list[str]
-    gold: NDArray[np.int64]
-    baseline: NDArray[np.int64]
-    current: NDArray[np.int64]
+    gold: NDArray[Any]
+    baseline: NDArray[Any]
+    current: NDArray[Any]
+
+    @property
+    def label_sets(self) -> bool:
+        """Whether each example has a set of labels (a multi-label run)."""
+        return bool(self.gold.ndim == 2)
+
+    @property
+    def task(self) -> str:
+        """The task of the paired runs, as ``rules.paired_test`` takes it."""
+        return "multi_label" if self.label_sets else "single_label"
+
+
+def row_correct(gold: NDArray[Any], predicted: NDArray[Any]) -> NDArray[np.bool_]:
+    """Whether each example is predicted right: its label, or its whole label set."""
+    same = gold == predicted
+    return same if same.ndim == 1 else same.all(axis=1)
 
 
 def pair(current: Run, baseline: Run) -> tuple[Pairing | None, str, list[str]]:
@@ -75,19 +95,26 @@ def why_unpaired(current: Run, baseline: Run) -> str | None:
         )
     for run, codes in ((current, cur), (baseline, base)):
         assert run.results is not None
-        if not _matches_confusion(run.results, codes):
+        sets = codes.gold.ndim == 2
+        if not (_matches_label_counts if sets else _matches_confusion)(run.results, codes):
+            counted = "per-label counts" if sets else "confusion matrix"
             return (
-                f"the predictions of {run.source} do not reproduce its confusion matrix (a "
-                "stale predictions.jsonl?)"
+                f"the predictions of {run.source} do not reproduce its {counted} (a stale "
+                "predictions.jsonl?)"
             )
     return None
 
 
-def _recode(codes: PredictionCodes, column: NDArray[np.int32], labels: list[str]) -> NDArray[Any]:
-    """``column`` (codes into ``codes.labels``) as int64 codes into ``labels``, a superset."""
+def _recode(codes: PredictionCodes, column: NDArray[Any], labels: list[str]) -> NDArray[Any]:
+    """``column`` (codes into ``codes.labels``, or label sets over them) as int64 codes into
+    ``labels`` (or label sets over them), a superset."""
     position = {label: i for i, label in enumerate(labels)}
     table = np.array([position[label] for label in codes.labels], dtype=np.int64)
-    return table[column]
+    if column.ndim == 1:
+        return table[column]
+    out = np.zeros((len(column), len(labels)), dtype=bool)
+    out[:, table] = column
+    return out
 
 
 def _matches_confusion(results: EvalResults, codes: PredictionCodes) -> bool:
@@ -102,15 +129,26 @@ def _matches_confusion(results: EvalResults, codes: PredictionCodes) -> bool:
     return bool(counts.tolist() == cm.counts)
 
 
+def _matches_label_counts(results: EvalResults, codes: PredictionCodes) -> bool:
+    """Whether label-set predictions count exactly the results' per-label 2x2 tables."""
+    details = results.multilabel.labels if results.multilabel is not None else []
+    if len(codes.index) == 0 or [d.label for d in details] != codes.labels:
+        return False
+    gold, predicted = codes.gold, codes.predicted
+    cells = (gold & predicted, ~gold & predicted, gold & ~predicted, ~gold & ~predicted)
+    counts = np.stack([cell.sum(axis=0) for cell in cells], axis=1)
+    return bool(counts.tolist() == [[d.tp, d.fp, d.fn, d.tn] for d in details])
+
+
 def mcnemar_p_value(
     gold: NDArray[np.int64],
     baseline: NDArray[np.int64],
     current: NDArray[np.int64],
     tolerance: float = 0.0,
 ) -> float:
-    """One-sided exact McNemar p-value for "the current run's accuracy drop is at most
-    ``tolerance``" (see the package docstring)."""
-    base_ok, cur_ok = baseline == gold, current == gold
+    """One-sided exact McNemar p-value for "the current run's accuracy (for label sets, subset
+    accuracy) drop is at most ``tolerance``" (see the package docstring)."""
+    base_ok, cur_ok = row_correct(gold, baseline), row_correct(gold, current)
     worse = int((base_ok & ~cur_ok).sum())
     discordant = worse + int((~base_ok & cur_ok).sum())
     if discordant == 0:
@@ -152,6 +190,8 @@ def paired_bootstrap_deltas(
     in it) has no delta there: NaN, which ``defined_resamples`` leaves out.
     """
     names = list(dict.fromkeys(names))
+    if pairing.label_sets:
+        return _label_set_deltas(pairing, names, n_resamples=n_resamples, seed=seed)
     k = len(pairing.labels)
     codes = (pairing.gold * k + pairing.baseline) * k + pairing.current
     cells, counts = np.unique(codes, return_counts=True)
@@ -170,6 +210,39 @@ def paired_bootstrap_deltas(
         for name in names:
             deltas[name].append(cur[name] - base[name])
     return {name: np.concatenate(parts) for name, parts in deltas.items()}
+
+
+def _label_set_deltas(
+    pairing: Pairing, names: list[str], *, n_resamples: int, seed: int
+) -> dict[str, NDArray[np.float64]]:
+    """``paired_bootstrap_deltas`` of label sets: the multi-label metrics of both runs on the
+    same Poisson resamples of the examples (``tasks.multilabel_paired``)."""
+    per_label = [match[2] for name in names if (match := PER_CLASS.match(name))]
+    base, cur = paired_replicates(
+        pairing.gold,
+        [pairing.baseline, pairing.current],
+        pairing.labels,
+        per_label=list(dict.fromkeys(per_label)),
+        n_bootstrap=n_resamples,
+        seed=seed,
+    )
+    return {name: cur[name] - base[name] for name in names}
+
+
+def swap_warnings(pairing: Pairing) -> list[str]:
+    """A warning per cycle of the current run's label columns that matches the baseline's
+    predictions far better permuted than as named (``data.labels.label_set_swaps``)."""
+    if not pairing.label_sets:
+        return []
+    labels = pairing.labels
+    return [
+        f"the current run's label columns look permuted against the baseline's: on "
+        f"{quote(', '.join(labels[r] for r, _ in swap.moved))} the runs' label sets agree at "
+        f"micro-F1 {swap.named:.1%} as named but {swap.permuted:.1%} with "
+        f"{swap_text(swap.moved, labels, to='baseline')}; check the current model's id2label "
+        "or its --label-map, and evaluate it again"
+        for swap in label_set_swaps(pairing.baseline, pairing.current)
+    ]
 
 
 def _confusion_stack(draws: NDArray[np.int64], cells: NDArray[np.int64], k: int) -> NDArray[Any]:

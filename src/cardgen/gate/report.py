@@ -17,6 +17,7 @@ from xml.etree import ElementTree
 
 from cardgen.errors import OutputError
 from cardgen.gate.rules import Rule
+from cardgen.results.settings import SettingDifference, differences_line
 from cardgen.trust.atomic import write_text
 from cardgen.trust.untrusted import quote
 
@@ -61,7 +62,9 @@ class GateReport:
     """Every rule's outcome; the gate passed when none failed ("warn" passes).
 
     ``different_data`` says the runs were evaluated on different data (allowed explicitly),
-    so drops compare values of different datasets.
+    so drops compare values of different datasets. ``differences`` are the settings and
+    provenance on which the runs differ (values in baseline, current order; see
+    ``results.settings``), empty without a baseline run.
     """
 
     current: str
@@ -72,6 +75,7 @@ class GateReport:
     outcomes: list[RuleOutcome]
     warnings: list[str] = field(default_factory=list)
     different_data: bool = False
+    differences: list[SettingDifference] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -217,6 +221,7 @@ def summary_markdown(report: GateReport) -> str:
         "",
         f"{_code(report.current)}{against}: {_md(report.comparison)}.",
         "",
+        *differences_markdown(report.differences),
     ]
     if report.different_data:
         lines += ["> **Different data:** the runs were evaluated on different datasets.", ""]
@@ -231,6 +236,25 @@ def summary_markdown(report: GateReport) -> str:
     lines += [f"- **{o.verdict}** {_code(str(o.rule))}: {_md(o.message)}" for o in notes]
     lines += [f"- warning: {_md(w)}" for w in report.warnings]
     return "\n".join(lines) + "\n\n"
+
+
+def differences_markdown(differences: list[SettingDifference]) -> list[str]:
+    """Lines of Markdown saying what differs between the baseline and the current run (see
+    ``results.settings``), and which of it can explain a change; none when nothing does."""
+    line = differences_line(differences)
+    if line is None:
+        return []
+    lines = [
+        f"**What differs between the runs.** {_md(line)}",
+        "",
+        "| setting | baseline | current | can explain a change |",
+        "|---|---|---|---|",
+    ]
+    for d in differences:
+        cells = [_md(d.setting), *(_md(v) if v is not None else "-" for v in d.values)]
+        cells.append(f"{'**yes**' if d.explains else 'no'}: {_md(d.effect)}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def append_step_summary(report: GateReport, path: str | os.PathLike[str]) -> None:

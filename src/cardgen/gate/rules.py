@@ -239,8 +239,15 @@ def higher_is_better(name: str) -> bool:
     return name not in LOWER_IS_BETTER and not lower
 
 
-def paired_test(name: str) -> str | None:
-    """The paired test a drop of ``name`` gets with predictions on both sides, if any."""
+def paired_test(name: str, task: str | None = "single_label") -> str | None:
+    """The paired test a drop of ``name`` gets with predictions on both sides, if any; for
+    ``task`` ``multi_label``, McNemar on subset accuracy, the paired bootstrap on the other
+    label-set metrics but the cardinalities (no better or worse) and on per-label scores."""
+    if task == "multi_label":
+        if name == "subset_accuracy":
+            return "McNemar"
+        tested = name in MULTILABEL_METRICS and name not in CARDINALITIES
+        return "paired bootstrap" if tested or PER_CLASS.match(name) else None
     if name in MCNEMAR_METRICS:
         return "McNemar"
     if name in CONFUSION_METRICS or PER_CLASS.match(name):

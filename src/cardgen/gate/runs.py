@@ -128,12 +128,11 @@ def load_run(run: EvalResults | str | os.PathLike[str], predictions: Any, role: 
         raise UsageError(f"the {role} run must be EvalResults or a path to a run, got {quote(run)}")
     check_results(results, source)
     codes = None
-    if results.task == "multi_label":  # label sets: no paired test yet, values compare unpaired
-        return Run(source, results=results)
+    sets = results.task == "multi_label"
     if predictions is not None:
-        codes = check_predictions(predictions, results.labels, source)
+        codes = check_predictions(predictions, results.labels, source, label_sets=sets)
     elif run_dir is not None:
-        codes = read_prediction_codes(run_dir, results.labels)
+        codes = read_prediction_codes(run_dir, results.labels, label_sets=sets)
     return Run(source, results=results, predictions=codes)
 
 
@@ -249,9 +248,11 @@ def _count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def check_predictions(rows: Any, labels: list[str], source: str) -> PredictionCodes:
+def check_predictions(
+    rows: Any, labels: list[str], source: str, *, label_sets: bool = False
+) -> PredictionCodes:
     """Passed per-example predictions (a list of rows) as codes into ``labels``; ResultsError
     naming the first bad row (see ``predictions.prediction_codes``)."""
     if not isinstance(rows, list | tuple):
         raise ResultsError(f"the predictions of {source} must be a list of rows, got {quote(rows)}")
-    return prediction_codes(enumerate(rows, 1), labels, source=source)
+    return prediction_codes(enumerate(rows, 1), labels, source=source, label_sets=label_sets)

@@ -18,11 +18,11 @@ from cardgen.cards.frontmatter import split_front_matter
 from cardgen.cards.merge import merge_card
 from cardgen.cards.sections import MAX_CARD_BYTES, find_blocks
 from cardgen.errors import CardError, HubError
+from cardgen.results.types import COMMIT_ID
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
-_COMMIT = re.compile(r"[0-9a-f]{40}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
@@ -89,7 +89,7 @@ def _download(api: Any, repo_id: str, revision: str) -> tuple[str, str | None]:
     retry a silent Hub for minutes on its own and write whatever size it is sent to disk.
     """
     sha = getattr(api.model_info(repo_id, revision=revision), "sha", None)
-    if not isinstance(sha, str) or not _COMMIT.fullmatch(sha):
+    if not isinstance(sha, str) or not COMMIT_ID.fullmatch(sha):
         raise HubError(
             f"the Hub gave no commit id for {repo_id}@{revision}, so a concurrent change could "
             "not be detected; try again later"

@@ -9,6 +9,9 @@ expected_label = "positive"    # optional: a minimum functionality test
 CITY = ["Paris", "Kabul"]      # or {Paris = "Europe", Kabul = "Asia"}, or "cities.txt"
 ```
 
+For models of sentence pairs each template is a pair, ``["A man from {COUNTRY} cooks.", "A
+person cooks."]`` (premise, hypothesis); a placeholder may sit in either text.
+
 The YAML form has the same structure. Lexicon files are relative to the probe file and must
 stay inside its folder; a placeholder without a ``lexicons`` entry fills from the built-in
 lexicons. The file is untrusted: it is read with size, depth and alias bounds, and every value
@@ -100,9 +103,7 @@ def _probe(name: str, spec: Any, path: Path, defaults: Mapping[str, Lexicon]) ->
         raise ProbeError(
             f"{where} needs 'templates', a non-empty list of sentences, got {quote(templates)}"
         )
-    bad = next((t for t in templates if not isinstance(t, str)), None)
-    if bad is not None:
-        raise ProbeError(f"{where}: every template must be a sentence (text), got {quote(bad)}")
+    templates, pairs = _split_pairs(templates, where)
     given = spec.get("lexicons")
     if given is None:
         given = {}
@@ -111,7 +112,7 @@ def _probe(name: str, spec: Any, path: Path, defaults: Mapping[str, Lexicon]) ->
             f"{where}: 'lexicons' must map each placeholder to its terms or a file, "
             f"got {quote(given)}"
         )
-    used = {p for template in templates for p in PLACEHOLDER.findall(template)}
+    used = {p for template in (*templates, *(pairs or ())) for p in PLACEHOLDER.findall(template)}
     own: dict[str, Lexicon] = {}
     for placeholder, value in given.items():
         if not isinstance(placeholder, str):
@@ -129,7 +130,23 @@ def _probe(name: str, spec: Any, path: Path, defaults: Mapping[str, Lexicon]) ->
     for key, value in labels.items():
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ProbeError(f"{where}: {key} must be a label name, got {quote(value)}")
-    return template_probe(name, templates, lexicons={**defaults, **own}, **labels)
+    return template_probe(name, templates, lexicons={**defaults, **own}, pairs=pairs, **labels)
+
+
+def _split_pairs(templates: list[Any], where: str) -> tuple[list[str], list[str] | None]:
+    """Templates as sentences, or as ``[text, pair]`` sentence pairs (then every one is)."""
+    if all(isinstance(t, str) for t in templates):
+        return templates, None
+    if all(isinstance(t, list) and len(t) == 2 for t in templates):
+        bad = next((x for t in templates for x in t if not isinstance(x, str)), None)
+        if bad is None:
+            return [t[0] for t in templates], [t[1] for t in templates]
+        raise ProbeError(f"{where}: every text of a template pair must be text, got {quote(bad)}")
+    bad = next(t for t in templates if not isinstance(t, str))
+    raise ProbeError(
+        f"{where}: every template must be a sentence (text), or every one a pair "
+        f'["premise", "hypothesis"] for models of sentence pairs; got {quote(bad)}'
+    )
 
 
 def _lexicon(placeholder: str, value: Any, path: Path, where: str) -> Lexicon:

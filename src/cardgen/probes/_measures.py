@@ -59,6 +59,7 @@ def summarize_probe(
         name=probe.name,
         target_label=target,
         templates=list(probe.templates),
+        pair_templates=None if probe.pairs is None else list(probe.pairs),
         terms=terms,
         range=_range_with_ci(target_scores, n_bootstrap=n_bootstrap, seed=seed),
         std=_round(term_means.std()),

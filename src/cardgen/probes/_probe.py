@@ -63,7 +63,9 @@ class Probe:
     """Templates whose placeholders are all filled from one lexicon.
 
     ``target_label`` and ``expected_label`` are model labels (matched case-insensitively);
-    None means the run's default target and no expectation.
+    None means the run's default target and no expectation. ``pairs`` makes it a probe of
+    sentence pairs: the second text of each template (premise, hypothesis), filled alike; a
+    placeholder may sit in either text.
     """
 
     name: str
@@ -71,11 +73,12 @@ class Probe:
     lexicon: Lexicon
     target_label: str | None = None
     expected_label: str | None = None
+    pairs: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         check_text(self.name, what="a probe name", limit=MAX_NAME_CHARS)
-        check_templates(self.name, self.templates)
-        for template in self.templates:
+        check_templates(self.name, self.templates, self.pairs)
+        for template in (*self.templates, *(self.pairs or ())):
             unknown = sorted(set(PLACEHOLDER.findall(template)) - set(self.lexicon.placeholders))
             if unknown:
                 raise ProbeError(
@@ -103,6 +106,15 @@ class Probe:
         text = PLACEHOLDER.sub(lambda m: self.lexicon.form(term, m.group(1)), template)
         return text[:1].upper() + text[1:] if template.startswith("{") else text
 
+    def fills(self) -> tuple[list[str], list[str] | None]:
+        """Every template filled with every term (template-major), and their second texts
+        for a probe of pairs (None otherwise)."""
+        terms = self.lexicon.terms
+        texts = [self.fill(template, term) for template in self.templates for term in terms]
+        if self.pairs is None:
+            return texts, None
+        return texts, [self.fill(pair, term) for pair in self.pairs for term in terms]
+
 
 def template_probe(
     name: str,
@@ -111,8 +123,10 @@ def template_probe(
     lexicons: Mapping[str, Lexicon] | None = None,
     target_label: str | None = None,
     expected_label: str | None = None,
+    pairs: Sequence[str] | None = None,
 ) -> Probe:
-    """A probe from templates; placeholders fill from ``lexicons`` (by placeholder) or built-ins."""
+    """A probe from templates; placeholders fill from ``lexicons`` (by placeholder) or built-ins.
+    ``pairs``: the second text of each template, for models of sentence pairs."""
     check_text(name, what="a probe name", limit=MAX_NAME_CHARS)
     if isinstance(templates, str):
         templates = [templates]
@@ -120,9 +134,13 @@ def template_probe(
         raise ProbeError(
             f"probe {name}: templates must be a list of sentences, got {quote(templates)}"
         )
-    check_templates(name, templates)
+    if pairs is not None:
+        pairs = [pairs] if isinstance(pairs, str) else pairs
+        if not isinstance(pairs, (list, tuple)):
+            raise ProbeError(f"probe {name}: pairs must be a list of sentences, got {quote(pairs)}")
+    check_templates(name, templates, pairs)
     chosen: dict[str, Lexicon] = {}
-    for template in templates:
+    for template in (*templates, *(pairs or ())):
         for placeholder in PLACEHOLDER.findall(template):
             chosen[placeholder] = _lexicon_for(placeholder, lexicons or {}, probe=name)
     distinct = {id(lexicon): lexicon for lexicon in chosen.values()}
@@ -137,12 +155,26 @@ def template_probe(
         lexicon=next(iter(distinct.values())),
         target_label=target_label,
         expected_label=expected_label,
+        pairs=None if pairs is None else tuple(pairs),
     )
 
 
-def check_templates(name: str, templates: Sequence[object]) -> None:
+def check_templates(
+    name: str, templates: Sequence[object], pairs: Sequence[object] | None = None
+) -> None:
     """Every template is one line of text with at least one ``{PLACEHOLDER}`` and no other
-    braces (templates are filled by plain replacement, never ``str.format``)."""
+    braces (templates are filled by plain replacement, never ``str.format``); with ``pairs``,
+    each template and its second text, one of which holds a placeholder."""
+    if pairs is not None:
+        if len(pairs) != len(templates):
+            raise ProbeError(
+                f"probe {name} has {len(templates):,} templates but {len(pairs):,} second texts; "
+                "give each template its pair"
+            )
+        for text in pairs:
+            check_text(text, what=f"probe {name}: second text", limit=MAX_TEMPLATE_CHARS)
+        joined = zip(templates, pairs, strict=True)
+        templates = [f"{t} {p}" if isinstance(t, str) else t for t, p in joined]
     if not templates:
         raise ProbeError(f"probe {name} has no templates; give at least one")
     if len(templates) > MAX_TEMPLATES:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from cardgen.trust.untrusted import quote
 
 if TYPE_CHECKING:
     from cardgen.models import TextClassifier
+    from cardgen.models.base import RunStats
 
 PROBES_FILE = "probes.json"
 PROBE_FILLS_FILE = "probe_fills.jsonl"
@@ -93,13 +94,8 @@ def measure_probes(
         for p in probes
     ]
     expected = [_label(labels, p.expected_label, "expected label") for p in probes]
-    texts = [
-        probe.fill(template, term)
-        for probe in probes
-        for template in probe.templates
-        for term in probe.lexicon.terms
-    ]
-    scores, stats = model.predict_scores(texts, batch_size=batch_size, progress=progress)
+    filled = [probe.fills() for probe in probes]
+    scores, stats = _predict(model, filled, batch_size=batch_size, progress=progress)
     results: dict[str, ProbeResult] = {}
     fills: list[dict[str, Any]] = []
     start = 0
@@ -116,21 +112,53 @@ def measure_probes(
             seed=seed,
             decider=decider,
         )
-        texts_of = texts[start : start + shape[0] * shape[1]]
-        fills.extend(_fill_rows(probe, texts_of, block, labels, decider))
+        fills.extend(_fill_rows(probe, block, labels, decider))
         start += shape[0] * shape[1]
     return ProbeRun(results, fills, stats.wall_seconds, stats.device)
 
 
+def _predict(
+    model: TextClassifier,
+    filled: list[tuple[list[str], list[str] | None]],
+    *,
+    batch_size: int | None,
+    progress: bool,
+) -> tuple[np.ndarray[Any, Any], RunStats]:
+    """Scores of every fill in order: single texts in one call, pairs in another."""
+    single = [text for texts, pairs in filled if pairs is None for text in texts]
+    firsts = [text for texts, pairs in filled if pairs is not None for text in texts]
+    seconds = [pair for _, pairs in filled if pairs is not None for pair in pairs]
+    runs = []
+    if single or not firsts:
+        runs.append(model.predict_scores(single, batch_size=batch_size, progress=progress))
+    if firsts:
+        runs.append(
+            model.predict_scores(
+                firsts, batch_size=batch_size, progress=progress, text_pairs=seconds
+            )
+        )
+    order = [pairs is not None for texts, pairs in filled for _ in texts]
+    scores = np.empty((len(order), runs[0][0].shape[1]))
+    at_pairs = np.array(order, dtype=bool)
+    if single or not firsts:
+        scores[~at_pairs] = runs[0][0]
+    if firsts:
+        scores[at_pairs] = runs[-1][0]
+    stats = runs[0][1]
+    if len(runs) == 2:
+        stats = replace(stats, wall_seconds=stats.wall_seconds + runs[1][1].wall_seconds)
+    return scores, stats
+
+
 def _fill_rows(
     probe: Probe,
-    texts: list[str],
     block: np.ndarray[Any, Any],
     labels: list[str],
     decider: Decider,
 ) -> list[dict[str, Any]]:
     rows = []
     n_terms = len(probe.lexicon.terms)
+    texts, pairs = probe.fills()
     decided = decider.decide(block.reshape(-1, len(labels)))
     for n, text in enumerate(texts):
         i, j = divmod(n, n_terms)
@@ -141,6 +169,7 @@ def _fill_rows(
                 "term": probe.lexicon.terms[j],
                 "group": probe.lexicon.groups[j],
                 "text": text,
+                **({} if pairs is None else {"pair": pairs[n]}),
                 "predicted": decider.name(decided[n]),
                 "probabilities": {
                     label: round(float(p), 7) for label, p in zip(labels, block[i, j], strict=True)

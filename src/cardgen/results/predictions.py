@@ -45,31 +45,42 @@ def has_predictions(run_dir: str | Path) -> bool:
 @dataclass(eq=False)
 class PredictionCodes:
     """A run's per-example predictions in index order: gold and predicted labels as codes,
-    positions in ``labels``."""
+    positions in ``labels`` (shape (n,)), or for label sets as (n, len(labels)) booleans,
+    column j set when the row's set holds ``labels[j]``."""
 
     labels: list[str]
     index: NDArray[np.int64]
-    gold: NDArray[np.int32]
-    predicted: NDArray[np.int32]
+    gold: NDArray[Any]
+    predicted: NDArray[Any]
 
 
-def read_prediction_codes(run_dir: str | Path, labels: list[str]) -> PredictionCodes:
+def read_prediction_codes(
+    run_dir: str | Path, labels: list[str], *, label_sets: bool = False
+) -> PredictionCodes:
     """The predictions of a run as codes into ``labels``, in one streaming pass over its
     predictions file; ResultsError naming the first bad line (see ``prediction_codes``)."""
     path = _predictions_path(run_dir)
     if path.name == PARQUET_PREDICTIONS_FILE:
-        return prediction_codes(_parquet_rows(path, full=False), labels, source=str(path))
-    return prediction_codes(_prediction_lines(path), labels, source=str(path), unit="line")
+        rows = _parquet_rows(path, full=False)
+        return prediction_codes(rows, labels, source=str(path), label_sets=label_sets)
+    return prediction_codes(
+        _prediction_lines(path), labels, source=str(path), unit="line", label_sets=label_sets
+    )
 
 
 def prediction_codes(
-    rows: Iterable[tuple[int, Any]], labels: list[str], *, source: str, unit: str = "row"
+    rows: Iterable[tuple[int, Any]],
+    labels: list[str],
+    *,
+    source: str,
+    unit: str = "row",
+    label_sets: bool = False,
 ) -> PredictionCodes:
     """Numbered prediction rows as codes into ``labels``, sorted by index.
 
     Every row must be an object with a unique 64-bit integer ``index`` and a ``gold`` and
-    ``predicted`` label from ``labels``; ResultsError names the first row (``unit`` and number
-    of ``source``) that is not.
+    ``predicted`` label from ``labels`` (with ``label_sets``, a list of them, each at most
+    once); ResultsError names the first row (``unit`` and number of ``source``) that is not.
     """
 
     def bad(problem: str, number: int) -> ResultsError:
@@ -81,6 +92,7 @@ def prediction_codes(
     code = {label: i for i, label in enumerate(labels)}
     index, numbers = array("q"), array("q")
     columns = {"gold": array("i"), "predicted": array("i")}
+    members: dict[str, array[int]] = {"gold": array("q"), "predicted": array("q")}
     for number, row in rows:
         if not isinstance(row, dict):
             raise bad(f"{quote(row, 60)} is not an object", number)
@@ -93,14 +105,14 @@ def prediction_codes(
         if not _INT64_MIN <= value <= _INT64_MAX:
             raise bad(f"'index' {quote(value, 60)} is out of the 64-bit range", number)
         for key, column in columns.items():
-            label = row[key]
-            if not isinstance(label, str):
-                raise bad(f"{key!r} is {quote(label, 60)}, not a label", number)
-            if label not in code:
-                known = quote(", ".join(labels))
-                problem = f"{key!r} is {quote(label, 60)}, not one of the run's labels {known}"
+            found, problem = _labels_of(row[key], key, code, label_sets)
+            if problem is not None:
                 raise bad(problem, number)
-            column.append(code[label])
+            if label_sets:  # (position, label) pairs: one per label in the row's set
+                for label in found:
+                    members[key].extend((len(index), label))
+            else:
+                column.extend(found)
         index.append(value)
         numbers.append(number)
     indices = np.frombuffer(index, dtype=np.int64)
@@ -110,8 +122,43 @@ def prediction_codes(
     if repeated.size:
         first = int(repeated.min())  # the earliest row that repeats an index seen before it
         raise bad(f"'index' {indices[first]} appears twice", numbers[first])
-    gold, predicted = (np.frombuffer(columns[key], dtype=np.int32)[order] for key in columns)
+    gold: NDArray[Any]
+    predicted: NDArray[Any]
+    if label_sets:
+        gold, predicted = (
+            _multi_hot(members[key], len(index), len(labels))[order] for key in members
+        )
+    else:
+        gold, predicted = (np.frombuffer(columns[key], dtype=np.int32)[order] for key in columns)
     return PredictionCodes(list(labels), ranked, gold, predicted)
+
+
+def _labels_of(
+    given: Any, key: str, code: dict[str, int], label_sets: bool
+) -> tuple[list[int], str | None]:
+    """The codes of a row's ``key`` (one label, or with ``label_sets`` a list of distinct
+    labels), or why it is not that."""
+    if label_sets and not isinstance(given, list):
+        return [], f"{key!r} is {quote(given, 60)}, not a list of labels"
+    found = []
+    for label in given if label_sets else [given]:
+        if not isinstance(label, str):
+            return [], f"{key!r} is {quote(label, 60)}, not a label"
+        if label not in code:
+            known = quote(", ".join(code))
+            return [], f"{key!r} is {quote(label, 60)}, not one of the run's labels {known}"
+        found.append(code[label])
+    if len(set(found)) < len(found):
+        return [], f"{key!r} lists a label twice: {quote(given, 60)}"
+    return found, None
+
+
+def _multi_hot(pairs: array[int], rows: int, k: int) -> NDArray[np.bool_]:
+    """(rows, k) booleans from flat (row, label code) pairs."""
+    flat = np.frombuffer(pairs, dtype=np.int64).reshape(-1, 2)
+    out = np.zeros((rows, k), dtype=bool)
+    out[flat[:, 0], flat[:, 1]] = True
+    return out
 
 
 def _predictions_path(run_dir: str | Path) -> Path:

@@ -14,6 +14,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from cardgen.errors import ResultsError
 from cardgen.results.types import (
+    COMMIT_ID,
     PAIR_TRUNCATION,
     TASKS,
     Calibration,
@@ -216,7 +217,14 @@ def _kind(value: Any) -> str:
 
 
 def _check_consistent(results: EvalResults) -> EvalResults:
-    """The label list, confusion matrix and row count agree with each other and are bounded."""
+    """The label list, confusion matrix and row count agree with each other and are bounded;
+    the dataset's revision, if any, is a commit id."""
+    revision = results.dataset.revision
+    if revision is not None and not COMMIT_ID.fullmatch(revision):
+        raise ResultsError(
+            f"dataset.revision must be the 40-character commit id of a Hub dataset, got "
+            f"{quote(revision)}; re-run `cardgen evaluate`"
+        )
     labels = results.labels
     if len(labels) > MAX_LABELS or len(set(labels)) != len(labels):
         raise ResultsError(

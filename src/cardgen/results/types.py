@@ -6,8 +6,11 @@ optional sections: bias probes, slices, failure analysis, multi-label and robust
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+COMMIT_ID = re.compile(r"[0-9a-f]{40}")
+"""A Hub commit id (a git SHA-1): what a repository revision resolves to."""
 PAIR_TRUNCATION = "longest_first"
 """How a too-long sentence pair is cut: tokens come off the longer text first."""
 
@@ -100,7 +103,8 @@ class TextPair:
 class DatasetInfo:
     """Where the evaluation rows came from, and a fingerprint of texts and labels.
 
-    ``hub_id`` is the Hub dataset the rows are (``--dataset-id``), when the user said so.
+    ``hub_id`` is the Hub dataset the rows are (``--dataset-id``), when the user said so;
+    ``revision`` the commit of the Hub dataset loaded (a ``hub:`` source), when known.
     ``text_pair`` is set when each row is a pair of texts (``text_column``, then its column).
     """
 
@@ -115,6 +119,7 @@ class DatasetInfo:
     config: str | None = None
     hub_id: str | None = None
     text_pair: TextPair | None = None
+    revision: str | None = None
 
 
 @dataclass
@@ -193,6 +198,8 @@ class ProbeResult:
     templates_flipped: int = 0
     group_gap_between: tuple[str, str] | None = None
     term_kind: str | None = None
+    pair_templates: list[str] | None = None
+    """The second text of each template, for a probe of sentence pairs."""
     lexicon_source: str | None = None
 
 

@@ -13,16 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from cardgen import __version__
 from cardgen.data.label_sets import check_vector_width
-from cardgen.data.labels import Alignment, align_labels
+from cardgen.data.labels import Alignment, align_labels, label_set_permutation_notes
 from cardgen.data.load import EvalData
-from cardgen.engines.base import run_environment, run_timing
+from cardgen.engines.base import Predicted
 from cardgen.errors import DataError, LabelError, UsageError
 from cardgen.evaluation.options import Thresholds
 from cardgen.evaluation.outputs import save_slices_plot
@@ -147,19 +146,14 @@ class MultiLabelRun:
         return Decider(tuple(self.model.labels), limits)
 
 
-def evaluate_multilabel(
+def prepare_multilabel(
     model: TextClassifier,
     data: EvalData,
     label_map: str | dict[str, str] | None,
-    *,
     thresholds: Thresholds,
-    batch_size: int | None,
-    progress: bool,
-    n_bootstrap: int,
-    seed: int,
-) -> MultiLabelRun:
-    """Run a multi-label model on label-set data into results (``write_outputs`` writes
-    them)."""
+) -> tuple[TextClassifier, Alignment, NDArray[np.float64], list[str]]:
+    """The model to run (scoring with sigmoids), the label alignment, each label's threshold in
+    its order, and notes; LabelError when the model and the data's label sets disagree."""
     model, notes = check_task(model, data)
     known = {label.casefold() for label in model.labels}
     unknown = [x for x in data.label_names if x.casefold() not in known]
@@ -175,16 +169,28 @@ def evaluate_multilabel(
     )
     limits = threshold_array(thresholds, alignment.labels)
     model = with_thresholds(model, model_thresholds(limits, alignment, len(model.labels)))
-    options: dict[str, Any] = {"batch_size": batch_size, "progress": progress}
-    if data.text_pairs is not None:
-        options["text_pairs"] = data.text_pairs
-    raw, stats = model.predict_scores(data.texts, **options)
-    scores = alignment.reorder(raw)
+    return model, alignment, limits, notes
+
+
+def multilabel_results(
+    model: TextClassifier,
+    predicted: Predicted,
+    alignment: Alignment,
+    limits: NDArray[np.float64],
+    *,
+    thresholds: Thresholds,
+    notes: list[str],
+    n_bootstrap: int,
+    seed: int,
+) -> MultiLabelRun:
+    """The metrics of an engine's multi-label predictions (``write_outputs`` writes them)."""
+    data, scores = predicted.data, predicted.scores
     assert data.label_sets is not None
     gold = gold_matrix(data.label_sets, alignment.labels)
     report = compute_multilabel_metrics(
         gold, scores, limits, alignment.labels, n_bootstrap=n_bootstrap, seed=seed
     )
+    notes += label_set_permutation_notes(gold, scores >= limits[None, :], alignment)
     results = EvalResults(
         model=model.info(),
         dataset=data.info,
@@ -194,8 +200,8 @@ def evaluate_multilabel(
         per_class=report.per_class,
         confusion_matrix=ConfusionMatrix(labels=[], counts=[]),
         calibration=report.calibration,
-        timing=run_timing(stats, len(data.texts)),
-        environment=run_environment(),
+        timing=predicted.timing,
+        environment=predicted.environment,
         seed=seed,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         cardgen_version=__version__,
@@ -207,37 +213,27 @@ def evaluate_multilabel(
             false_positives=report.false_positives,
         ),
     )
-    return MultiLabelRun(results, model, alignment, gold, scores, limits, stats)
+    return MultiLabelRun(results, model, alignment, gold, scores, limits, predicted.stats)
 
 
 def write_outputs(
-    run: MultiLabelRun, output_dir: Path, *, row_ids: Sequence[int] | None = None
+    run: MultiLabelRun,
+    output_dir: Path,
+    *,
+    row_ids: Sequence[int] | None = None,
+    predictions_file: str | None = None,
 ) -> None:
     """Predictions (gold and predicted label lists, a probability per label), the F1 and
     reliability plots, then ``results.json``, each written atomically. ``row_ids``: each
-    row's ``index``, its row in the source (default: its position)."""
-    results, alignment, gold = run.results, run.alignment, run.gold
-    scores, limits = run.scores, run.limits
+    row's ``index``, its row in the source (default: its position). ``predictions_file``: the
+    engine already wrote the predictions under that name (Spark's Parquet)."""
+    results = run.results
     from cardgen.display.plots import save_figure
     from cardgen.display.plots_multilabel import label_f1_figure, label_reliability_figure
 
-    labels = np.array(alignment.labels, dtype=object)
-    predicted = scores >= limits[None, :]
-    write_jsonl(
-        output_dir / PREDICTIONS_FILE,
-        (
-            {
-                "index": i if row_ids is None else row_ids[i],
-                "gold": labels[g].tolist(),
-                "predicted": labels[p].tolist(),
-                "probabilities": {
-                    label: float(s) for label, s in zip(alignment.labels, row, strict=True)
-                },
-            }
-            for i, (g, p, row) in enumerate(zip(gold, predicted, scores, strict=True))
-        ),
-    )
-    results.files["predictions"] = PREDICTIONS_FILE
+    if predictions_file is None:
+        _write_predictions(run, output_dir / PREDICTIONS_FILE, row_ids)
+    results.files["predictions"] = predictions_file or PREDICTIONS_FILE
     assert results.multilabel is not None
     save_figure(label_f1_figure(results.per_class, results.multilabel.labels), output_dir / F1_PLOT)
     results.files["label_f1"] = F1_PLOT
@@ -247,3 +243,22 @@ def write_outputs(
         results.files["reliability"] = RELIABILITY_PLOT
     save_slices_plot(results, output_dir)
     results.save(output_dir)
+
+
+def _write_predictions(run: MultiLabelRun, path: Path, row_ids: Sequence[int] | None) -> None:
+    """``predictions.jsonl``: per row its index, gold and predicted labels and probabilities."""
+    labels = np.array(run.alignment.labels, dtype=object)
+    write_jsonl(
+        path,
+        (
+            {
+                "index": i if row_ids is None else row_ids[i],
+                "gold": labels[g].tolist(),
+                "predicted": labels[p].tolist(),
+                "probabilities": {
+                    label: float(s) for label, s in zip(run.alignment.labels, row, strict=True)
+                },
+            }
+            for i, (g, p, row) in enumerate(zip(run.gold, run.predicted, run.scores, strict=True))
+        ),
+    )

@@ -110,16 +110,15 @@ def _example_table(gold: NDArray[np.bool_], pred: NDArray[np.bool_]) -> NDArray[
     return np.stack(columns, axis=1)
 
 
-def _patterns(
-    gold: NDArray[np.bool_], pred: NDArray[np.bool_]
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.int64]]:
-    """The distinct (gold row, predicted row) pairs and how many examples have each."""
-    if not len(gold):
-        return gold, pred, np.zeros(0, dtype=np.int64)
-    packed = np.packbits(np.concatenate([gold, pred], axis=1), axis=1)
+def _patterns(*matrices: NDArray[np.bool_]) -> tuple[NDArray[Any], ...]:
+    """The distinct rows of ``matrices`` side by side (gold and predicted, say): each
+    matrix's rows of them, then how many examples have each."""
+    if not len(matrices[0]):
+        return (*matrices, np.zeros(0, dtype=np.int64))
+    packed = np.packbits(np.concatenate(matrices, axis=1), axis=1)
     rows = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
     _, first, counts = np.unique(rows, return_index=True, return_counts=True)
-    return gold[first], pred[first], counts
+    return (*(m[first] for m in matrices), counts)
 
 
 def _weights(start: int, stop: int, counts: NDArray[np.int64], seed: int | None) -> NDArray[Any]:
@@ -170,20 +169,26 @@ def _weighted_sums(
                 total[chunk] = w @ cell
             if labels.start == 0:
                 examples[chunk] = w @ table
-        s = label_scores(tp, fp, fn)
-        support = s["support"]
-        parts = (s["precision"], s["recall"], s["f1"])
-        over += np.stack(
-            [*(x.sum(axis=1) for x in parts), *((x * support).sum(axis=1) for x in parts),
-             support.sum(axis=1)],
-            axis=1,
-        )  # fmt: skip
+        over += _over_labels(tp, fp, fn)
         f1 = _ratio(2 * tp, 2 * tp + fp + fn, np.nan)  # undefined: neither gold nor predicted
         low, high, f1_undefined[labels] = percentile_intervals(f1.T)
         f1_bounds[labels] = np.stack([low, high], axis=1)
     sums = {name: examples[:, i] for i, name in enumerate(_EXAMPLE)}
     sums.update({name: over[:, i] for i, name in enumerate(_OVER_LABELS)})
     return sums, f1_bounds, f1_undefined
+
+
+def _over_labels(tp: NDArray[Any], fp: NDArray[Any], fn: NDArray[Any]) -> NDArray[np.float64]:
+    """The ``_OVER_LABELS`` sums of each resample, shape (draws, 7), from its per-label counts
+    (each (draws, labels))."""
+    s = label_scores(tp, fp, fn)
+    support = s["support"]
+    parts = (s["precision"], s["recall"], s["f1"])
+    return np.stack(
+        [*(x.sum(axis=1) for x in parts), *((x * support).sum(axis=1) for x in parts),
+         support.sum(axis=1)],
+        axis=1,
+    )  # fmt: skip
 
 
 def _aggregate(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,28 @@ class SparkClassifier:
         self.model = options.open("cpu")
         self.labels = list(self.model.labels)
         self.score_kind = self.model.score_kind
-        self.multi_label = getattr(self.model, "multi_label", False)
+
+    @property
+    def multi_label(self) -> bool | None:
+        """Whether the executors score with a sigmoid per label (``models.base``'s meaning)."""
+        if self.options.multi_label is not None:
+            return self.options.multi_label
+        return getattr(self.model, "multi_label", False)
+
+    @multi_label.setter
+    def multi_label(self, value: bool | None) -> None:
+        self.options = replace(self.options, multi_label=value)
+
+    @property
+    def decision_thresholds(self) -> NDArray[np.float64] | None:
+        """The thresholds the executors' exact-fast models recheck near (``with_thresholds``)."""
+        found = self.options.decision_thresholds
+        return None if found is None else np.asarray(found)
+
+    @decision_thresholds.setter
+    def decision_thresholds(self, value: NDArray[np.float64] | None) -> None:
+        found = None if value is None else tuple(float(x) for x in value)
+        self.options = replace(self.options, decision_thresholds=found)
 
     def info(self) -> ModelInfo:
         return self.model.info()

@@ -18,6 +18,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from cardgen.data.labels import Alignment
 from cardgen.data.load import EvalData
 from cardgen.engines.base import Predicted, run_environment, run_timing
@@ -91,9 +94,19 @@ class SparkEngine:
                 sample=sample,
                 seed=seed,
                 slice_columns=slice_columns,
+                label_format=label_format,
             )
-        rows = self.rows
-        return EvalData([], [], rows.label_names, rows.indexed, rows.info)
+        rows, sets = self.rows, self.rows.label_sets
+        return EvalData(
+            texts=[],
+            labels=[],
+            label_names=rows.label_names,
+            indexed=rows.indexed,
+            info=rows.info,
+            label_sets=None if sets is None else sets.sets,
+            multi_hot=sets is not None and sets.multi_hot,
+            vector_width=None if sets is None else sets.vector_width,
+        )
 
     def load_model(self, model: Any, **options: Any) -> SparkClassifier:
         """``model`` (a path or hub id every executor can load) predicting on the executors;
@@ -115,6 +128,7 @@ class SparkEngine:
         progress: bool,
         out: Path | None,
         examples: bool,
+        limits: NDArray[np.float64] | None = None,
     ) -> Predicted:
         """Executors write the predictions as Parquet (into ``out``, else a scratch folder);
         the driver reads back scores and lengths, and the rows' texts, labels and slices."""
@@ -132,6 +146,7 @@ class SparkEngine:
                 batch_size=batch_size,
                 target=target,
                 examples=examples,
+                limits=limits,
             )
             with spark_errors("reading back predictions"):
                 index, scores, lengths = read_scores(target, alignment.labels)
@@ -162,11 +177,18 @@ def predict_to_parquet(
     batch_size: int | None,
     target: Path,
     examples: bool,
+    limits: NDArray[np.float64] | None = None,
 ) -> tuple[dict[str, Any], float]:
     """Executors predict ``rows`` and write them to ``target`` (Parquet, one file per task,
     committed once per partition however often a task is retried), with each input's length
     and, with ``examples``, its texts; the workers' statistics (see ``worker.StatsParam``) and
-    the job's wall time."""
+    the job's wall time. ``limits``: a multi-label run's thresholds, in the alignment's label
+    order (gold and predicted are then JSON lists of labels)."""
+    label_sets = None
+    if limits is not None:
+        if rows.label_column is None:
+            raise TypeError("multi-label predictions need label-set rows")
+        label_sets = (rows.label_column, [float(x) for x in limits])
     stats = spark.sparkContext.accumulator(StatsParam().zero({}), StatsParam())
     predict = predictor(
         load,
@@ -177,6 +199,7 @@ def predict_to_parquet(
         stats=stats,
         details=True,
         examples=examples,
+        label_sets=label_sets,
     )
     schema = PREDICTION_SCHEMA + DETAILS_SCHEMA + (EXAMPLES_SCHEMA if examples else "")
     frame = rows.frame.select("index", "text", "pair", "label")

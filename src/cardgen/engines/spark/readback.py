@@ -49,7 +49,8 @@ def read_scores(
 
 def collect_rows(rows: SparkRows, header: EvalData) -> CollectedRows:
     """``header`` with the texts, pair texts, gold labels and slice columns of ``rows``,
-    collected to the driver in row-id order (slice values as ``cardgen.data`` writes them)."""
+    collected to the driver in row-id order (slice values as ``cardgen.data`` writes them);
+    label sets are the header's, read in the same order."""
     names = list(rows.slice_columns)
     aliases = [slice_alias(i) for i in range(len(names))]
     table = rows.frame.select("index", "text", "pair", "label", *aliases).orderBy("index")
@@ -65,7 +66,7 @@ def collect_rows(rows: SparkRows, header: EvalData) -> CollectedRows:
     data = replace(
         header,
         texts=texts,
-        labels=found.column("label").to_pylist(),
+        labels=found.column("label").to_pylist() if header.label_sets is None else [],
         text_pairs=pairs,
         columns={name: slice_column(raw, name, keep) for name in names},
         row_ids=found.column("index").to_pylist(),

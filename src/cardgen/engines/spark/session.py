@@ -222,7 +222,13 @@ def spark_session(master: str | None = None) -> Any:
         if session is None and master.startswith("local"):
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             check_worker_python(os.environ["PYSPARK_PYTHON"])
-        session = _start(master)
+        running, session = session, _start(master)
+        if running is not None and session.sparkContext.master != master:
+            raise UsageError(
+                f"this process already runs a Spark session on {session.sparkContext.master}, "
+                f"so --spark-master {master} would not be used; stop that session first "
+                "(spark.stop()), or leave out --spark-master to use it"
+            )
     context = session.sparkContext
     if str(context.master).startswith("local"):
         check_worker_python(context.pythonExec)
@@ -237,8 +243,7 @@ def _start(master: str) -> Any:
     log = SPARK_LOG.open()
     start = log.stat().st_size
     failure = None
-    with jvm_output_to(log), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", _PANDAS_WARNING)
+    with jvm_output_to(log), pandas_warning_ignored():
         try:
             session = (
                 SparkSession.builder.master(master)
@@ -260,14 +265,23 @@ def _start(master: str) -> Any:
 
 
 @contextmanager
+def pandas_warning_ignored() -> Iterator[None]:
+    """PySpark's FutureWarning that it "does not yet fully support pandas >= 3.0.0", silenced
+    meanwhile: the driver gives it whenever it makes a pandas UDF (``mapInPandas``,
+    ``applyInPandas``), and what cardgen does with pandas works with pandas 3."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", _PANDAS_WARNING, FutureWarning)
+        yield
+
+
+@contextmanager
 def spark_errors(what: str, fallback: type[CardgenError] | None = None) -> Iterator[None]:
     """A cardgen error raised in a Python worker is raised again here, as itself; a worker
     Python that cannot start or lacks a module becomes a UsageError naming PYSPARK_PYTHON;
     with ``fallback``, any other Spark failure becomes that error, naming ``what`` failed.
-    PySpark's warning about pandas 3 (it works for what cardgen does) is silenced."""
+    PySpark's warning about pandas 3 is silenced (see ``pandas_warning_ignored``)."""
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", _PANDAS_WARNING)
+        with pandas_warning_ignored():
             yield
     except CardgenError:
         raise

@@ -26,10 +26,12 @@ from cardgen.data import fingerprint as _fingerprint
 from cardgen.data.columns import Columns, check_names, slice_column
 from cardgen.data.files import infer_split
 from cardgen.data.fingerprint import dataset_fingerprint
+from cardgen.data.label_sets import LabelSets
 from cardgen.data.load import (
     LABEL_COLUMNS,
     MAX_LABELS,
     kept_rows,
+    label_sets_from_json,
     pick_column,
     read_label_names,
     text_columns,
@@ -42,7 +44,8 @@ from cardgen.engines.spark.json_values import (
     is_variant,
     variant_schema,
 )
-from cardgen.engines.spark.worker import block_digests, row_digests
+from cardgen.engines.spark.session import pandas_warning_ignored
+from cardgen.engines.spark.worker import LabelSetColumn, block_digests, row_digests
 from cardgen.errors import DataError, UsageError
 from cardgen.results.schema import DatasetInfo, TextPair
 from cardgen.trust.untrusted import quote
@@ -61,6 +64,10 @@ class SparkRows:
     info: DatasetInfo
     slice_columns: tuple[str, ...] = ()
     """The ``--slice-by`` columns, carried as ``slice_alias(i)``."""
+    label_sets: LabelSets | None = None
+    """Multi-label gold, read on the driver in row-id order; ``label`` then holds each row's
+    label list as a JSON token, which ``label_column`` reads on the workers."""
+    label_column: LabelSetColumn | None = None
 
 
 def slice_alias(i: int) -> str:
@@ -184,10 +191,12 @@ def prepare_rows(
     sample: bool = False,
     seed: int = 0,
     slice_columns: Sequence[str] = (),
+    label_format: str | None = None,
 ) -> SparkRows:
     """Columns picked and rows checked as ``cardgen.data.load`` does, with the dataset info;
     the ``limit`` first rows, or with ``sample`` the same seeded draw as ``cardgen.data.load``
-    (rows keep their source row ids); ``slice_columns`` carried along."""
+    (rows keep their source row ids); ``slice_columns`` carried along. A label column of lists
+    is multi-label: its label sets are read on the driver (``label_format`` as locally)."""
     names = list(frame.columns)
     check_names(names, source)
     firsts = Columns(_first_rows(frame, 20), None, source)
@@ -198,14 +207,11 @@ def prepare_rows(
     for col in (text_col, pair_col):
         if col == label_col:
             raise DataError(f"column {quote(col)} cannot hold both the texts and the labels")
-    if isinstance(frame.schema[label_col].dataType, T.ArrayType):
-        raise UsageError(
-            f"label column {quote(label_col)} holds lists (multi-label), which --engine spark "
-            "does not evaluate yet; run with --engine local"
-        )
     for name in slice_columns:  # the local engine's error for a missing column
         slice_column(Columns({n: [] for n in names}, None, source), name, [])
-    text, label = _as(frame, text_col, as_text), _as(frame, label_col, as_token)
+    lists = isinstance(frame.schema[label_col].dataType, T.ArrayType)
+    label = F.to_json(_column(label_col)) if lists else _as(frame, label_col, as_token)
+    text = _as(frame, text_col, as_text)
     picked = [text.alias("text"), label.alias("raw")]
     picked += [
         _as(frame, name, as_inferred_string).alias(slice_alias(i))
@@ -218,11 +224,18 @@ def prepare_rows(
         if col and is_variant(frame, col)
     ]
     rows, total = numbered(frame, [*picked, pair.alias("pair"), *tokens], file_scan=file_scan)
-    rows = _kept(rows, total, limit, sample, seed)
+    whole, rows = rows, _kept(rows, total, limit, sample, seed)
     _check_texts(rows, source, text_col, pair_col)
     rows = rows.drop("_token_text", "_token_pair")
-    decode = from_token if is_variant(frame, label_col) else None
-    rows, label_names, indexed = _withread_label_names(rows, source, label_col, decode)
+    sets, column = None, None
+    if lists or (is_variant(frame, label_col) and _has_list(rows)):
+        everything = whole if limit is not None and label_format is None else None
+        rows, sets, column = _with_label_sets(rows, everything, source, label_col, label_format)
+        label_names, indexed = sets.names, sets.indexed
+    else:
+        decode = from_token if is_variant(frame, label_col) else None
+        _check_single_labels(rows, source, label_col, label_format, decode)
+        rows, label_names, indexed = _withread_label_names(rows, source, label_col, decode)
     path = Path(source)
     info = DatasetInfo(
         source=source,
@@ -230,7 +243,7 @@ def prepare_rows(
         config=None,
         split=infer_split(path) if file_scan else None,
         num_rows=total if limit is None else min(total, limit),
-        fingerprint=fingerprint(rows, source, pairs=pair_col is not None),
+        fingerprint=fingerprint(rows, source, pairs=pair_col is not None, label_sets=column),
         text_column=text_col,
         label_column=label_col,
         labels=label_names,
@@ -238,7 +251,52 @@ def prepare_rows(
             None if pair_col is None else TextPair(pair_col, found_by_name=not text_pair_column)
         ),
     )
-    return SparkRows(rows, label_names, indexed, info, tuple(slice_columns))
+    return SparkRows(rows, label_names, indexed, info, tuple(slice_columns), sets, column)
+
+
+def _has_list(rows: DataFrame) -> bool:
+    """Whether any raw label (a JSON token) is a list."""
+    return bool(rows.where(F.col("raw").startswith("[")).limit(1).count())
+
+
+def _with_label_sets(
+    rows: DataFrame,
+    whole: DataFrame | None,
+    source: str,
+    label_col: str,
+    label_format: str | None,
+) -> tuple[DataFrame, LabelSets, LabelSetColumn]:
+    """Rows with ``label`` the raw JSON token of each label list; the label sets read on the
+    driver as ``cardgen.data.load`` reads them (``whole``, the rows before ``--limit``,
+    decides what 0/1 lists are, as there), and how the workers read the tokens alike."""
+    found = rows.select("index", "raw").orderBy("index").toArrow()
+    tokens, ids = found.column("raw").to_pylist(), found.column("index").to_pylist()
+    everything = None
+    if whole is not None:
+        everything = whole.select("index", "raw").orderBy("index").toArrow()["raw"].to_pylist()
+    sets = label_sets_from_json(
+        tokens, ids, source=source, column=label_col, label_format=label_format, whole=everything
+    )
+    column = LabelSetColumn(source, label_col, "multi-hot" if sets.multi_hot else "ids")
+    return rows.withColumnRenamed("raw", "label"), sets, column
+
+
+def _check_single_labels(
+    rows: DataFrame,
+    source: str,
+    label_col: str,
+    label_format: str | None,
+    decode: Callable[[Any], Any] | None,
+) -> None:
+    """``cardgen.data.load``'s UsageError for ``--label-format`` on one label per row."""
+    if label_format is None:
+        return
+    index, raw = rows.orderBy("index").select("index", "raw").limit(1).collect()[0]
+    raise UsageError(
+        f"--label-format {label_format} says how lists of labels read, but label column "
+        f"{quote(label_col)} of {source} holds one label per row (row {index}: "
+        f"{quote(decode(raw) if decode else raw)}); drop --label-format"
+    )
 
 
 def _kept(rows: DataFrame, total: int, limit: int | None, sample: bool, seed: int) -> DataFrame:
@@ -329,13 +387,17 @@ def _withread_label_names(
     return named, label_names, indexed
 
 
-def fingerprint(rows: DataFrame, source: str, *, pairs: bool) -> str:
+def fingerprint(
+    rows: DataFrame, source: str, *, pairs: bool, label_sets: LabelSetColumn | None = None
+) -> str:
     """``cardgen.data.load``'s fingerprint: row digests on executors, one digest per block of
     FINGERPRINT_BLOCK_ROWS rows, and the block digests hashed in order on the driver."""
     block_rows = _fingerprint.FINGERPRINT_BLOCK_ROWS
     ordered = rows.select(F.col("position").alias("index"), "text", "pair", "label")
-    digests = ordered.mapInPandas(
-        row_digests(source, block_rows, pairs=pairs), "block long, index long, digest binary"
-    )
-    blocks = digests.groupBy("block").applyInPandas(block_digests, "block long, digest binary")
+    with pandas_warning_ignored():  # also when called outside spark_errors (bench, tests)
+        digests = ordered.mapInPandas(
+            row_digests(source, block_rows, pairs=pairs, label_sets=label_sets),
+            "block long, index long, digest binary",
+        )
+        blocks = digests.groupBy("block").applyInPandas(block_digests, "block long, digest binary")
     return dataset_fingerprint([r["digest"] for r in sorted(blocks.collect())])

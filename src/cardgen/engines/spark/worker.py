@@ -4,6 +4,7 @@ a partition with the models' own length-sorted batching; and the fingerprint's r
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ from pyspark import TaskContext
 from pyspark.accumulators import AccumulatorParam
 
 from cardgen.data.fingerprint import row_digest
+from cardgen.data.load import label_sets_from_json
 from cardgen.models import TextClassifier, load_model
+from cardgen.models.base import with_thresholds
 
 _MODELS: dict[tuple[Any, ...], TextClassifier] = {}
 """The models this worker process has loaded, by their load options."""
@@ -33,10 +36,16 @@ class LoadOptions:
     trust_remote_code: bool = False
     allow_pickle: bool = False
     trusted_types: tuple[str, ...] = ()
+    multi_label: bool | None = None
+    """True: score with a sigmoid per label although the model does not say it is
+    multi-label (``tasks.multilabel.check_task``); None: as the model says."""
+    decision_thresholds: tuple[float, ...] | None = None
+    """A multi-label run's threshold per model label, near which an exact-fast model rechecks
+    its rows in float32 (``models.base.with_thresholds``)."""
 
     def open(self, device: str) -> TextClassifier:
         """The model, loaded now on ``device``."""
-        return load_model(
+        model = load_model(
             self.model,
             revision=self.revision,
             device=device,
@@ -46,6 +55,11 @@ class LoadOptions:
             allow_pickle=self.allow_pickle,
             trusted_types=self.trusted_types,
         )
+        if self.multi_label is not None:
+            model.multi_label = self.multi_label  # type: ignore[attr-defined]
+        if self.decision_thresholds is not None:
+            model = with_thresholds(model, np.asarray(self.decision_thresholds))
+        return model
 
     def load(self, device: str) -> TextClassifier:
         """The model on ``device``, loaded once per worker process."""
@@ -53,6 +67,23 @@ class LoadOptions:
         if key not in _MODELS:
             _MODELS[key] = self.open(device)
         return _MODELS[key]
+
+
+@dataclass(frozen=True)
+class LabelSetColumn:
+    """How a multi-label column's JSON tokens read on the workers, as the driver read the
+    whole column (``label_format``: ``"multi-hot"`` or ``"ids"``)."""
+
+    source: str
+    column: str
+    label_format: str
+
+    def names(self, tokens: list[str | None], rows: list[int]) -> list[list[str]]:
+        """Each row's gold label names."""
+        sets = label_sets_from_json(
+            tokens, rows, source=self.source, column=self.column, label_format=self.label_format
+        )
+        return [list(names) for names in sets.sets]
 
 
 def task_device(device: str) -> str:
@@ -118,12 +149,14 @@ def predictor(
     stats: Any,
     details: bool = False,
     examples: bool = False,
+    label_sets: tuple[LabelSetColumn, list[float]] | None = None,
 ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     """The ``mapInPandas`` function: rows (index, text, pair, label) to predictions (index,
     gold, predicted, probabilities), scores in ``labels`` order (model columns ``columns``).
     With ``details`` also each input's ``length`` (tokens before truncation, or whitespace
     words when the model reports none, as ``cardgen.analysis`` measures); with ``examples``
-    also its ``text`` and ``pair``."""
+    also its ``text`` and ``pair``. With ``label_sets`` (the label column and a threshold per
+    label), gold and predicted are JSON lists of label names."""
 
     def predict(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         device = task_device(options.device)
@@ -144,7 +177,7 @@ def predictor(
             else:
                 raw, run = model.predict_scores(texts, batch_size=batch_size)
             scores = np.asarray(raw)[:, columns]
-            predicted = scores.argmax(axis=1)
+            gold, predicted = _decisions(batch, scores, labels, label_sets)
             extra: dict[str, Any] = {}
             if details:
                 extra["length"], unit = _lengths(run.input_lengths, batch, pairs=pairs)
@@ -169,8 +202,8 @@ def predictor(
             yield pd.DataFrame(
                 {
                     "index": batch["index"].to_numpy(),
-                    "gold": batch["label"].to_numpy(),
-                    "predicted": np.asarray(labels, dtype=object)[predicted],
+                    "gold": gold,
+                    "predicted": predicted,
                     "probabilities": [
                         dict(zip(labels, map(float, row), strict=True)) for row in scores
                     ],
@@ -179,6 +212,23 @@ def predictor(
             )
 
     return predict
+
+
+def _decisions(
+    batch: pd.DataFrame,
+    scores: np.ndarray,
+    labels: list[str],
+    label_sets: tuple[LabelSetColumn, list[float]] | None,
+) -> tuple[Any, Any]:
+    """Each row's gold and predicted label: the top-scoring one, or with ``label_sets`` JSON
+    lists of the gold names and of the labels at or over their thresholds."""
+    names = np.asarray(labels, dtype=object)
+    if label_sets is None:
+        return batch["label"].to_numpy(), names[scores.argmax(axis=1)]
+    column, limits = label_sets
+    gold = column.names(batch["label"].tolist(), batch["index"].tolist())
+    chosen = scores >= np.asarray(limits)[None, :]
+    return [json.dumps(g) for g in gold], [json.dumps(names[row].tolist()) for row in chosen]
 
 
 def _lengths(
@@ -194,16 +244,20 @@ def _lengths(
 
 
 def row_digests(
-    source: str, block_rows: int, *, pairs: bool
+    source: str, block_rows: int, *, pairs: bool, label_sets: LabelSetColumn | None = None
 ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     """The ``mapInPandas`` function: rows (index, text, pair, label) to (block, index, digest)
-    with ``cardgen.data.fingerprint.row_digest``."""
+    with ``cardgen.data.fingerprint.row_digest``; with ``label_sets``, labels are JSON tokens
+    of label sets, digested as their names."""
 
     def digest(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             index = batch["index"].to_numpy()
             second = batch["pair"].tolist() if pairs else [None] * len(batch)
-            rows = zip(index, batch["text"].tolist(), second, batch["label"].tolist(), strict=True)
+            gold = batch["label"].tolist()
+            if label_sets is not None:
+                gold = label_sets.names(gold, index.tolist())
+            rows = zip(index, batch["text"].tolist(), second, gold, strict=True)
             yield pd.DataFrame(
                 {
                     "block": index // block_rows,
