@@ -1,4 +1,4 @@
-"""Time the vectorised bootstrap: 1,000 resamples of 25,000 examples (target: under 2 s)."""
+"""Time the vectorised bootstrap: 10,000 resamples of 25,000 examples (target: under 50 ms)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ def main() -> None:
     best = float("inf")
     for _ in range(5):
         start = time.perf_counter()
-        compute_metrics(y_true, y_pred, list("abcd"), n_bootstrap=1000)
+        compute_metrics(y_true, y_pred, list("abcd"), n_bootstrap=10_000)
         best = min(best, time.perf_counter() - start)
-    print(f"1000 bootstrap resamples of 25,000 examples, 11 metrics: {best * 1000:.1f} ms")
+    print(f"10,000 bootstrap resamples of 25,000 examples, 11 metrics: {best * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ is downloaded (``--model DIR`` benchmarks a real fine-tuned checkpoint instead).
 review-length documents (log-normal word counts, median 175, mean about 230) made by
 concatenating SST-2 and AG News texts from ``../shared/data`` (or ``$CARDGEN_BENCH_DATA``) when
 present, else cardgen's synthetic review sentences. Prints examples/s, label agreement with
-fp32, peak GPU memory and the goal check; ``bench/gpu.sh`` runs it on a GPU machine.
+fp32, peak GPU memory and the goal check for fp32, fp16, bf16 and ``auto`` (exact-fast: bf16,
+then fp32 for the rows near a tie, whose labels must all agree with fp32's; rows rechecked);
+``bench/gpu.sh`` runs it on a GPU machine.
 
     python bench/gpu.py                       # 25,000 texts on the GPU
     python bench/gpu.py --quick --device cpu  # a CPU smoke check on 300 texts
@@ -110,10 +112,20 @@ def timed(device: torch.device, run: Callable[[], np.ndarray]) -> tuple[np.ndarr
     return probs, seconds, peak
 
 
+RECHECKED: dict[str, int] = {}
+"""Rows the last exact-fast run rechecked in fp32."""
+
+
 def cardgen_run(model_dir: Path, texts: list[str], device: torch.device, dtype: str) -> Any:
     classifier = load_model(model_dir, device=str(device), dtype=dtype)
     classifier.predict_scores(texts[:256])  # warm-up: kernels, allocator, autotuning
-    return lambda: classifier.predict_scores(texts)[0]
+
+    def run() -> np.ndarray:
+        probs, stats = classifier.predict_scores(texts)
+        RECHECKED[stats.dtype] = stats.rechecked or 0
+        return probs
+
+    return run
 
 
 def pipeline_run(model_dir: Path, texts: list[str], device: torch.device, dtype: str) -> Any:
@@ -153,6 +165,14 @@ def agreement(probs: np.ndarray, reference: np.ndarray | None) -> str:
     )
 
 
+def recheck_note(engine: str, dtype: str, rows: int) -> str:
+    """The rows an exact-fast (``auto``) run rechecked in fp32, for cardgen's auto row."""
+    if engine != "cardgen" or dtype != "auto":
+        return ""
+    name, count = next(((k, v) for k, v in RECHECKED.items() if "recheck" in k), ("", 0))
+    return f" | {name or 'no recheck (fp32)'}: {count:,} rechecked ({count / rows:.2%})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=None, help="default: 25,000 (--quick: 300)")
@@ -160,7 +180,7 @@ def main() -> None:
         "--quick", action="store_true", help="300 rows and a 2-layer model (a smoke check)"
     )
     parser.add_argument("--device", default="auto", help="auto, cuda, cuda:N or cpu")
-    parser.add_argument("--dtypes", nargs="+", default=["float32", "float16", "bfloat16"])
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "float16", "bfloat16", "auto"])
     parser.add_argument("--pipeline-rows", type=int, default=None, help="default: --rows")
     parser.add_argument("--model", type=Path, default=None, help="a fine-tuned checkpoint")
     args = parser.parse_args()
@@ -198,7 +218,7 @@ def main() -> None:
             ("cardgen", cardgen_run, texts),
             ("pipeline", pipeline_run, pipe_texts),
         ):
-            for dtype in dtypes:
+            for dtype in dtypes if engine == "cardgen" else [d for d in dtypes if d != "auto"]:
                 probs, seconds, peak = timed(device, make(model_dir, batch, device, dtype))
                 reference = results.get(("cardgen", "float32"), (0.0, None))[1]
                 if reference is not None:
@@ -207,7 +227,7 @@ def main() -> None:
                 print(
                     f"{engine:8s} {dtype:8s}: {len(batch) / seconds:9,.0f} ex/s "
                     f"({len(batch):,} in {seconds:6.2f} s) | peak GPU {peak:6.2f} GiB | "
-                    f"{agreement(probs, reference)}",
+                    f"{agreement(probs, reference)}{recheck_note(engine, dtype, len(batch))}",
                     flush=True,
                 )
     verdict(results, rows)
@@ -230,6 +250,11 @@ def verdict(results: dict[tuple[str, str], tuple[float, np.ndarray]], rows: int)
         agree >= GOAL["agreement"],
         bool(pipe) and rate / pipe >= GOAL["speedup"],
     ]
+    if ("cardgen", "auto") in results:
+        fast_rate, fast = results["cardgen", "auto"]
+        exact = float((fast.argmax(1) == results["cardgen", "float32"][1].argmax(1)).mean())
+        checks[f"exact-fast 100% label agreement ({fast_rate / rate:.0%} of bf16's speed)"] = exact
+        passed.append(exact == 1.0)
     print(f"goal (bf16, measured on {rows:,} rows, time scaled to {GOAL['rows']:,}):")
     for (name, value), ok in zip(checks.items(), passed, strict=True):
         print(f"  {'PASS' if ok else 'FAIL'} {name}: {value:.4g}")

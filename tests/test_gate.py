@@ -22,6 +22,7 @@ from cardgen.gate import (
     merge_rules,
     summary_markdown,
 )
+from cardgen.gate.paired import binomial_tail
 from cardgen.results.schema import (
     EvalResults,
     Metric,
@@ -163,6 +164,29 @@ def test_mcnemar_with_zero_tolerance_is_the_one_sided_exact_test(worse: int, bet
     base[worse : worse + better] = 1
     expected = binomtest(worse, worse + better, 0.5, alternative="greater").pvalue
     assert mcnemar_p_value(gold, base, cur) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "p"),
+    [
+        (0, 5, 0.5),
+        (1, 1, 0.5),
+        (3, 10, 0.5),
+        (9, 10, 0.5),
+        (11, 10, 0.5),
+        (40, 100, 0.7),
+        (70, 100, 0.55),
+        (520, 1000, 0.5),
+        (2_000, 1_000_000, 0.002),
+        (501_000, 1_000_000, 0.5),
+        (499_000, 1_000_000, 0.5),
+        (30, 40, 0.999),
+    ],
+)
+def test_binomial_tail_equals_scipy(k: int, n: int, p: float) -> None:
+    from scipy.stats import binom
+
+    assert binomial_tail(k, n, p) == pytest.approx(binom.sf(k - 1, n, p), rel=1e-9, abs=1e-300)
 
 
 def test_mcnemar_cannot_reject_a_tolerance_larger_than_the_disagreement() -> None:

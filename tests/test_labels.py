@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -106,3 +109,16 @@ def test_good_or_merely_weak_mappings_are_not_flagged() -> None:
     mapping = LabelMapping("name", {"neg": "neg", "pos": "pos"})
     assert check_permutation(np.array([[45, 5], [5, 45]]), ["neg", "pos"], mapping) is None
     assert check_permutation(np.array([[30, 20], [25, 25]]), ["neg", "pos"], mapping) is None
+
+
+def test_a_fitting_mapping_is_confirmed_without_scipy() -> None:
+    code = (
+        "import sys, numpy as np\n"
+        "from cardgen.data.labels import check_permutation\n"
+        "from cardgen.results.schema import LabelMapping\n"
+        "mapping = LabelMapping('name', {'a': 'a', 'b': 'b', 'c': 'c'})\n"
+        "cm = np.array([[50, 3, 2], [4, 40, 6], [1, 9, 35]])\n"
+        "assert check_permutation(cm, ['a', 'b', 'c'], mapping) is None\n"
+        "assert 'scipy' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

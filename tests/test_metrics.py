@@ -1,10 +1,19 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from cardgen.tasks.metrics import bootstrap_confusion, compute_metrics, expected_calibration_error
+from cardgen.tasks.metrics import (
+    binary_roc_auc,
+    bootstrap_confusion,
+    compute_metrics,
+    expected_calibration_error,
+)
 
 
 def _synthetic(n: int, k: int, seed: int):
@@ -109,3 +118,61 @@ def test_expected_calibration_error_by_hand() -> None:
     calibration = expected_calibration_error(y_true, proba, n_bins=10)
     assert calibration.ece == pytest.approx(0.5 * abs(0.5 - 0.9) + 0.5 * abs(1.0 - 0.6))
     assert sum(b.count for b in calibration.bins) == 4
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("decimals", [None, 1])
+def test_binary_roc_auc_equals_scikit_learn_with_and_without_ties(
+    seed: int, decimals: int | None
+) -> None:
+    rng = np.random.default_rng(seed)
+    positive = rng.random(500) < 0.3
+    scores = rng.random(500) + 0.3 * positive
+    if decimals is not None:  # many tied scores, within and across the classes
+        scores = np.round(scores, decimals)
+    assert binary_roc_auc(positive, scores) == pytest.approx(
+        skm.roc_auc_score(positive, scores), abs=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("positive", "scores", "expected"),
+    [
+        ([True, False], [0.2, 0.2], 0.5),  # every score tied
+        ([True, False, False], [0.9, 0.1, 0.5], 1.0),
+        ([True, True, False], [0.1, 0.2, 0.9], 0.0),
+        ([False, True, False, True], [0.1, 0.4, 0.35, 0.8], 1.0),
+        ([False, True, True, False], [0.5, 0.5, 0.7, 0.1], 0.875),  # hand-computed: 3.5 / 4
+    ],
+)
+def test_binary_roc_auc_hand_computed(
+    positive: list[bool], scores: list[float], expected: float
+) -> None:
+    assert binary_roc_auc(np.array(positive), np.array(scores)) == pytest.approx(expected)
+    assert skm.roc_auc_score(positive, scores) == pytest.approx(expected)
+
+
+def test_metrics_do_not_import_scikit_learn() -> None:
+    code = (
+        "import sys, numpy as np\n"
+        "from cardgen.tasks.metrics import compute_metrics\n"
+        "from cardgen.tasks.multilabel_metrics import compute_multilabel_metrics\n"
+        "rng = np.random.default_rng(0); y = rng.integers(0, 3, 200); p = rng.random((200, 3))\n"
+        "compute_metrics(y, p.argmax(1), list('abc'), scores=p / p.sum(1, keepdims=True))\n"
+        "compute_multilabel_metrics(rng.random((200, 3)) < 0.4, p, np.full(3, 0.5), list('abc'))\n"
+        "assert not {m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')}\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_bootstrap_of_25000_rows_is_vectorised() -> None:
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 4, 25_000)
+    y_pred = np.where(rng.random(25_000) < 0.8, y_true, rng.integers(0, 4, 25_000))
+    start = time.perf_counter()
+    report = compute_metrics(y_true, y_pred, list("abcd"), n_bootstrap=10_000)
+    # 10,000 resamples take ~25 ms on one core (bench/bootstrap.py); a per-row loop takes minutes
+    assert time.perf_counter() - start < 2.0
+    accuracy = report.metrics["accuracy"]
+    assert accuracy.ci_low is not None and accuracy.ci_high is not None
+    assert accuracy.ci_low < accuracy.value < accuracy.ci_high

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from cardgen.errors import ModelError, UsageError
-from cardgen.models.runner import classify, resolve_device, resolve_dtype
+from cardgen.models import runner
+from cardgen.models.runner import Precision, classify, resolve_device, resolve_precision
 
 CUDA = torch.device("cuda")
 
@@ -74,20 +75,23 @@ class SmallMemory(torch.nn.Module):
 
 
 @pytest.mark.parametrize(("bf16", "expected"), [(True, torch.bfloat16), (False, torch.float16)])
-def test_auto_dtype_is_half_precision_on_cuda(
+def test_auto_dtype_is_exact_fast_half_precision_on_cuda(
     monkeypatch: pytest.MonkeyPatch, bf16: bool, expected: torch.dtype
 ) -> None:
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
-    assert resolve_dtype("auto", CUDA) == expected
-    assert resolve_dtype("float32", CUDA) == torch.float32
-    assert resolve_dtype("float16", CUDA) == torch.float16
+    assert resolve_precision("auto", CUDA) == Precision(expected, recheck=True)
+    assert resolve_precision("auto", CUDA).name == f"{str(expected)[6:]}+float32-recheck"
+    assert resolve_precision("float32", CUDA) == Precision(torch.float32)
+    assert resolve_precision("float16", CUDA) == Precision(torch.float16)
+    assert resolve_precision("bfloat16", CUDA) == Precision(torch.bfloat16)
 
 
-def test_auto_dtype_is_float32_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_dtype_on_cpu_is_float32_without_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    assert resolve_dtype("auto", torch.device("cpu")) == torch.float32
+    monkeypatch.setattr(runner, "cpu_bf16_features", lambda: ["amx_tile"])
+    assert resolve_precision("auto", torch.device("cpu")) == Precision(torch.float32)
     with pytest.raises(UsageError, match="float16 is not supported on CPU"):
-        resolve_dtype("float16", torch.device("cpu"))
+        resolve_precision("float16", torch.device("cpu"))
 
 
 @pytest.mark.parametrize(("available", "expected"), [(True, "cuda"), (False, "cpu")])

@@ -443,3 +443,18 @@ def test_another_master_beside_a_running_session_is_refused_not_ignored(
     with pytest.raises(UsageError, match=r"already runs a Spark session on local\[2\].*local\[3\]"):
         evaluate(tiny_model, sentiment_file, engine="spark", spark_master="local[3]", n_bootstrap=0)
     assert spark.sparkContext.master == "local[2]"
+
+
+def test_decision_thresholds_reach_the_executors_models(spark: Any, tiny_model: Path) -> None:
+    """A multi-label run's thresholds travel in the load options, so each executor's
+    exact-fast model rechecks the rows near them, as the local model does."""
+    from cardgen.engines.spark.classifier import SparkClassifier
+    from cardgen.engines.spark.worker import LoadOptions
+    from cardgen.models.base import with_thresholds
+
+    model = SparkClassifier(LoadOptions(str(tiny_model)), spark)
+    moved = with_thresholds(model, np.array([0.3, 0.7]))
+    assert model.options.decision_thresholds is None
+    assert moved.options.decision_thresholds == (0.3, 0.7)
+    opened = moved.options.open("cpu")
+    np.testing.assert_array_equal(opened.decision_thresholds, [0.3, 0.7])  # type: ignore[attr-defined]

@@ -55,7 +55,7 @@ def __getattr__(name: str) -> Any:
         from cardgen.evaluation.run import evaluate
 
         return evaluate
-    # ``check_gate`` (numpy, scipy) and ``push_card`` (huggingface_hub) load on first use too.
+    # ``check_gate`` (numpy) and ``push_card`` (huggingface_hub) load on first use too.
     if name == "check_gate":
         from cardgen.gate import check_gate
 

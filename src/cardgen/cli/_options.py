@@ -16,7 +16,10 @@ MaxLength = Annotated[
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 Dtype = Annotated[
     str,
-    typer.Option(help="auto (fp32 on CPU, bf16/fp16 on GPU), float32, float16 or bfloat16."),
+    typer.Option(
+        help="auto (exact-fast: bf16, then fp32 for rows near a tie, on a GPU or a CPU with "
+        "native bf16; else fp32), float32, float16 or bfloat16."
+    ),
 ]
 Revision = Annotated[str | None, typer.Option(help="Hub revision (branch, tag or commit).")]
 TrustRemoteCode = Annotated[

@@ -173,14 +173,16 @@ def check_permutation(
     Looks at the block of ``cm`` over labels with support; None when the mapping used is (near)
     the best one.
     """
-    from scipy.optimize import linear_sum_assignment
-
     k = int(np.count_nonzero(cm.sum(axis=1)))
     if k < 2:
         return None
     block = cm[:k, :k]
     total = cm.sum()
     used = np.trace(block) / total
+    if block.max(axis=1).sum() / total - used < margin:  # no assignment beats each row's best
+        return None
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(block, maximize=True)
     best = block[rows, cols].sum() / total
     if best - used < margin or np.all(rows == cols):

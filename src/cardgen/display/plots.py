@@ -161,7 +161,7 @@ Corner = Literal["upper left", "upper right", "lower left", "lower right"]
 def _legend_in_empty_corner(ax: Axes, corners: tuple[Corner, ...], *, fontsize: float) -> None:
     """Put the legend in the first corner whose box covers no marker, else beside the axes."""
     fig = ax.figure
-    fig.canvas.draw()  # run the layout, so that display coordinates are final
+    fig.canvas.figure.draw_without_rendering()  # the layout, no pixels: coordinates are final
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
     points = _marker_points(ax)
     for corner in corners:

@@ -103,6 +103,8 @@ def run_timing(stats: RunStats, n: int) -> Timing:
         truncated=stats.truncated,
         max_length=stats.max_length,
         hardware=hardware_name(stats.device),
+        rechecked=stats.rechecked,
+        recheck_bound=stats.recheck_bound,
     )
 
 

@@ -3,6 +3,7 @@ one label per example (label codes) or label sets ((n, K) booleans)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -147,8 +148,6 @@ def mcnemar_p_value(
 ) -> float:
     """One-sided exact McNemar p-value for "the current run's accuracy (for label sets, subset
     accuracy) drop is at most ``tolerance``" (see the package docstring)."""
-    from scipy.stats import binom
-
     base_ok, cur_ok = row_correct(gold, baseline), row_correct(gold, current)
     worse = int((base_ok & ~cur_ok).sum())
     discordant = worse + int((~base_ok & cur_ok).sum())
@@ -157,7 +156,27 @@ def mcnemar_p_value(
     share = 0.5 + len(gold) * tolerance / (2 * discordant)
     if share >= 1:
         return 1.0
-    return float(binom.sf(worse - 1, discordant, share))
+    return binomial_tail(worse, discordant, share)
+
+
+def binomial_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p), 0 < p < 1, summed in log space over the terms that
+    matter (within 40 standard deviations of the mode or of k); scipy's ``binom.sf(k - 1)``
+    without importing scipy."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    mode, spread = int(n * p), 40 * math.sqrt(n * p * (1 - p)) + 50
+    upper = k > mode  # sum the smaller side: the upper tail from k, or 1 - the lower one
+    first, last = (k, min(n, int(k + spread))) if upper else (max(0, int(k - spread)), k - 1)
+    terms = np.arange(first, last + 1, dtype=np.float64)
+    log_choose = math.lgamma(n + 1) - np.array(
+        [math.lgamma(t + 1) + math.lgamma(n - t + 1) for t in terms]
+    )
+    log_pmf = log_choose + terms * math.log(p) + (n - terms) * math.log1p(-p)
+    tail = float(np.exp(log_pmf).sum())
+    return min(1.0, tail) if upper else max(0.0, 1.0 - tail)
 
 
 def paired_bootstrap_deltas(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -21,7 +22,9 @@ class RunStats:
     """How a prediction run went: what ``Timing`` in the results is made of.
 
     ``input_lengths`` are the tokens of each input before truncation, in input order, when the
-    model tokenizes (None for scikit-learn pipelines).
+    model tokenizes (None for scikit-learn pipelines). An exact-fast run (``dtype``
+    ``bfloat16+float32-recheck``) re-ran ``rechecked`` rows in float32: those within
+    ``recheck_bound`` of a tie or threshold (``cardgen.models.precision``).
     """
 
     device: str
@@ -33,6 +36,8 @@ class RunStats:
     truncated: int = 0
     max_length: int | None = None
     input_lengths: NDArray[np.int64] | None = None
+    rechecked: int | None = None
+    recheck_bound: float | None = None
 
 
 class TextClassifier(Protocol):
@@ -69,6 +74,16 @@ def declared_multi_label(model: object) -> bool | None:
     """
     value = getattr(model, "multi_label", False)
     return value if value is None else bool(value)
+
+
+def with_thresholds(model: TextClassifier, thresholds: NDArray[np.float64]) -> TextClassifier:
+    """``model`` deciding label sets at ``thresholds`` (one per model label), so that an
+    exact-fast model rechecks the rows near them; a model that does not recheck as it is."""
+    if not hasattr(model, "decision_thresholds"):
+        return model
+    model = copy.copy(model)
+    model.decision_thresholds = np.asarray(thresholds, dtype=np.float64)
+    return model
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:

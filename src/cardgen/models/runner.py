@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import logging
 import time
+import warnings
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,6 +26,7 @@ from numpy.typing import NDArray
 
 from cardgen.errors import ModelError, UsageError
 from cardgen.models._progress import RowProgress
+from cardgen.models.precision import RECHECK_SUFFIX
 from cardgen.results.schema import PAIR_TRUNCATION
 
 # Automatic batch sizing per device type: (most examples, most padded tokens) per batch. On CPU,
@@ -79,18 +81,45 @@ def resolve_device(device: str) -> torch.device:
     return resolved
 
 
-def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """``auto`` is bf16 (or fp16) on GPU and fp32 on CPU, so CPU numbers are exact by default."""
+@dataclass(frozen=True)
+class Precision:
+    """How a model runs: in ``dtype``, and with ``recheck``, re-running in float32 the rows
+    whose decision ``dtype`` may have got wrong (``cardgen.models.precision``)."""
+
+    dtype: torch.dtype
+    recheck: bool = False
+
+    @property
+    def name(self) -> str:
+        """As results record it: ``float32``, ``bfloat16``, ``bfloat16+float32-recheck``."""
+        name = str(self.dtype).removeprefix("torch.")
+        return name + RECHECK_SUFFIX if self.recheck else name
+
+
+def resolve_precision(dtype: str, device: torch.device) -> Precision:
+    """``auto`` is exact-fast where the hardware runs half precision natively: bf16 (fp16 on a
+    GPU without bf16) with a float32 recheck on CUDA and on a CPU with AMX or AVX512-BF16;
+    float32 on other CPUs. A named dtype runs as it is, without a recheck."""
     names = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+    native_bf16 = device.type == "cpu" and bool(
+        {"amx_bf16", "avx512_bf16"} & set(cpu_bf16_features())
+    )
     if dtype == "auto":
         if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.float32
+            half = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            return Precision(half, recheck=True)
+        return Precision(torch.bfloat16, recheck=True) if native_bf16 else Precision(torch.float32)
     if dtype not in names:
         raise UsageError(f"unknown dtype {dtype!r}; use auto, float32, float16 or bfloat16")
     if device.type == "cpu" and dtype == "float16":
         raise UsageError("float16 is not supported on CPU; use --dtype bfloat16 or float32")
-    return names[dtype]
+    if device.type == "cpu" and dtype == "bfloat16" and not native_bf16:
+        warnings.warn(
+            "bfloat16 on a CPU without AMX or AVX512-BF16 is emulated and slow; "
+            "the default float32 is faster here",
+            stacklevel=3,
+        )
+    return Precision(names[dtype])
 
 
 def cpu_bf16_features() -> list[str]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import warnings
+import copy
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,14 @@ from cardgen.models._checkpoint import (
 )
 from cardgen.models._formats import conversion_error, hub_files
 from cardgen.models.base import RunStats, ScoreKind, check_finite, one_line
-from cardgen.models.runner import classify, cpu_bf16_features, resolve_device, resolve_dtype
+from cardgen.models.precision import RECHECK_BOUND, uncertain_rows
+from cardgen.models.runner import (
+    InferenceStats,
+    Precision,
+    classify,
+    resolve_device,
+    resolve_precision,
+)
 from cardgen.models.sklearn import file_sha256
 from cardgen.results.schema import ModelInfo
 from cardgen.trust.untrusted import quote
@@ -37,7 +45,12 @@ PROBLEM_TYPES = {"multi_label_classification": True, "single_label_classificatio
 
 
 class TransformersClassifier:
-    """``AutoModelForSequenceClassification`` + its tokenizer, run by ``runner.classify``."""
+    """``AutoModelForSequenceClassification`` + its tokenizer, run by ``runner.classify``.
+
+    With ``precision.recheck`` (exact-fast), rows run in half precision and those whose
+    decision it may have got wrong run again in float32 (``cardgen.models.precision``);
+    multi-label decisions are checked at ``decision_thresholds`` (one per label, 0.5 unset).
+    """
 
     score_kind: ScoreKind = "probability"
 
@@ -48,7 +61,7 @@ class TransformersClassifier:
         *,
         model_id: str,
         device: torch.device,
-        dtype: torch.dtype,
+        precision: Precision,
         max_length: int | None = None,
     ):
         config = model.config
@@ -63,7 +76,12 @@ class TransformersClassifier:
         problem_type = str(getattr(config, "problem_type", None))
         self.multi_label: bool | None = PROBLEM_TYPES.get(problem_type)
         self.device = device
-        self.dtype = dtype
+        self.precision = precision
+        self.decision_thresholds: NDArray[np.float64] | None = None
+        self.recheck_bound = RECHECK_BOUND
+        # on CUDA the half-precision pass runs a half-precision copy; on CPU, autocast
+        on_gpu = device.type == "cuda" and precision.recheck
+        self.fast_model = copy.deepcopy(self.model).to(precision.dtype) if on_gpu else self.model
         limits = [
             n
             for n in (
@@ -93,14 +111,10 @@ class TransformersClassifier:
         hf_logging.disable_progress_bar()  # cardgen shows its own progress bar
 
         target = resolve_device(device)
-        torch_dtype = resolve_dtype(dtype, target)
-        load_dtype = torch_dtype if target.type == "cuda" else torch.float32
-        if target.type == "cpu" and torch_dtype == torch.bfloat16 and not cpu_bf16_features():
-            warnings.warn(
-                "bfloat16 on a CPU without AMX or AVX512-BF16 is emulated and slow; "
-                "the default float32 is faster here",
-                stacklevel=2,
-            )
+        precision = resolve_precision(dtype, target)
+        # float32 weights on CPU (autocast makes bf16) and for a recheck; else the GPU's dtype
+        on_gpu = target.type == "cuda" and not precision.recheck
+        load_dtype = precision.dtype if on_gpu else torch.float32
         name = check_model_string(model_id)
         directory = local_directory(name)
         if directory is not None:
@@ -147,7 +161,7 @@ class TransformersClassifier:
             tokenizer,
             model_id=name,
             device=target,
-            dtype=torch_dtype,
+            precision=precision,
             max_length=max_length,
         )
         if directory is None:
@@ -162,36 +176,71 @@ class TransformersClassifier:
         progress: bool = False,
         text_pairs: Sequence[str] | None = None,
     ) -> tuple[NDArray[np.float64], RunStats]:
-        autocast = self.dtype if self.device.type == "cpu" and self.dtype != torch.float32 else None
-        probs, stats = classify(
-            self.model,
-            self.tokenizer,
-            texts,
-            max_length=self.max_length,
-            batch_size=batch_size,
-            device=self.device,
-            autocast_dtype=autocast,
-            progress=progress,
-            text_pairs=text_pairs,
-            multi_label=bool(self.multi_label),
-        )
+        start = time.perf_counter()
+        half = self.precision.dtype != torch.float32
+        probs, stats = self._classify(texts, text_pairs, batch_size, progress, half=half)
+        rechecked = None
+        if self.precision.recheck:
+            rows = np.flatnonzero(self._uncertain(probs)).tolist()
+            if len(rows):
+                pairs = None if text_pairs is None else [text_pairs[i] for i in rows]
+                exact, _ = self._classify(
+                    [texts[i] for i in rows], pairs, batch_size, False, half=False
+                )
+                probs[rows] = exact
+            rechecked = len(rows)
         hint = (
             ""
-            if self.dtype == torch.float32
-            else f", or {self.dtype} overflowed (try --dtype float32)"
+            if not half or self.precision.recheck
+            else f", or {self.precision.name} overflowed (try --dtype float32)"
         )
         check_finite(probs, model=self._id, hint=hint)
         return probs, RunStats(
             device=str(self.device),
-            dtype=str(self.dtype).removeprefix("torch."),
+            dtype=self.precision.name,
             batch_size=stats.batch_size,
-            wall_seconds=stats.wall_seconds,
+            wall_seconds=time.perf_counter() - start,
             tokens=stats.tokens,
             padded_tokens=stats.padded_tokens,
             truncated=stats.truncated,
             max_length=self.max_length,
             input_lengths=stats.input_lengths,
+            rechecked=rechecked,
+            recheck_bound=None if rechecked is None else self.recheck_bound,
         )
+
+    def _classify(
+        self,
+        texts: Sequence[str],
+        text_pairs: Sequence[str] | None,
+        batch_size: int | None,
+        progress: bool,
+        *,
+        half: bool,
+    ) -> tuple[NDArray[np.float64], InferenceStats]:
+        """Probabilities in the model's half precision (``half``) or in float32."""
+        on_cpu = self.device.type == "cpu"
+        return classify(
+            self.fast_model if half else self.model,
+            self.tokenizer,
+            texts,
+            max_length=self.max_length,
+            batch_size=batch_size,
+            device=self.device,
+            autocast_dtype=self.precision.dtype if half and on_cpu else None,
+            progress=progress,
+            text_pairs=text_pairs,
+            multi_label=bool(self.multi_label),
+        )
+
+    def _uncertain(self, probs: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """The rows whose decision float32 must make: near a tie, or near a threshold."""
+        thresholds = None
+        if self.multi_label:
+            thresholds = self.decision_thresholds
+            if thresholds is None:
+                thresholds = np.full(len(self.labels), 0.5)
+        return uncertain_rows(probs, bound=self.recheck_bound, thresholds=thresholds)
 
     def info(self) -> ModelInfo:
         config = self.model.config

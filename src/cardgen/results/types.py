@@ -132,6 +132,11 @@ class LabelMapping:
 
 @dataclass
 class Timing:
+    """How fast a run went and in what precision. An exact-fast run (``dtype``
+    ``bfloat16+float32-recheck``) re-ran ``rechecked`` rows in float32 (those within
+    ``recheck_bound`` of a tie or threshold), so every decision is float32's; the others'
+    probabilities are bfloat16's, within ``recheck_bound`` of float32's as measured."""
+
     device: str
     dtype: str
     batch_size: int
@@ -142,6 +147,8 @@ class Timing:
     truncated: int = 0
     max_length: int | None = None
     hardware: str | None = None
+    rechecked: int | None = None
+    recheck_bound: float | None = None
 
 
 @dataclass

@@ -213,14 +213,24 @@ def log_loss_sum(y_true: NDArray[np.int_], proba: NDArray[np.float64]) -> float:
     return float((-np.log(clipped[np.arange(len(y_true)), y_true])).sum())
 
 
+def binary_roc_auc(positive: NDArray[np.bool_], scores: NDArray[np.float64]) -> float:
+    """ROC-AUC of ``scores`` for the ``positive`` rows (both classes present): the Mann-Whitney
+    statistic with tied scores counted as half, which is scikit-learn's ``roc_auc_score``."""
+    positive = np.asarray(positive, dtype=bool)
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    ranks = (ends - (counts - 1) / 2.0)[inverse.reshape(-1)]  # average 1-based rank of ties
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
 def _roc_auc(y_true: NDArray[np.int_], scores: NDArray[np.float64]) -> float | None:
     """Binary AUC, or one-vs-rest macro AUC over the classes with both outcomes present."""
-    from sklearn.metrics import roc_auc_score
-
     k = scores.shape[1]
     classes = [1] if k == 2 else range(k)
     aucs = [
-        roc_auc_score(y_true == c, scores[:, c])
+        binary_roc_auc(y_true == c, scores[:, c])
         for c in classes
         if 0 < (y_true == c).sum() < len(y_true)
     ]

@@ -26,7 +26,7 @@ from cardgen.errors import DataError, LabelError, UsageError
 from cardgen.evaluation.options import Thresholds
 from cardgen.evaluation.outputs import save_slices_plot
 from cardgen.models import TextClassifier
-from cardgen.models.base import RunStats, declared_multi_label
+from cardgen.models.base import RunStats, declared_multi_label, with_thresholds
 from cardgen.results.schema import PREDICTIONS_FILE, ConfusionMatrix, EvalResults, MultiLabelResults
 from cardgen.tasks.decisions import Decider
 from cardgen.tasks.multilabel_metrics import compute_multilabel_metrics
@@ -96,6 +96,16 @@ def threshold_array(thresholds: Thresholds, labels: list[str]) -> NDArray[np.flo
     return np.array([thresholds.per_label.get(x, thresholds.default) for x in labels])
 
 
+def model_thresholds(
+    limits: NDArray[np.float64], alignment: Alignment, k: int
+) -> NDArray[np.float64]:
+    """The run's thresholds (``alignment.labels`` order) over the model's ``k`` output columns;
+    unmapped columns at 0.5."""
+    out = np.full(k, 0.5)
+    out[alignment.columns] = limits
+    return out
+
+
 def gold_matrix(label_sets: list[tuple[str, ...]], labels: list[str]) -> NDArray[np.bool_]:
     """Gold label sets as an (n, K) boolean matrix in ``labels`` order."""
     index = {label: j for j, label in enumerate(labels)}
@@ -132,8 +142,7 @@ class MultiLabelRun:
     def model_decider(self) -> Decider:
         """The same decisions over the model's own labels and output columns (for texts the
         model scores outside the evaluation, such as probe fills); unmapped labels at 0.5."""
-        limits = np.full(len(self.model.labels), 0.5)
-        limits[self.alignment.columns] = self.limits
+        limits = model_thresholds(self.limits, self.alignment, len(self.model.labels))
         return Decider(tuple(self.model.labels), limits)
 
 
@@ -158,7 +167,9 @@ def prepare_multilabel(
     alignment = align_labels(
         model.labels, data.label_names, dataset_indexed=data.indexed, label_map=label_map
     )
-    return model, alignment, threshold_array(thresholds, alignment.labels), notes
+    limits = threshold_array(thresholds, alignment.labels)
+    model = with_thresholds(model, model_thresholds(limits, alignment, len(model.labels)))
+    return model, alignment, limits, notes
 
 
 def multilabel_results(

@@ -32,7 +32,7 @@ from cardgen.results.schema import (
     LabelDetail,
     Metric,
 )
-from cardgen.tasks.metrics import _ratio, bootstrap_metrics, percentile_intervals
+from cardgen.tasks.metrics import _ratio, binary_roc_auc, bootstrap_metrics, percentile_intervals
 
 MULTILABEL_METRICS = (
     "micro_precision",
@@ -254,11 +254,9 @@ def _label_ece(
 
 def _roc_aucs(gold: NDArray[np.bool_], proba: NDArray[np.float64]) -> list[float | None]:
     """ROC-AUC per label; None for a label that is always or never gold."""
-    from sklearn.metrics import roc_auc_score
-
     n = len(gold)
     return [
-        float(roc_auc_score(gold[:, j], proba[:, j])) if 0 < gold[:, j].sum() < n else None
+        binary_roc_auc(gold[:, j], proba[:, j]) if 0 < gold[:, j].sum() < n else None
         for j in range(gold.shape[1])
     ]
 
@@ -319,9 +317,7 @@ def compute_multilabel_metrics(
     if defined:
         metrics["roc_auc"] = Metric(float(np.mean(defined)))
     if 0 < gold.sum() < gold.size:
-        from sklearn.metrics import roc_auc_score
-
-        metrics["micro_roc_auc"] = Metric(float(roc_auc_score(gold.ravel(), proba.ravel())))
+        metrics["micro_roc_auc"] = Metric(binary_roc_auc(gold.ravel(), proba.ravel()))
     calibration = binary_calibration(gold.ravel(), proba.ravel(), n_bins=n_calibration_bins)
     metrics["ece"] = Metric(calibration.ece)
     eces = _label_ece(gold, proba, n_calibration_bins)

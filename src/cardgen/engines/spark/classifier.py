@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from cardgen.engines.spark.session import spark_errors
 from cardgen.engines.spark.worker import LoadOptions, StatsParam, predictor
 from cardgen.models.base import RunStats
+from cardgen.models.precision import RECHECK_BOUND, RECHECK_SUFFIX
 from cardgen.results.schema import ModelInfo
 
 PREDICTION_SCHEMA = "index long, gold string, predicted string, probabilities map<string,double>"
@@ -50,6 +51,17 @@ class SparkClassifier:
     @multi_label.setter
     def multi_label(self, value: bool | None) -> None:
         self.options = replace(self.options, multi_label=value)
+
+    @property
+    def decision_thresholds(self) -> NDArray[np.float64] | None:
+        """The thresholds the executors' exact-fast models recheck near (``with_thresholds``)."""
+        found = self.options.decision_thresholds
+        return None if found is None else np.asarray(found)
+
+    @decision_thresholds.setter
+    def decision_thresholds(self, value: NDArray[np.float64] | None) -> None:
+        found = None if value is None else tuple(float(x) for x in value)
+        self.options = replace(self.options, decision_thresholds=found)
 
     def info(self) -> ModelInfo:
         return self.model.info()
@@ -97,6 +109,7 @@ def run_stats(stats: dict[str, Any], wall: float) -> RunStats:
     """The RunStats of a prediction job from its workers' accumulated statistics."""
     devices = sorted(stats["devices"], key=str)
     tokens = None if stats["no_tokens"] else stats["tokens"]
+    recheck = any(RECHECK_SUFFIX in dtype for _, dtype, _ in devices)
     return RunStats(
         device=", ".join(sorted({d for d, _, _ in devices})) or "cpu",
         dtype=", ".join(sorted({t for _, t, _ in devices})) or "float32",
@@ -106,6 +119,8 @@ def run_stats(stats: dict[str, Any], wall: float) -> RunStats:
         padded_tokens=None if tokens is None else stats["padded_tokens"],
         truncated=stats["truncated"],
         max_length=next((m for _, _, m in devices if m is not None), None),
+        rechecked=stats["rechecked"] if recheck else None,
+        recheck_bound=RECHECK_BOUND if recheck else None,
     )
 
 

@@ -18,6 +18,7 @@ from pyspark.accumulators import AccumulatorParam
 from cardgen.data.fingerprint import row_digest
 from cardgen.data.load import label_sets_from_json
 from cardgen.models import TextClassifier, load_model
+from cardgen.models.base import with_thresholds
 
 _MODELS: dict[tuple[Any, ...], TextClassifier] = {}
 """The models this worker process has loaded, by their load options."""
@@ -38,6 +39,9 @@ class LoadOptions:
     multi_label: bool | None = None
     """True: score with a sigmoid per label although the model does not say it is
     multi-label (``tasks.multilabel.check_task``); None: as the model says."""
+    decision_thresholds: tuple[float, ...] | None = None
+    """A multi-label run's threshold per model label, near which an exact-fast model rechecks
+    its rows in float32 (``models.base.with_thresholds``)."""
 
     def open(self, device: str) -> TextClassifier:
         """The model, loaded now on ``device``."""
@@ -53,6 +57,8 @@ class LoadOptions:
         )
         if self.multi_label is not None:
             model.multi_label = self.multi_label  # type: ignore[attr-defined]
+        if self.decision_thresholds is not None:
+            model = with_thresholds(model, np.asarray(self.decision_thresholds))
         return model
 
     def load(self, device: str) -> TextClassifier:
@@ -104,6 +110,7 @@ STATS_FIELDS = (
     "batch_size",
     "loads",
     "load_seconds",
+    "rechecked",
 )
 
 
@@ -180,6 +187,7 @@ def predictor(
                 {
                     "loads": 0,
                     "load_seconds": 0.0,
+                    "rechecked": run.rechecked or 0,
                     "rows": len(texts),
                     "tokens": run.tokens or 0,
                     "padded_tokens": run.padded_tokens or 0,
