@@ -16,7 +16,7 @@ from cardgen.engines.base import Engine
 from cardgen.engines.local import LocalEngine
 from cardgen.errors import UsageError
 from cardgen.evaluation.options import check_engine, check_run_options, check_threshold
-from cardgen.evaluation.tasks import Plan, multi_label_run, single_label_run
+from cardgen.evaluation.tasks import Plan, multi_label_run, predict_rows, single_label_run
 from cardgen.models import TextClassifier
 from cardgen.models.pairs import check_pairs_fit
 from cardgen.probes import (
@@ -171,15 +171,7 @@ def _predict_and_analyse(
     alignment = align_labels(
         model.labels, data.label_names, dataset_indexed=data.indexed, label_map=plan.mapping
     )
-    predicted = runner.predict(
-        model,
-        data,
-        alignment,
-        batch_size=plan.batch_size,
-        progress=plan.progress,
-        out=out,
-        examples=plan.analysis.examples,
-    )
+    predicted = predict_rows(runner, model, data, alignment, plan, out)
     return single_label_run(model, predicted, alignment, plan, out)
 
 

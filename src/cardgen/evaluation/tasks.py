@@ -49,6 +49,30 @@ class Plan:
     seed: int
 
 
+def predict_rows(
+    runner: Engine,
+    model: TextClassifier,
+    data: EvalData,
+    alignment: Alignment,
+    plan: Plan,
+    out: Path | None,
+    *,
+    limits: NDArray[np.float64] | None = None,
+) -> Predicted:
+    """``runner``'s predictions of ``data`` with the plan's batching, progress and examples
+    (``limits``: a multi-label run's thresholds, see ``Engine.predict``)."""
+    return runner.predict(
+        model,
+        data,
+        alignment,
+        batch_size=plan.batch_size,
+        progress=plan.progress,
+        out=out,
+        examples=plan.analysis.examples,
+        limits=limits,
+    )
+
+
 def single_label_run(
     model: TextClassifier,
     predicted: Predicted,
@@ -123,16 +147,7 @@ def multi_label_run(
     model, alignment, limits, notes = prepare_multilabel(
         model, data, plan.mapping, plan.thresholds
     )
-    predicted = runner.predict(
-        model,
-        data,
-        alignment,
-        batch_size=plan.batch_size,
-        progress=plan.progress,
-        out=out,
-        examples=plan.analysis.examples,
-        limits=limits,
-    )
+    predicted = predict_rows(runner, model, data, alignment, plan, out, limits=limits)
     run = multilabel_results(
         model,
         predicted,

@@ -99,7 +99,7 @@ def measure_probes(
     results: dict[str, ProbeResult] = {}
     fills: list[dict[str, Any]] = []
     start = 0
-    for probe, target, expect in zip(probes, targets, expected, strict=True):
+    for probe, target, expect, fill in zip(probes, targets, expected, filled, strict=True):
         shape = (len(probe.templates), len(probe.lexicon.terms), len(labels))
         block = scores[start : start + shape[0] * shape[1]].reshape(shape)
         results[probe.name] = summarize_probe(
@@ -112,7 +112,7 @@ def measure_probes(
             seed=seed,
             decider=decider,
         )
-        fills.extend(_fill_rows(probe, block, labels, decider))
+        fills.extend(_fill_rows(probe, fill, block, labels, decider))
         start += shape[0] * shape[1]
     return ProbeRun(results, fills, stats.wall_seconds, stats.device)
 
@@ -152,13 +152,15 @@ def _predict(
 
 def _fill_rows(
     probe: Probe,
+    filled: tuple[list[str], list[str] | None],
     block: np.ndarray[Any, Any],
     labels: list[str],
     decider: Decider,
 ) -> list[dict[str, Any]]:
+    """One row per fill of ``probe`` (its ``filled`` texts and pairs, scored as ``block``)."""
     rows = []
     n_terms = len(probe.lexicon.terms)
-    texts, pairs = probe.fills()
+    texts, pairs = filled
     decided = decider.decide(block.reshape(-1, len(labels)))
     for n, text in enumerate(texts):
         i, j = divmod(n, n_terms)
