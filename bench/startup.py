@@ -28,7 +28,7 @@ DATA = (
 )
 # the source tree's card template, whichever cardgen.templates this environment installed
 TEMPLATE = ["--template", str(Path(__file__).resolve().parents[1] / "templates/model_card.md.j2")]
-CLI = "import sys; from cardgen.cli import main; sys.argv[0] = 'cardgen'; sys.exit(main())"
+CLI = "import sys; from cardgen.cli import run; sys.argv[0] = 'cardgen'; run()"
 PIPELINE = """
 import json, sys
 from transformers import pipeline

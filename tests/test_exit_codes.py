@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -111,3 +114,47 @@ def test_only_a_failed_gate_exits_1(capsys, tmp_path: Path) -> None:
     results["metrics"] = []
     (run / "results.json").write_text(json.dumps(results))
     assert run_cli(capsys, "gate", str(run), "--min", "accuracy=0.01")[0] == 2
+
+
+def _console(*args: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
+    """``cardgen ARGS`` as the installed console script runs it (``cardgen.cli:run``)."""
+    code = f"import sys; {prelude}sys.argv = ['cardgen', *sys.argv[1:]]; from cardgen.cli import run; run()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_the_console_script_is_run_and_keeps_the_exit_codes(tmp_path: Path) -> None:
+    assert 'cardgen = "cardgen.cli:run"' in (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    run_dir = _run_dir(tmp_path)
+    failed = _console("gate", str(run_dir), "--max", "ece=0.1")
+    assert failed.returncode == 1 and "gate FAILED" in failed.stdout  # the whole verdict, flushed
+    assert _console("gate", str(run_dir), "--min", "accuracy=0.5").returncode == 0
+    usage = _console("gate", str(tmp_path / "missing"))
+    assert usage.returncode == 2 and usage.stderr.startswith("error:")
+    module = subprocess.run([sys.executable, "-m", "cardgen", "--help"], capture_output=True, text=True)
+    assert module.returncode == 0 and "evaluate" in module.stdout
+
+
+def test_the_fast_exit_still_runs_exit_handlers_and_flushes_both_streams() -> None:
+    prelude = "import atexit; atexit.register(lambda: print('handler ran', file=sys.stderr)); "
+    done = _console("--help", prelude=prelude)
+    assert done.returncode == 0 and "evaluate" in done.stdout and done.stderr.endswith("handler ran\n")
+
+
+def test_a_closed_output_pipe_exits_141_without_a_traceback(tmp_path: Path) -> None:
+    code = "import sys; sys.argv = ['cardgen', *sys.argv[1:]]; from cardgen.cli import run; run()"
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader (`| head`) is gone before cardgen writes a line
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code, "gate", str(_run_dir(tmp_path)), "--min", "accuracy=0.5"],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141 and "Traceback" not in done.stderr and "Exception" not in done.stderr
+
+
+def _run_dir(where: Path) -> Path:
+    from conftest import make_results, save_run
+
+    return save_run(make_results(), where / "run")

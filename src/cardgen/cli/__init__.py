@@ -14,9 +14,12 @@ code   meaning
 
 from __future__ import annotations
 
+import atexit
 import errno
+import os
 import sys
 import warnings
+from typing import NoReturn
 
 import typer
 from rich.markup import escape
@@ -37,7 +40,7 @@ from cardgen.errors import (
     CardgenError,
 )
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run"]
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `cardgen ... | head`
 
@@ -98,6 +101,25 @@ def main(argv: list[str] | None = None) -> int:
     return code if isinstance(code, int) else 0
 
 
+def run() -> NoReturn:
+    """The console script: :func:`main`, then a fast exit.
+
+    Tearing down the thousands of modules torch and transformers import takes about a second
+    after the work is done, so the process leaves without it: exit handlers run (Spark stops,
+    logs flush, temporary folders go) and both streams are flushed first.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:  # `cardgen ... | head` closed the pipe before the last lines
+            code = code or EXIT_BROKEN_PIPE
+        except (OSError, ValueError):  # a closed stream has nothing left to flush
+            pass
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
 def _internal_error(exc: BaseException, argv: list[str]) -> int:
     report = write_crash_report(exc, argv)
     where = f"the traceback is in {report}" if report else "the traceback could not be saved"
@@ -112,4 +134,4 @@ def _internal_error(exc: BaseException, argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
