@@ -42,7 +42,6 @@ _MARKER = re.compile(
 )
 _MODEL = re.compile(r"^<!-- cardgen:model (\S+) -->[ \t]*(?=\r?$)", re.M)
 _ANY_MARKER = re.compile(r"<!--\s*cardgen:[^\n]*", re.I)
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 
 
 @dataclass(frozen=True)
@@ -264,33 +263,12 @@ def check_section(name: str, text: str) -> None:
             "cardgen finds its sections by these comments, so a copy inside a section would "
             "corrupt every later refresh; remove it"
         )
-    fence = _open_fence(text)
-    if fence is not None:
+    opened = scan(text)[1]
+    if opened is not None:
         raise CardError(
-            f"{where} opens a code block with {fence[0]!r} on line {fence[1]} and never closes "
-            "it, so the rest of the card would show as code; close it"
+            f"{where} opens {opened.what} on line {opened.line} and never closes it, so the "
+            "rest of the card would show as code, be hidden or break; close it"
         )
-    if text.rfind("<!--") > text.rfind("-->"):
-        raise CardError(
-            f"{where} opens an HTML comment (`<!--`) and never closes it, so the rest of the "
-            "card would be hidden; close it with `-->`"
-        )
-
-
-def _open_fence(text: str) -> tuple[str, int] | None:
-    """The fence and line of a fenced code block that ``text`` leaves open, if any."""
-    opened: tuple[str, int] | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = _FENCE.match(line)
-        if match is None:
-            continue
-        fence, rest = match.groups()
-        if opened is None:
-            if not (fence[0] == "`" and "`" in rest):
-                opened = (fence, number)
-        elif fence[0] == opened[0][0] and len(fence) >= len(opened[0]) and not rest.strip():
-            opened = None
-    return opened
 
 
 def read_existing_card(target: Path) -> str:
