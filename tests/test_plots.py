@@ -275,3 +275,25 @@ def test_legend_leaves_corners_that_hold_markers() -> None:
     legend = top.get_legend().get_window_extent()
     assert len(covered(legend, markers(top), pad=5)) == 0
     assert legend.x0 >= top.get_window_extent().x1
+
+
+@pytest.mark.parametrize(
+    ("metric", "title", "axis"),
+    [("accuracy", None, "accuracy (95% CI)"), ("macro_f1", None, "macro-f1 (95% CI)"),
+     ("accuracy", "subset accuracy", "subset accuracy (95% CI)")],
+)  # fmt: skip
+def test_slice_panels_name_the_metric_on_the_axis_and_the_column_in_the_title(
+    metric: str, title: str | None, axis: str
+) -> None:
+    from cardgen.analysis.plots import slices_figure
+    from cardgen.results.schema import SliceResult, SliceValue
+
+    values = [
+        SliceValue(value=v, rows=40, accuracy=Metric(a, a - 0.1, a + 0.1), macro_f1=Metric(a - 0.05))
+        for v, a in (("short", 0.8), ("long", 0.6))
+    ]
+    fig = slices_figure([SliceResult("length", "column", 30, values)], metric=metric, overall=0.7, title=title)
+    [ax] = fig.axes
+    assert ax.get_xlabel() == axis
+    assert ax.get_title(loc="left") == "by length   (dashed: all rows, 0.700)"
+    plt.close(fig)

@@ -50,13 +50,13 @@ def plot_slice(
     ax.set_yticks(range(len(values)))
     ax.set_yticklabels([_label(v.value, v.description, v.rows, v.small) for v in values])
     ax.invert_yaxis()
-    title = f"by {result.column}"
+    heading = f"by {result.column}"
     if overall is not None:
         ax.axvline(overall, color="0.3", ls="--", lw=1)
-        title += f"   (dashed: all rows, {overall:.3f})"
+        heading += f"   (dashed: all rows, {overall:.3f})"
     ax.set_xlim(*_limits(result, metric, overall))
     ax.set_xlabel(f"{title or metric.replace('_', '-')} (95% CI)")
-    ax.set_title(_text(title), loc="left", fontsize=10)
+    ax.set_title(_text(heading), loc="left", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return ax
 
