@@ -32,6 +32,7 @@ from cardgen.trust.untrusted import check_output_file, quote, read_text
 
 BEGIN = "<!-- cardgen:begin {} -->"
 END = "<!-- cardgen:end {} -->"
+VERIFIED = "verified_results"  # the section of `cardgen verify` (cards/verified.py)
 SEALED_END = "<!-- cardgen:end {} sha256:{} -->"
 MODEL = "<!-- cardgen:model {} -->"
 MAX_CARD_BYTES = 32 * 2**20
@@ -324,6 +325,14 @@ def refresh_file(
     refreshed, missing = refresh_card(
         existing, text, source=str(target), discard_edits=discard_edits
     )
+    old_names = find_blocks(split_front_matter(existing)[1], source=str(target))
+    if VERIFIED in old_names and VERIFIED not in find_blocks(text, source="the rendered card"):
+        warnings.warn(
+            f"{target}: the 'Verified results' section was removed, since it checked claims "
+            "this refresh may have changed; pass --verification with the verification.json of "
+            "a new `cardgen verify` run to put it back",
+            stacklevel=4,
+        )
     for name in missing:
         if name in sections:
             warnings.warn(
