@@ -174,6 +174,33 @@ def test_classify_pairs_streams_in_chunks(pair_model: Path, pair_data, chunk_row
     assert stats.truncated == 2
 
 
+@pytest.mark.parametrize(
+    ("max_length", "pairs"), [(1, True), (2, True), (3, True), (1, False), (2, False)]
+)
+def test_a_max_length_without_room_for_text_is_refused(
+    pair_model: Path, pair_file: Path, tmp_path: Path, capsys, max_length: int, pairs: bool
+) -> None:
+    """Under the special tokens' count the tokenizer does not cut at all: the model saw the
+    whole text while the run said every row was truncated."""
+    second = ["--text-pair-column", "hypothesis"] if pairs else []
+    code, _, err = run_cli(
+        capsys, "evaluate", "--model", str(pair_model), "--dataset", str(pair_file),
+        "--text-column", "premise", *second, "--max-length", str(max_length),
+        "--bootstrap", "0", "--no-progress", "--output-dir", str(tmp_path / "run"),
+    )  # fmt: skip
+    specials = 3 if pairs else 2
+    assert code == 2 and err.count("error:") == 1
+    assert f"adds {specials} special tokens" in err and f"--max-length {specials + 1} or" in err
+    assert not (tmp_path / "run").exists()
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(pair_model)
+    fits = encode(
+        tokenizer, ["the film was great"], specials + 1, ["it felt dull"] if pairs else None
+    )
+    assert fits.lengths.max() == specials + 1  # one token more and the cut holds
+
+
 def test_evaluate_pairs_equals_a_plain_forward_pass(
     pair_model: Path, pair_file: Path, pair_data, tmp_path: Path
 ) -> None:

@@ -177,6 +177,19 @@ def encode(
     )
 
 
+def check_room(tokenizer: Any, max_length: int, *, pairs: bool) -> None:
+    """UsageError when ``max_length`` holds no more than the special tokens the tokenizer adds:
+    the tokenizer then leaves the input uncut, and the model would see past the limit."""
+    count = getattr(tokenizer, "num_special_tokens_to_add", None)
+    specials = count(pair=pairs) if callable(count) else 0
+    if max_length <= specials:
+        kind = "sentence pair" if pairs else "text"
+        raise UsageError(
+            f"--max-length {max_length} leaves no room for text: the model's tokenizer adds "
+            f"{specials} special tokens to each {kind}; pass --max-length {specials + 1} or more"
+        )
+
+
 def _flat(rows: list[list[int]], total: int) -> NDArray[np.int32]:
     return np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int32, count=total)
 
@@ -223,6 +236,7 @@ def classify(
     start = time.perf_counter()
     if text_pairs is not None and len(text_pairs) != len(texts):
         raise ValueError(f"{len(texts)} texts but {len(text_pairs)} text pairs")
+    check_room(tokenizer, max_length, pairs=text_pairs is not None)
     max_batch, budget = AUTO_BATCH.get(device.type, AUTO_BATCH["cpu"])
     if batch_size is not None:
         max_batch, budget = batch_size, 1 << 62
