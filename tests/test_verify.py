@@ -14,7 +14,7 @@ from cardgen.errors import CardError, UsageError
 from cardgen.results.schema import Metric
 from cardgen.verify import read_claims, verify_card
 from cardgen.verify.claims import Claim
-from cardgen.verify.measure import Measured, Unchecked
+from cardgen.verify.measure import Measured, Unchecked, precheck
 from cardgen.verify.report import judge, printed_equal
 
 COMMIT = "89abcdef0123456789abcdef0123456789abcdef"
@@ -336,6 +336,40 @@ def test_claims_come_from_the_model_index_and_eval_results(tmp_path: Path) -> No
     )
     assert theirs.unknown_reason and "does not say which metric" in theirs.unknown_reason
     assert theirs.config == "sst2"
+
+
+@pytest.mark.parametrize("args", [["macro"], "macro", 5, [{"average": "macro"}]])
+def test_args_that_are_no_mapping_make_the_claim_not_checkable(
+    args: object, tmp_path: Path
+) -> None:
+    """Dropping them would check the f1 of no average (binary) against a claim of another."""
+    metric = {"type": "f1", "value": 0.8, "args": args}
+    card = write_card(
+        tmp_path / "README.md", [{"dataset": "d", "split": "test", "metrics": [metric]}]
+    )
+    (claim,) = read_claims(card)
+    assert claim.unknown_reason and "are no mapping" in claim.unknown_reason
+
+
+@pytest.mark.parametrize(
+    ("args", "checkable"),
+    [
+        ({"normalize": False}, False),
+        ({"normalize": "true"}, False),
+        ({"normalize": 0}, False),
+        ({"zero_division": 1}, False),
+        ({"zero_division": "nan"}, False),
+        ({"zero_division": [0]}, False),
+        ({"normalize": True}, True),
+        ({"zero_division": 0}, True),
+        ({"zero_division": "warn"}, True),
+    ],
+)
+def test_arguments_that_change_the_number_are_not_checkable(args: dict, checkable: bool) -> None:
+    """normalize: false claims a count, zero_division: 1 other values for ill-defined ratios."""
+    reason = precheck("text-classification", "accuracy", args, 0.8)
+    assert (reason is None) is checkable
+    assert checkable or f"cardgen computes only {next(iter(args))}" in str(reason)
 
 
 def test_cards_without_claims_or_with_a_broken_index_are_refused(tmp_path: Path) -> None:

@@ -42,6 +42,9 @@ AVERAGES = ("macro", "weighted", "micro", "samples", "binary")
 PLAIN = ("accuracy", "balanced_accuracy", "subset_accuracy", "hamming_loss")
 KNOWN_IDS = frozenset({*SCORES, *PLAIN, "roc_auc"})
 _ALLOWED_ARGS = {"average", "pos_label", "multi_class", "normalize", "zero_division"}
+_DEFAULT_ARGS: dict[str, tuple[Any, ...]] = {"normalize": (True,), "zero_division": (0, "warn")}
+"""Arguments whose other values define another number (a count of right rows, ill-defined
+ratios taken as 1): cardgen computes only these."""
 _MULTILABEL_ONLY = ("subset_accuracy", "hamming_loss")
 
 
@@ -77,6 +80,12 @@ def precheck(task: str | None, metric: str, args: Mapping[str, Any], value: floa
     unknown = sorted(set(args) - _ALLOWED_ARGS)
     if unknown:
         return f"metric argument(s) {', '.join(map(quote, unknown))} that cardgen does not compute"
+    for name, default in _DEFAULT_ARGS.items():
+        if name in args and args[name] not in default:
+            return (
+                f"metric argument {name}: {quote(args[name])}, and cardgen computes only "
+                f"{name}: {default[0]} (scikit-learn's default)"
+            )
     average = args.get("average")
     if metric in SCORES and average is not None and average not in AVERAGES:
         return f"unknown average {quote(average)} for {metric}"
