@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from cardgen.display.plots import _text, plt
+from cardgen.display.plots import _short, _text, plt
 from cardgen.results.schema import SliceResult
 
 FIGURE_WIDTH = 7.5
@@ -72,9 +72,8 @@ def _limits(result: SliceResult, metric: str, overall: float | None) -> tuple[fl
 
 
 def _label(value: str, description: str | None, rows: int, small: bool) -> str:
-    shown = value if len(value) <= 30 else f"{value[:29]}…"
     extra = f" ({description})" if description else ""
-    return _text(f"{shown}{extra}, n={rows:,}{' (small)' if small else ''}")
+    return f"{_short(value)}{_text(extra)}, n={rows:,}{' (small)' if small else ''}"
 
 
 def slices_figure(

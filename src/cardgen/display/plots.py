@@ -237,9 +237,9 @@ def plot_probe(result: ProbeResult, *, ax: Axes | None = None) -> Axes:
             [],
             color=palette(groups.index(group) % palette.N),
             label=_legend(
-                f"{group} (mean {result.group_means[group]:.2f})"
+                f"{_cut(group)} (mean {result.group_means[group]:.2f})"
                 if group in result.group_means
-                else group
+                else _cut(group)
             ),
         )
     kind = result.term_kind or "term"
@@ -261,7 +261,7 @@ def plot_probe(result: ProbeResult, *, ax: Axes | None = None) -> Axes:
     # Beside the axes: inside, it would cover the lowest or highest terms, which are the finding.
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize=7)
     if len(terms) <= LABEL_ALL_UP_TO:
-        ax.set_yticks(list(rows), [_text(t.term) for t in terms], fontsize=8)
+        ax.set_yticks(list(rows), [_short(t.term) for t in terms], fontsize=8)
     else:
         ax.set_yticks([])
         _label_extremes(ax, result, terms, values)
@@ -317,7 +317,7 @@ def _label_extremes(ax: Axes, result: ProbeResult, terms: list[Any], values: lis
             near.append(fraction(value))
             x = max(near) + 0.03 if align == "left" else min(near) - 0.03
             label = ax.annotate(
-                _text(f"{term} {value:.3f}"),
+                f"{_short(term)} {value:.3f}",
                 xy=(value, row[term]),
                 xytext=(x, y),
                 textcoords=ax.get_yaxis_transform(),
@@ -361,6 +361,18 @@ def _inside_vertically(ax: Axes, labels: list[Any], renderer: Any, *, top: bool)
 def _text(value: str) -> str:
     """Text from data, drawn literally: a ``$`` does not start mathtext."""
     return str(value).replace("$", r"\$")
+
+
+def _short(value: str) -> str:
+    """Text from data for a tick or a point's label, drawn literally and ``_cut``."""
+    return _text(_cut(value))
+
+
+def _cut(value: str, limit: int = 30) -> str:
+    """``value`` cut to ``limit`` characters, so that a term of hundreds (a lexicon allows
+    500) does not squeeze the axes to nothing."""
+    text = str(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 def _legend(value: str) -> str:
