@@ -57,7 +57,10 @@ TOML_CASES = [
     ("[probes.x]\ntemplates = true\n", "needs 'templates', .* got True"),
     ("[probes.x]\ntemplates = {a = 1}\n", r"needs 'templates', .* got \{'a': 1\}"),
     ("[probes.x]\ntemplates = []\n", r"needs 'templates', .* got \[\]"),
-    ("[probes.x]\ntemplates = [1, 2]\n", r"every template must be a sentence \(text\), or every one a pair .*; got 1"),
+    (
+        "[probes.x]\ntemplates = [1, 2]\n",
+        r"every template must be a sentence \(text\), or every one a pair .*; got 1",
+    ),
     ('[probes.x]\ntemplates = [["In {COUNTRY}."]]\n', r"got \['In \{COUNTRY\}.'\]"),
     ('[probes.x]\ntemplates = ""\n', "template must be non-empty text, got ''"),
     ('[probes.x]\ntemplates = ["   "]\n', "template must be non-empty text, got '   '"),
@@ -336,6 +339,58 @@ def test_a_target_label_the_model_lacks_is_refused_before_it_runs(tmp_path: Path
     with pytest.raises(ProbeError, match="target label 'happy' is not a label of the model"):
         measure_probes(model, load_probe_file(path))
     assert model.texts == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "has no 'positive' label, so say which label the probes measure: pass --target-label"),
+        (["--target-label", "happy"], "target label 'happy' is not a label of the model"),
+        (["--target-label", "positive"], "target label 'positive' is not a label of the model"),
+        (["--target-label", " "], "--target-label is empty"),
+        (["--target-label", "LABEL_1", "--probes", ""], "add --probes, or drop it"),
+    ],
+)
+def test_evaluate_checks_the_probes_target_before_it_predicts(
+    generic_model: Path,
+    sentiment_file: Path,
+    tmp_path: Path,
+    capsys,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    message: str,
+) -> None:
+    """evaluate had no --target-label, which its error asked for, and found out only after
+    predicting the whole dataset; a model without 'positive' could not be probed there."""
+
+    def predicted(*_: object) -> None:
+        raise AssertionError("predicted before the probes' labels were checked")
+
+    monkeypatch.setattr("cardgen.evaluation.run._predict_and_analyse", predicted)
+    code, _, err = run_cli(
+        capsys, "evaluate", "--model", str(generic_model), "--dataset", str(sentiment_file),
+        "--probes", "country", *args, "--output-dir", str(tmp_path / "run"), "--bootstrap", "0",
+        "--no-progress",
+    )  # fmt: skip
+    assert code == 2 and err.count("error:") == 1 and message in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_probes_measure_the_target_label(
+    generic_model: Path, sentiment_file: Path
+) -> None:
+    import cardgen
+
+    probe = template_probe("in", ["It was filmed in {COUNTRY}.", "{COUNTRY} is lovely."])
+    results = cardgen.evaluate(
+        generic_model,
+        sentiment_file,
+        label_map={"LABEL_0": "negative", "LABEL_1": "positive"},
+        probes=[probe],
+        target_label="label_1",
+        n_bootstrap=0,
+    )
+    assert results.probes["in"].target_label == "LABEL_1"
 
 
 # --- terms with markup are data, filled by plain replacement ---------------------------------

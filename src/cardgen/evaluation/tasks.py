@@ -39,6 +39,7 @@ class Plan:
     mapping: str | dict[str, str] | None
     thresholds: Thresholds
     probes: list[Probe]
+    target_label: str | None
     analysis: AnalysisOptions
     perturbations: list[Perturbation]
     robustness_sample: int | None
@@ -222,6 +223,7 @@ def _probe(
     run = measure_probes(
         model,
         plan.probes,
+        target_label=plan.target_label,
         n_bootstrap=plan.n_bootstrap,
         seed=plan.seed,
         batch_size=plan.batch_size,

@@ -68,6 +68,21 @@ def default_target(labels: Sequence[str]) -> str:
     return found
 
 
+def probe_labels(
+    labels: Sequence[str], probes: Sequence[Probe], target_label: str | None = None
+) -> tuple[list[str], list[str | None]]:
+    """The target and expected label of each probe among the model's ``labels``, with
+    ``target_label`` for probes that name none; ProbeError, before the model runs, for a label
+    the model lacks or a model without a default target."""
+    if target_label is not None and not target_label.strip():
+        raise ProbeError("--target-label is empty; name one of the model's labels")
+    targets = [
+        _label(labels, p.target_label or target_label, "target label") or default_target(labels)
+        for p in probes
+    ]
+    return targets, [_label(labels, p.expected_label, "expected label") for p in probes]
+
+
 def measure_probes(
     model: TextClassifier,
     probes: Sequence[Probe],
@@ -87,13 +102,7 @@ def measure_probes(
     """
     decider = decider or single_label(model.labels)
     labels = list(model.labels)
-    if target_label is not None and not target_label.strip():
-        raise ProbeError("--target-label is empty; name one of the model's labels")
-    targets = [
-        _label(labels, p.target_label or target_label, "target label") or default_target(labels)
-        for p in probes
-    ]
-    expected = [_label(labels, p.expected_label, "expected label") for p in probes]
+    targets, expected = probe_labels(labels, probes, target_label)
     filled = [probe.fills() for probe in probes]
     scores, stats = _predict(model, filled, batch_size=batch_size, progress=progress)
     results: dict[str, ProbeResult] = {}
