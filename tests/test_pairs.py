@@ -16,7 +16,7 @@ from conftest import run_cli, write_jsonl
 import cardgen
 from cardgen.data.load import PAIR_COLUMNS, load_data
 from cardgen.demo.synthetic import NEGATIVE, POSITIVE, SUBJECTS, build_tokenizer
-from cardgen.errors import DataError, ModelError, UsageError
+from cardgen.errors import DataError, ModelError, ProbeError, UsageError
 from cardgen.models.runner import classify, encode, padded_batch
 from cardgen.results.schema import TextPair, load_results
 
@@ -354,6 +354,33 @@ def test_probe_shapes_must_match_the_data(
     with pytest.raises(UsageError, match=r"fills sentence pairs, but this dataset holds single"):
         cardgen.evaluate(pair_model, single, probes=[_pair_probe()], output_dir=out)
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "probes", [["country"], ["pronouns", "religion"], "single", "mixed"], ids=str
+)
+def test_the_probe_command_refuses_single_texts_on_a_pair_model(
+    pair_model: Path, tmp_path: Path, capsys, probes: Any
+) -> None:
+    """Built-in probes on an NLI model scored lone sentences it never learnt from; like a pair
+    evaluation, a model fine-tuned on pairs takes only pair probes."""
+    from cardgen.probes import run_probes, template_probe
+
+    single = template_probe("single", ["A man from {COUNTRY} is cooking."])
+    given = {"single": [single], "mixed": [_pair_probe(), single]}
+    chosen = probes if isinstance(probes, list) else given[probes]
+    name = "single" if isinstance(probes, str) else probes[0]
+    with pytest.raises(ProbeError, match=rf"probe '{name}' fills single texts, but model .* was "
+                       r"fine-tuned on sentence pairs .* write its templates as pairs"):  # fmt: skip
+        run_probes(pair_model, chosen, target_label="entailment", output_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    code, _, err = run_cli(
+        capsys, "probe", "--model", str(pair_model), "--probe", "country", "--target-label",
+        "entailment", "--output-dir", str(tmp_path / "cli"), "--no-progress",
+    )  # fmt: skip
+    assert code == 2 and err.count("error:") == 1 and "fine-tuned on sentence pairs" in err
+    found = run_probes(pair_model, [_pair_probe()], n_bootstrap=0)
+    assert set(found) == {"city-pairs"}
 
 
 def _pair_probe() -> Any:

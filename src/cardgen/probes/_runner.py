@@ -237,6 +237,7 @@ def run_probes(
     resolved = resolve_probes(probes, lexicons=lexicons)
     with staged_run_dir(output_dir) as out:
         classifier = load_model(model) if isinstance(model, (str, Path)) else model
+        check_pair_model(classifier, resolved)
         run = measure_probes(
             classifier,
             resolved,
@@ -249,6 +250,22 @@ def run_probes(
         if out is not None:
             _write_probe_run(run, classifier, seed, out)
     return run.results
+
+
+def check_pair_model(model: TextClassifier, probes: Sequence[Probe]) -> None:
+    """ProbeError for single-text probes of a model that says it was fine-tuned on sentence
+    pairs (``pairs_fit``): it would score lone sentences, unlike anything it learnt."""
+    from cardgen.models.pairs import finetuning_task, pairs_fit
+
+    single = [probe.name for probe in probes if probe.pairs is None]
+    if not single or not pairs_fit(model):
+        return
+    raise ProbeError(
+        f"probe {quote(single[0])} fills single texts, but model {quote(model.info().id)} was "
+        f"fine-tuned on sentence pairs (finetuning_task: {quote(finetuning_task(model))}; "
+        f"labels: {quote(', '.join(model.labels))}); write its templates as pairs, "
+        '["premise {X}", "hypothesis"], in a probe file'
+    )
 
 
 def _write_probe_run(run: ProbeRun, classifier: TextClassifier, seed: int, out: Path) -> None:
