@@ -57,10 +57,7 @@ TOML_CASES = [
     ("[probes.x]\ntemplates = true\n", "needs 'templates', .* got True"),
     ("[probes.x]\ntemplates = {a = 1}\n", r"needs 'templates', .* got \{'a': 1\}"),
     ("[probes.x]\ntemplates = []\n", r"needs 'templates', .* got \[\]"),
-    (
-        "[probes.x]\ntemplates = [1, 2]\n",
-        r"every template must be a sentence \(text\), or every one a pair .*; got 1",
-    ),
+    ("[probes.x]\ntemplates = [1, 2]\n", r"every template must be a sentence \(text\), or every one a pair .*; got 1"),
     ('[probes.x]\ntemplates = [["In {COUNTRY}."]]\n', r"got \['In \{COUNTRY\}.'\]"),
     ('[probes.x]\ntemplates = ""\n', "template must be non-empty text, got ''"),
     ('[probes.x]\ntemplates = ["   "]\n', "template must be non-empty text, got '   '"),

@@ -317,14 +317,10 @@ def test_slice_panels_name_the_metric_on_the_axis_and_the_column_in_the_title(
     from cardgen.results.schema import SliceResult, SliceValue
 
     values = [
-        SliceValue(
-            value=v, rows=40, accuracy=Metric(a, a - 0.1, a + 0.1), macro_f1=Metric(a - 0.05)
-        )
+        SliceValue(value=v, rows=40, accuracy=Metric(a, a - 0.1, a + 0.1), macro_f1=Metric(a - 0.05))
         for v, a in (("short", 0.8), ("long", 0.6))
     ]
-    fig = slices_figure(
-        [SliceResult("length", "column", 30, values)], metric=metric, overall=0.7, title=title
-    )
+    fig = slices_figure([SliceResult("length", "column", 30, values)], metric=metric, overall=0.7, title=title)
     [ax] = fig.axes
     assert ax.get_xlabel() == axis
     assert ax.get_title(loc="left") == "by length   (dashed: all rows, 0.700)"

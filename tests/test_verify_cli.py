@@ -139,12 +139,14 @@ def test_card_out_adds_then_replaces_the_section(
 ) -> None:
     card = topic_card(0.5, dataset="topics")
     original = card.read_text()
-    code, out, _ = _verify(capsys, skops_model, card, topic_file, tmp_path, "--card-out", str(card))
+    code, out, _ = _verify(
+        capsys, skops_model, card, topic_file, tmp_path, "--card-out", str(card)
+    )
     assert code in (0, 1) and "verified results written to" in out, _
     text = card.read_text()
     assert text.startswith(original.split("## Citation")[0].rstrip("\n"))
-    assert (
-        text.index("Our own table.") < text.index("## Verified results") < text.index("## Citation")
+    assert text.index("Our own table.") < text.index("## Verified results") < text.index(
+        "## Citation"
     )
     assert "<!-- cardgen:end verified_results sha256:" in text and text.endswith("Us.\n")
     assert "`topics`, split `test`: 80 rows, from `topics.jsonl`" in text
@@ -152,7 +154,9 @@ def test_card_out_adds_then_replaces_the_section(
     code, _, _ = _verify(capsys, skops_model, card, topic_file, tmp_path, "--card-out", str(card))
     assert card.read_text().count("## Verified results") == 1
     card.write_text(card.read_text().replace("| claim |", "| my claim |"))
-    code, _, err = _verify(capsys, skops_model, card, topic_file, tmp_path, "--card-out", str(card))
+    code, _, err = _verify(
+        capsys, skops_model, card, topic_file, tmp_path, "--card-out", str(card)
+    )
     assert code == 2 and "someone edited the text of cardgen's section 'verified_results'" in err
     code, _, _ = _verify(
         capsys, skops_model, card, topic_file, tmp_path, "--card-out", str(card),
@@ -213,20 +217,9 @@ def test_a_refresh_without_verification_says_it_removed_the_section(
     _verify(capsys, skops_model, card, topic_file, tmp_path)
     output = tmp_path / "rendered" / "README.md"
     verification = str(tmp_path / "verify" / "verification.json")
-    assert (
-        run_cli(
-            capsys, "card", str(card_run), "--output", str(output), "--verification", verification
-        )[0]
-        == 0
-    )
-    code, _, err = run_cli(
-        capsys, "card", str(card_run), "--output", str(output), "--verification", verification
-    )
+    assert run_cli(capsys, "card", str(card_run), "--output", str(output), "--verification", verification)[0] == 0
+    code, _, err = run_cli(capsys, "card", str(card_run), "--output", str(output), "--verification", verification)
     assert code == 0 and "Verified results" not in err  # kept: nothing to say
     code, _, err = run_cli(capsys, "card", str(card_run), "--output", str(output))
-    assert (
-        code == 0
-        and "the 'Verified results' section was removed" in err
-        and "--verification" in err
-    )
+    assert code == 0 and "the 'Verified results' section was removed" in err and "--verification" in err
     assert "verified_results" not in output.read_text()
