@@ -488,3 +488,21 @@ def test_labels_that_do_not_match_the_model_are_not_checkable(
     (result,) = report.results
     assert result.verdict == "not_checkable" and result.reason.startswith("label set mismatch: ")
     assert report.passed and report.datasets == []
+
+
+def test_binary_roc_auc_is_one_number_whichever_class_the_model_puts_first() -> None:
+    """Each class's ROC AUC, ranked by its own probability, is the same for two classes, so a
+    model whose class 1 is the dataset's class 0 gives no second reading."""
+    from conftest import make_results
+    from sklearn.metrics import roc_auc_score
+
+    from cardgen.verify.measure import measure
+
+    rng = np.random.default_rng(3)
+    gold = rng.integers(0, 2, 300)
+    p1 = np.clip(0.3 * gold + rng.random(300) * 0.7, 0, 1)
+    assert roc_auc_score(gold, p1) == pytest.approx(roc_auc_score(1 - gold, 1 - p1))
+    results = make_results(["negative", "positive"])
+    results.model.labels = ["positive", "negative"]  # the model's class 1 is the data's class 0
+    found = measure("roc_auc", {}, results, n_bootstrap=0, seed=0)
+    assert isinstance(found, Measured) and found.metric == results.metrics["roc_auc"]

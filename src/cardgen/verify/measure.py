@@ -222,8 +222,9 @@ def _class_score(
 
 
 def _roc_auc(args: Mapping[str, Any], results: EvalResults, multi: bool) -> Measured | Unchecked:
-    """ROC AUC as cardgen computes it: of class 1 for two classes, one-vs-rest macro for more,
-    macro over labels for multi-label runs."""
+    """ROC AUC as cardgen computes it: of either class for two classes (each class's AUC,
+    ranked by its own probability, is the same), one-vs-rest macro for more, macro over labels
+    for multi-label runs."""
     average, scheme = args.get("average"), args.get("multi_class")
     if average not in (None, "macro"):
         return Unchecked("not_checkable", f"cardgen computes only the macro ROC AUC, not {average}")
@@ -237,12 +238,7 @@ def _roc_auc(args: Mapping[str, Any], results: EvalResults, multi: bool) -> Meas
             )
         if scheme != "ovr":
             return Unchecked("not_checkable", f"cardgen computes ROC AUC one-vs-rest, not {scheme}")
-    if not multi and len(results.labels) == 2:
-        positive = _positive(1, results)
-        if isinstance(positive, Unchecked):
-            reason = positive.reason.replace("pos_label 1", "roc_auc's class 1")
-            return Unchecked("ambiguous", reason)
-    return _lookup("roc_auc", results, multi)
+    return _lookup("roc_auc", results, multi)  # of two classes: the same whichever is positive
 
 
 def _readings(results: EvalResults, keys: Mapping[str, str]) -> dict[str, Metric]:
