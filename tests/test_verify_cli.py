@@ -82,6 +82,10 @@ def _truth_of(capsys, model: Path, data: Path, tmp_path: Path) -> float:
         (["--dataset", "nope=x.jsonl"], "no claim of the card names that dataset"),
         (["--discard-edits"], "--discard-edits goes with --card-out"),
         (["--card-out", "{tmp}/missing.md"], "no card at"),
+        # data the user names and cardgen cannot read is theirs to fix: not a verdict, exit 2
+        (["--dataset", "topics={tmp}/card"], "--dataset topics="),
+        (["--dataset", "topics=/dev/null"], "--dataset topics="),
+        (["--dataset", "topics={tmp}/card/README.md"], "--dataset topics="),
     ],
 )
 def test_input_errors_exit_2(

@@ -209,6 +209,8 @@ def _evaluate_group(
     except LabelError as exc:
         return None, f"label set mismatch: {exc}"
     except DataError as exc:
+        if dataset in local:  # the data the user named: theirs to fix, not a verdict
+            raise UsageError(f"--dataset {dataset}={quote(str(source))}: {exc}") from None
         return None, f"dataset unavailable or unreadable: {exc}"
     return results, ""
 
