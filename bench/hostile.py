@@ -98,6 +98,14 @@ for flag, value in [
     ("--limit", "abc"),
 ]:
     case("options", f"{flag} {value}")(lambda t, f=flag, v=value: evaluate(t, data(t), f, v))
+case("options", "--max-length past the model's positions, a long text")(
+    lambda t: evaluate(
+        t,
+        write(t / "long.jsonl", json.dumps({"text": "great " * 300, "label": "positive"}) + "\n"),
+        "--max-length",
+        "512",
+    )
+)
 case("options", "output dir is a file")(
     lambda t: [*evaluate(t, data(t)), "--output-dir", str(write(t / "f", "x"))]
 )

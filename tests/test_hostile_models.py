@@ -593,3 +593,54 @@ def test_a_hub_model_with_a_foreign_tokenizer_is_refused(hub_cache: str, tmp_pat
 def test_a_weights_file_names_its_directory(tiny_model: Path) -> None:
     with pytest.raises(ModelError, match=r"pass a transformers model directory \(for this one"):
         load_model(tiny_model / "config.json")
+
+
+# --- --max-length past what the model's table of positions holds ----------------------------
+
+
+def _long_text_data(tmp_path: Path) -> Path:
+    rows = [{"text": "the film was great. " * 60, "label": "positive"}]  # ~300 tokens
+    rows += [{"text": "awful.", "label": "negative"}, {"text": "great.", "label": "positive"}]
+    path = tmp_path / "long.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+@pytest.mark.parametrize("max_length", [129, 512, 1_000_000])
+def test_a_max_length_the_model_cannot_take_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tiny_model: Path, tmp_path: Path, max_length: int
+) -> None:
+    code, out, err = run_cli(
+        capsys,
+        "evaluate",
+        "--model",
+        str(tiny_model),
+        "--dataset",
+        str(_long_text_data(tmp_path)),
+        "--max-length",
+        str(max_length),
+        "--output-dir",
+        str(tmp_path / "run"),
+        "--bootstrap",
+        "0",
+        "--no-progress",
+    )
+    assert code == 2, err  # was 70: the model's size mismatch on the first long text
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert f"--max-length {max_length} is more than model" in err
+    assert "pass --max-length 128 or less" in err and not (tmp_path / "run").exists()
+
+
+def test_a_max_length_past_the_tokenizer_limit_but_within_the_positions_runs(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    directory = _copy(tiny_model, tmp_path)
+    settings = json.loads((directory / "tokenizer_config.json").read_text())
+    (directory / "tokenizer_config.json").write_text(
+        json.dumps({**settings, "model_max_length": 32})
+    )
+    model = load_model(directory, device="cpu", max_length=100)
+    _, stats = model.predict_scores(["the film was great. " * 60, "awful."])
+    assert model.max_length == 100 and stats.truncated == 1
+    assert load_model(directory, device="cpu").max_length == 32
