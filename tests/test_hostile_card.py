@@ -973,6 +973,18 @@ def test_terminal_tables_show_hostile_labels_as_text() -> None:
     assert "\x1b" not in out and "\x07" not in out
 
 
+@pytest.mark.parametrize("char", ["\u200b", "\u200e", "\u061c", "\u2028", "\u2066", "\ufeff"])
+def test_terminal_tables_show_invisible_characters_escaped(char: str) -> None:
+    from rich.console import Console
+
+    from cardgen.display.tables import per_class_table
+
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    console.print(per_class_table(make_results(labels=["z", f"z{char}"])))
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    assert char not in out and f"z\\u{ord(char):04x}" in out  # not two rows that look alike
+
+
 def test_plots_draw_dollar_signs_literally(tmp_path: Path) -> None:
     from cardgen.display.plots import confusion_matrix_figure, probe_figure, save_figure
 
@@ -980,6 +992,42 @@ def test_plots_draw_dollar_signs_literally(tmp_path: Path) -> None:
     save_figure(confusion_matrix_figure(results.confusion_matrix), tmp_path / "cm.png")
     save_figure(probe_figure(probe("$\\undefined{x}$")), tmp_path / "probe.png")
     assert (tmp_path / "cm.png").stat().st_size > 0 and (tmp_path / "probe.png").is_file()
+
+
+PLOT_LABELS = {
+    "30 characters": ["x" * 30, "y" * 30],
+    "200 characters": ["L" * 200, "short", "M" * 199],
+    "controls": ["\x1b]0;title\x07a", "b\u202ec", "zero\u200bwidth"],
+    "markup": ["{{ 7*7 }}{% if 1 %}x{% endif %}", "<script>alert(1)</script>"],
+}
+
+
+@pytest.mark.parametrize("labels", list(PLOT_LABELS.values()), ids=list(PLOT_LABELS))
+def test_plots_of_long_or_hostile_labels_draw_without_a_warning(
+    labels: list[str], tmp_path: Path
+) -> None:
+    import warnings
+
+    from cardgen.analysis.plots import slices_figure
+    from cardgen.display.plots import confusion_matrix_figure, probe_figure, save_figure
+    from cardgen.results.schema import SliceResult, SliceValue
+
+    values = [SliceValue(label, 40, Metric(0.5, 0.3, 0.7), Metric(0.5)) for label in labels]
+    figures = [
+        confusion_matrix_figure(make_results(labels=labels).confusion_matrix),
+        slices_figure([SliceResult("source", "column", 30, values)]),
+        probe_figure(probe(labels[0])),
+    ]
+    drawn = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # was: axes collapsed to nothing; raw ESC in a warning
+        for i, figure in enumerate(figures):
+            axes = figure.axes
+            ticks = [t for ax in axes for t in (*ax.get_xticklabels(), *ax.get_yticklabels())]
+            drawn += [t.get_text() for t in ticks]
+            save_figure(figure, tmp_path / f"{i}.png")
+    assert drawn and all(len(text) <= 60 for text in drawn), max(drawn, key=len)
+    assert not any(re.search("[\x00-\x1f\u200b\u202e]", text) for text in drawn)
 
 
 def test_cli_warnings_print_hostile_text_plainly(

@@ -12,6 +12,7 @@ from cardgen.display.plots import _text, plt
 from cardgen.results.schema import SliceResult
 
 FIGURE_WIDTH = 7.5
+VALUE_CHARS = 30  # longer slice values are cut on the axis
 
 
 def plot_slice(
@@ -72,9 +73,8 @@ def _limits(result: SliceResult, metric: str, overall: float | None) -> tuple[fl
 
 
 def _label(value: str, description: str | None, rows: int, small: bool) -> str:
-    shown = value if len(value) <= 30 else f"{value[:29]}…"
     extra = f" ({description})" if description else ""
-    return _text(f"{shown}{extra}, n={rows:,}{' (small)' if small else ''}")
+    return _text(value, VALUE_CHARS) + _text(f"{extra}, n={rows:,}{' (small)' if small else ''}")
 
 
 def slices_figure(

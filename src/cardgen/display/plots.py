@@ -1,7 +1,9 @@
 """Matplotlib (Agg) figures drawn from already computed results; nothing here recomputes metrics.
 
 Labels, terms and group names come from datasets and lexicons; they pass through ``_text`` so
-that a ``$`` in them is drawn as a dollar sign, never parsed as mathtext (which can fail).
+that a ``$`` in them is drawn as a dollar sign, never parsed as mathtext (which can fail), and
+control characters are drawn escaped; tick labels are cut so that long ones cannot squeeze
+the axes to nothing.
 """
 
 from __future__ import annotations
@@ -22,8 +24,12 @@ from matplotlib.collections import PathCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
+from cardgen.display.tables import visible  # noqa: E402
 from cardgen.results.schema import Calibration, ConfusionMatrix, ProbeResult  # noqa: E402
 from cardgen.trust.atomic import atomic_open  # noqa: E402
+
+TICK_CHARS = 24  # longer labels are cut on the axes (the tables and the card show them whole)
+SHORT_TICK = 8  # longer labels on the x axis are turned, so that neighbours do not overlap
 
 
 def plot_confusion_matrix(
@@ -39,13 +45,15 @@ def plot_confusion_matrix(
     ax.set(
         xticks=range(k),
         yticks=range(k),
-        xticklabels=[_text(label) for label in cm.labels],
-        yticklabels=[_text(label) for label in cm.labels],
+        xticklabels=[_text(label, TICK_CHARS) for label in cm.labels],
+        yticklabels=[_text(label, TICK_CHARS) for label in cm.labels],
         xlabel="predicted",
         ylabel="gold",
         title="row-normalised" if normalize else "counts",
     )
-    ax.tick_params(axis="x", labelrotation=45 if k > 3 else 0)
+    wide = k > 3 or max(len(label) for label in cm.labels) > SHORT_TICK
+    if wide:  # turned about their ends, which stay under their columns
+        plt.setp(ax.get_xticklabels(), rotation=45, ha="right", rotation_mode="anchor")
     if k <= 25:
         peak = max(max(row) for row in values) or 1
         size = 9 if k <= 8 else 6
@@ -237,9 +245,8 @@ def plot_probe(result: ProbeResult, *, ax: Axes | None = None) -> Axes:
             [],
             color=palette(groups.index(group) % palette.N),
             label=_legend(
-                f"{group} (mean {result.group_means[group]:.2f})"
-                if group in result.group_means
-                else group
+                group,
+                f" (mean {result.group_means[group]:.2f})" if group in result.group_means else "",
             ),
         )
     kind = result.term_kind or "term"
@@ -251,17 +258,16 @@ def plot_probe(result: ProbeResult, *, ax: Axes | None = None) -> Axes:
     ax.set(
         xlim=(low, high),
         ylim=(-1, len(terms)),
-        xlabel=_text(f"P({target}), mean over {len(result.templates)} templates (bars: std)"),
+        xlabel=f"P({_text(target, TICK_CHARS)}), mean over {len(result.templates)} templates "
+        "(bars: std)",
         ylabel=_text(f"{len(terms)} {kind if len(terms) == 1 else plural(kind)}, sorted"),
-        title=_text(
-            f"{result.name}: range {result.range.value:.3f}{interval}, "
-            f"flip rate {result.flip_rate:.1%}"
-        ),
+        title=f"{_text(result.name, TICK_CHARS)}: range {result.range.value:.3f}{interval}, "
+        f"flip rate {result.flip_rate:.1%}",
     )
     # Beside the axes: inside, it would cover the lowest or highest terms, which are the finding.
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize=7)
     if len(terms) <= LABEL_ALL_UP_TO:
-        ax.set_yticks(list(rows), [_text(t.term) for t in terms], fontsize=8)
+        ax.set_yticks(list(rows), [_text(t.term, TICK_CHARS) for t in terms], fontsize=8)
     else:
         ax.set_yticks([])
         _label_extremes(ax, result, terms, values)
@@ -358,14 +364,19 @@ def _inside_vertically(ax: Axes, labels: list[Any], renderer: Any, *, top: bool)
             label.xyann = (x, y + rows)
 
 
-def _text(value: str) -> str:
-    """Text from data, drawn literally: a ``$`` does not start mathtext."""
-    return str(value).replace("$", r"\$")
+def _text(value: str, limit: int | None = None) -> str:
+    """Text from data, drawn literally: control characters escaped, a ``$`` not starting
+    mathtext; cut to ``limit`` characters (the last one an ellipsis) when given."""
+    text = visible(value)
+    if limit is not None and len(text) > limit:
+        text = f"{text[: limit - 1]}…"
+    return text.replace("$", r"\$")
 
 
-def _legend(value: str) -> str:
-    """A legend entry; matplotlib hides labels that start with ``_``, so pad those."""
-    text = _text(value)
+def _legend(value: str, suffix: str = "") -> str:
+    """A legend entry: ``value`` cut like a tick label, then ``suffix``; matplotlib hides
+    labels that start with ``_``, so pad those."""
+    text = _text(value, TICK_CHARS) + suffix
     return f" {text}" if text.startswith("_") else text
 
 
