@@ -802,6 +802,11 @@ case("quietly wrong", "null and '(missing)' slice values", 0, null_slice_apart)(
         t, numbered(t, src=lambda i: (None, "(missing)")[i % 2]), "--slice-by", "src"
     )
 )
+case("quietly wrong", "--bootstrap 1: slice CIs without their value", 0)(
+    lambda t: evaluate(
+        t, numbered(t, src=lambda i: "ab"[i % 3 == 0]), "--bootstrap", "1", "--slice-by", "src"
+    )
+)
 case("quietly wrong", "--limit --sample prediction index", 0, predictions_name_source_rows)(
     lambda t: evaluate(t, numbered(t), "--limit", "5", "--sample")
 )

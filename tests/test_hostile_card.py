@@ -973,6 +973,32 @@ def test_terminal_tables_show_hostile_labels_as_text() -> None:
     assert "\x1b" not in out and "\x07" not in out
 
 
+@pytest.mark.parametrize(
+    ("value", "low", "high"),
+    [(0.9, 0.95, 0.97), (0.5, 0.1, 0.3), (0.7, 0.7, 0.7), (1.0, 0.0, 1.0)],
+    ids=["above", "below", "a point", "all"],
+)
+def test_intervals_that_leave_out_their_value_are_drawn_as_they_are(
+    value: float, low: float, high: float, tmp_path: Path
+) -> None:
+    """A bootstrap percentile CI need not hold its point estimate (--bootstrap 1 always,
+    skewed metrics sometimes); the plots crashed on it (exit 70)."""
+    from cardgen.analysis.plots import slices_figure
+    from cardgen.display.plots import save_figure
+    from cardgen.display.plots_multilabel import label_f1_figure
+    from cardgen.results.schema import ClassMetrics, LabelDetail, SliceResult, SliceValue
+
+    ci = Metric(value, low, high)
+    slices = [SliceResult("source", "column", 1, [SliceValue("web", 9, ci, ci)])]
+    rows = [ClassMetrics("a", value, value, value, 9)]
+    details = [LabelDetail("a", 0.5, 5, 1, 1, 3, f1_ci=(low, high))]
+    for i, figure in enumerate([slices_figure(slices), label_f1_figure(rows, details)]):
+        (bars,) = [c for c in figure.axes[0].collections if c.get_segments()]
+        ((start, _), (end, _)) = bars.get_segments()[0]
+        assert (start, end) == pytest.approx((low, high))
+        save_figure(figure, tmp_path / f"{i}.png")
+
+
 @pytest.mark.parametrize("char", ["\u200b", "\u200e", "\u061c", "\u2028", "\u2066", "\ufeff"])
 def test_terminal_tables_show_invisible_characters_escaped(char: str) -> None:
     from rich.console import Console

@@ -32,6 +32,14 @@ TICK_CHARS = 24  # longer labels are cut on the axes (the tables and the card sh
 SHORT_TICK = 8  # longer labels on the x axis are turned, so that neighbours do not overlap
 
 
+def interval_bars(ax: Axes, rows: Any, low: Any, high: Any, **style: Any) -> None:
+    """Each interval from ``low`` to ``high`` at its row, as an error bar about its own middle:
+    a bootstrap percentile CI need not hold its point estimate (matplotlib refuses negative
+    error lengths about the point)."""
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    ax.errorbar((low + high) / 2, rows, xerr=(high - low) / 2, fmt="none", **style)
+
+
 def plot_confusion_matrix(
     cm: ConfusionMatrix, *, normalize: bool = False, ax: Axes | None = None
 ) -> Axes:
