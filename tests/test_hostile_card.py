@@ -370,6 +370,37 @@ def write_run(results, directory: Path) -> Path:  # type: ignore[no-untyped-def]
     return directory
 
 
+TAMPERED_VALUES = {
+    "accuracy 5": (lambda r: r["metrics"]["accuracy"].update(value=5), "is 5, outside its range"),
+    "negative f1": (lambda r: r["per_class"][0].update(f1=-0.2), r"f1\[negative\]' in .* -0.2"),
+    "recall 1.5": (lambda r: r["per_class"][1].update(recall=1.5), "is 1.5, outside its range"),
+    "reversed CI": (
+        lambda r: r["metrics"]["macro_f1"].update(ci_low=0.9, ci_high=0.2),
+        r"'macro_f1' .* \[0.9, 0.2\], low above high",
+    ),
+    "CI past 1": (
+        lambda r: r["metrics"]["accuracy"].update(ci_high=1.7),
+        "outside the range of the metric",
+    ),
+    "ece -1": (lambda r: r["metrics"]["ece"].update(value=-1), "is -1, outside its range"),
+}
+
+
+@pytest.mark.parametrize(("edit", "message"), TAMPERED_VALUES.values(), ids=list(TAMPERED_VALUES))
+def test_tampered_values_are_refused_before_a_card_shows_them(
+    edit, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = save_run(make_results(), tmp_path / "run")
+    data = json.loads((run / "results.json").read_text())
+    edit(data)
+    (run / "results.json").write_text(json.dumps(data))
+    out_dir = tmp_path / "card"
+    code_, out, err = run_cli(capsys, "card", str(run), "--output", str(out_dir / "README.md"))
+    assert code_ == 2 and err.count("error:") == 1, err  # was 0: the card showed the number
+    assert re.search(message, err) and "re-run `cardgen evaluate`" in err, err
+    assert not out_dir.exists()
+
+
 @pytest.mark.parametrize("name", BAD_NAMES, ids=[f"n{i}" for i in range(len(BAD_NAMES))])
 @pytest.mark.parametrize("where", ["files", "probe plot", "other files"])
 def test_image_paths_that_leave_the_run_are_refused(

@@ -40,6 +40,7 @@ from cardgen.cards.training import (
     load_training_history,
 )
 from cardgen.errors import CardError, OutputError, UsageError
+from cardgen.gate.values import checked_results
 from cardgen.results.schema import EvalResults, load_results
 from cardgen.trust.atomic import atomic_open
 from cardgen.trust.untrusted import check_output_file, quote
@@ -304,6 +305,6 @@ def check_metadata(
 
 def _load(results: EvalResults | str | Path) -> tuple[EvalResults, Path | None]:
     if isinstance(results, EvalResults):
-        return results, None
+        return checked_results(results, "the results"), None
     path = Path(results)
-    return load_results(path), path if path.is_dir() else path.parent
+    return checked_results(load_results(path), str(path)), path if path.is_dir() else path.parent

@@ -1,9 +1,7 @@
 """Matplotlib (Agg) figures drawn from already computed results; nothing here recomputes metrics.
 
-Labels, terms and group names come from datasets and lexicons; they pass through ``_text`` so
-that a ``$`` in them is drawn as a dollar sign, never parsed as mathtext (which can fail), and
-control characters are drawn escaped; tick labels are cut so that long ones cannot squeeze
-the axes to nothing.
+Labels, terms and group names come from datasets and lexicons; they pass through ``_text``: a
+``$`` is drawn as a dollar sign (never mathtext, which can fail), controls escaped, long ones cut.
 """
 
 from __future__ import annotations
@@ -33,9 +31,8 @@ SHORT_TICK = 8  # longer labels on the x axis are turned, so that neighbours do 
 
 
 def interval_bars(ax: Axes, rows: Any, low: Any, high: Any, **style: Any) -> None:
-    """Each interval from ``low`` to ``high`` at its row, as an error bar about its own middle:
-    a bootstrap percentile CI need not hold its point estimate (matplotlib refuses negative
-    error lengths about the point)."""
+    """Each interval from ``low`` to ``high`` at its row, an error bar about its own middle: a
+    bootstrap percentile CI need not hold its point estimate (no negative lengths about it)."""
     low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
     ax.errorbar((low + high) / 2, rows, xerr=(high - low) / 2, fmt="none", **style)
 
@@ -59,8 +56,7 @@ def plot_confusion_matrix(
         ylabel="gold",
         title="row-normalised" if normalize else "counts",
     )
-    wide = k > 3 or max(len(label) for label in cm.labels) > SHORT_TICK
-    if wide:  # turned about their ends, which stay under their columns
+    if k > 3 or max(len(label) for label in cm.labels) > SHORT_TICK:  # turned about their ends
         plt.setp(ax.get_xticklabels(), rotation=45, ha="right", rotation_mode="anchor")
     if k <= 25:
         peak = max(max(row) for row in values) or 1
@@ -382,8 +378,7 @@ def _text(value: str, limit: int | None = None) -> str:
 
 
 def _legend(value: str, suffix: str = "") -> str:
-    """A legend entry: ``value`` cut like a tick label, then ``suffix``; matplotlib hides
-    labels that start with ``_``, so pad those."""
+    """``value`` cut, then ``suffix``; matplotlib hides labels that start with ``_``: padded."""
     text = _text(value, TICK_CHARS) + suffix
     return f" {text}" if text.startswith("_") else text
 
