@@ -106,6 +106,7 @@ case("options", "--max-length past the model's positions, a long text")(
         "512",
     )
 )
+case("options", "--sample without --limit")(lambda t: evaluate(t, numbered(t), "--sample"))
 case("options", "output dir is a file")(
     lambda t: [*evaluate(t, data(t)), "--output-dir", str(write(t / "f", "x"))]
 )

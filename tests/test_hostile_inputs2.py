@@ -309,3 +309,23 @@ def test_multi_label_predictions_index_is_the_source_row(tmp_path: Path) -> None
     lines = [json.loads(x) for x in (run / "predictions.jsonl").read_text().splitlines()]
     assert [line["index"] for line in lines] == data.row_ids
     assert [len(line["gold"]) for line in lines] == [sum(rows[i]["label"]) for i in data.row_ids]
+
+
+# --- flags that did nothing -----------------------------------------------------------------
+
+IGNORED_FLAGS = {
+    "--sample without --limit": (["--sample"], "--sample draws the --limit rows at random"),
+    "--sample --seed without --limit": (["--sample", "--seed", "3"], "add --limit N"),
+}
+
+
+@pytest.mark.parametrize(("flags", "message"), IGNORED_FLAGS.values(), ids=list(IGNORED_FLAGS))
+def test_flags_that_would_do_nothing_are_refused(
+    tmp_path: Path, capsys, flags: list[str], message: str
+) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", DEMO_ROWS[:20])
+    run = tmp_path / "run"
+    args = ["--dataset", str(path), "--output-dir", str(run), "--bootstrap", "0", "--no-progress"]
+    code, out, err = run_cli(capsys, "evaluate", "--model", str(DEMO_MODEL), *args, *flags)
+    assert code == 2 and err.count("error:") == 1 and message in err, err  # was 0, flag ignored
+    assert not run.exists()

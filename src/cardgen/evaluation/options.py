@@ -24,6 +24,7 @@ def check_run_options(
     device: str = "auto",
     dtype: str = "auto",
     limit: int | None = None,
+    sample: bool = False,
     n_bootstrap: int = 1000,
     seed: int = 0,
     label_order: Sequence[str] | None = None,
@@ -34,6 +35,8 @@ def check_run_options(
     _check_int("--batch-size", batch_size, low=1, high=MAX_TOKENS, optional=True)
     _check_int("--max-length", max_length, low=1, high=MAX_TOKENS, optional=True, unit="tokens")
     _check_int("--limit", limit, low=1, high=None, optional=True, unit="rows")
+    if sample and limit is None:
+        raise UsageError("--sample draws the --limit rows at random: add --limit N, or no --sample")
     _check_int("--bootstrap", n_bootstrap, low=0, high=MAX_BOOTSTRAP, unit="resamples")
     _check_int("--seed", seed, low=0, high=MAX_SEED)
     if not isinstance(device, str) or not _DEVICE.match(device):
