@@ -316,6 +316,9 @@ def test_multi_label_predictions_index_is_the_source_row(tmp_path: Path) -> None
 IGNORED_FLAGS = {
     "--sample without --limit": (["--sample"], "--sample draws the --limit rows at random"),
     "--sample --seed without --limit": (["--sample", "--seed", "3"], "add --limit N"),
+    "--probes ''": (["--probes", ""], "--probes names no probe (got '')"),
+    "--probes ' , '": (["--probes", " , "], "--probes names no probe (got ' , ')"),
+    "--probe , --probe ''": (["--probe", ",", "--probe", ""], "name some of country"),
 }
 
 
@@ -328,4 +331,15 @@ def test_flags_that_would_do_nothing_are_refused(
     args = ["--dataset", str(path), "--output-dir", str(run), "--bootstrap", "0", "--no-progress"]
     code, out, err = run_cli(capsys, "evaluate", "--model", str(DEMO_MODEL), *args, *flags)
     assert code == 2 and err.count("error:") == 1 and message in err, err  # was 0, flag ignored
+    assert not run.exists()
+
+
+@pytest.mark.parametrize("probes", [[""], [",,"], [" ", ","]])
+def test_the_probe_command_refuses_probes_that_name_nothing(
+    tmp_path: Path, capsys, probes: list[str]
+) -> None:
+    flags = [part for value in probes for part in ("--probe", value)]
+    run = tmp_path / "run"
+    code, out, err = run_cli(capsys, "probe", *flags, "--output-dir", str(run), "--no-progress")
+    assert code == 2 and err.count("error:") == 1 and "names no probe" in err, err  # was: all
     assert not run.exists()

@@ -283,7 +283,7 @@ def evaluate(
             trusted_types=trust or (),
             output_dir=output_dir,
             progress=progress,
-            probes=split_probes([probes] if probes else None),
+            probes=split_probes([probes] if probes is not None else None),
             robustness=split_list(robustness) or (),
             robustness_sample=robustness_sample,
             slice_by=slice_by or (),
