@@ -9,19 +9,18 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import matplotlib
 import numpy as np
-from numpy.typing import NDArray
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.collections import PathCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
+from cardgen.display._legend import legend_in_empty_corner  # noqa: E402
 from cardgen.display.tables import visible  # noqa: E402
 from cardgen.results.schema import Calibration, ConfusionMatrix, ProbeResult  # noqa: E402
 from cardgen.trust.atomic import atomic_open  # noqa: E402
@@ -111,7 +110,7 @@ def plot_reliability(
         ylabel="accuracy in bin",
         title=f"reliability (ECE {calibration.ece:.3f}, {calibration.n_bins} bins)",
     )
-    _legend_in_empty_corner(ax, ("upper left", "lower right"), fontsize=8)
+    legend_in_empty_corner(ax, ("upper left", "lower right"), fontsize=8)
     return ax
 
 
@@ -165,38 +164,6 @@ def reliability_figure(calibration: Calibration, *, n_classes: int | None = None
     top.set_xlabel("")
     top.tick_params(labelbottom=False)
     return fig
-
-
-Corner = Literal["upper left", "upper right", "lower left", "lower right"]
-
-
-def _legend_in_empty_corner(ax: Axes, corners: tuple[Corner, ...], *, fontsize: float) -> None:
-    """Put the legend in the first corner whose box covers no marker, else beside the axes."""
-    fig = ax.figure
-    fig.canvas.figure.draw_without_rendering()  # the layout, no pixels: coordinates are final
-    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
-    points = _marker_points(ax)
-    for corner in corners:
-        box = ax.legend(loc=corner, fontsize=fontsize).get_window_extent(renderer).padded(6)
-        inside = (points[:, 0] >= box.x0) & (points[:, 0] <= box.x1)
-        if not (inside & (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1)).any():
-            return
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize=fontsize)
-
-
-def _marker_points(ax: Axes) -> NDArray[np.float64]:
-    """Display coordinates (n x 2) of every marker on ``ax``: line markers and scatter points."""
-    data = [
-        np.asarray(line.get_xydata(), dtype=float).reshape(-1, 2)
-        for line in ax.get_lines()
-        if line.get_marker() not in (None, "None", "", " ")
-    ]
-    data += [
-        np.asarray(c.get_offsets(), dtype=float).reshape(-1, 2)
-        for c in ax.collections
-        if isinstance(c, PathCollection)
-    ]
-    return np.asarray(ax.transData.transform(np.concatenate([np.empty((0, 2)), *data])))
 
 
 LABEL_ALL_UP_TO = 40
