@@ -11,6 +11,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import make_results, run_cli, save_run
 from markdown_it import MarkdownIt
@@ -1002,6 +1003,25 @@ def test_terminal_tables_show_hostile_labels_as_text() -> None:
     out = console.file.getvalue()  # type: ignore[attr-defined]
     assert "[/bold]" in out and "[red]model[/red]" in out and "\\x1b[31m\\x07" in out
     assert "\x1b" not in out and "\x07" not in out
+
+
+@pytest.mark.parametrize("k", [60, 61, 1000])
+def test_a_confusion_matrix_of_many_labels_is_drawn_without_their_names(
+    k: int, tmp_path: Path
+) -> None:
+    """Thousands of tick labels took minutes to lay out (1,000 labels: 31 s of plots)."""
+    from cardgen.display.plots import MAX_TICK_LABELS, confusion_matrix_figure, save_figure
+    from cardgen.results.schema import ConfusionMatrix
+
+    labels = [f"<b>{i}</b>" for i in range(k)]
+    figure = confusion_matrix_figure(ConfusionMatrix(labels, np.eye(k, dtype=int).tolist()))
+    for ax in figure.axes[:2]:  # the two matrices, not their colour bars
+        names = [t.get_text() for t in ax.get_xticklabels()]
+        assert names == (labels if k <= MAX_TICK_LABELS else [])
+        assert (f"{k:,} labels in the order of the per-class table" in ax.get_xlabel()) == (
+            k > MAX_TICK_LABELS
+        )
+    save_figure(figure, tmp_path / "cm.png")
 
 
 @pytest.mark.parametrize(
