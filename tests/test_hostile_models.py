@@ -195,6 +195,24 @@ def test_a_directory_of_several_skops_files_says_to_pick_one(tmp_path: Path) -> 
         load_model(tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("names", "shown"),
+    [
+        (["model.pkl"], "'model.pkl'"),
+        (["clf.joblib", "notes.txt"], "'clf.joblib'"),
+        (["b.pickle", "a.pkl"], "'a.pkl', 'b.pickle'"),
+    ],
+)
+@pytest.mark.parametrize("allow_pickle", [False, True])
+def test_a_directory_of_a_pickle_says_to_pass_the_file(
+    tmp_path: Path, names: list[str], shown: str, allow_pickle: bool
+) -> None:
+    for name in names:
+        (tmp_path / name).write_bytes(pickle.dumps({"not": "a model"}))
+    with pytest.raises(ModelError, match=f"it holds {shown}: pass that file, with --allow-pickle"):
+        load_model(tmp_path, allow_pickle=allow_pickle)  # was: "pass ... save_pretrained() wrote"
+
+
 def test_a_checkpoint_without_a_classifier_head_is_not_given_random_weights(
     tiny_model: Path, tmp_path: Path
 ) -> None:
