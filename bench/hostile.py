@@ -422,6 +422,11 @@ case("cards", "html over a hand-written md")(
         str(write(t / "hand.md", "# mine\n")),
     ]
 )
+case("cards", "--output the run's own results.json, --overwrite")(
+    lambda t: (lambda r: ["card", str(r), "--output", str(r / "results.json"), "--overwrite"])(
+        demo_run(t)
+    )
+)
 case("cards", "output is a directory")(
     lambda t: ["card", str(demo_run(t)), "--output", str((t / "dir").mkdir() or t / "dir")]
 )

@@ -371,6 +371,23 @@ def write_run(results, directory: Path) -> Path:  # type: ignore[no-untyped-def]
     return directory
 
 
+@pytest.mark.parametrize("name", ["results.json", "predictions.jsonl", "reliability.png"])
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_a_card_never_replaces_a_file_of_its_own_run(
+    name: str, fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = make_results()
+    results.files["predictions"] = "predictions.jsonl"
+    run = write_run(results, tmp_path / "run")
+    (run / "predictions.jsonl").write_text("{}\n")
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    args = ["--output", str(run / name), "--format", fmt, "--overwrite"]
+    code_, out, err = run_cli(capsys, "card", str(run), *args)
+    assert code_ == 2 and err.count("error:") == 1, err  # was 0: results.json became a card
+    assert f"is the run's own {name}, not a card" in err and str(run / "README.md") in err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
 TAMPERED_VALUES = {
     "accuracy 5": (lambda r: r["metrics"]["accuracy"].update(value=5), "is 5, outside its range"),
     "negative f1": (lambda r: r["per_class"][0].update(f1=-0.2), r"f1\[negative\]' in .* -0.2"),
