@@ -120,7 +120,7 @@ def check_threshold(value: float | str | Path | Mapping[str, float] | None) -> T
         path = Path(value)
         source, name = f"thresholds file {path}", path.name
         value = parse_json(
-            read_text(path, error=UsageError, what="thresholds file"),
+            read_text(path, error=UsageError, what="thresholds file", encoding="utf-8-sig"),
             source=source,
             error=UsageError,
         )

@@ -175,9 +175,13 @@ def check_directory(directory: Path, *, model: str) -> None:
 def read_config(file: Path, *, model: str, trust_remote_code: bool) -> dict[str, Any]:
     """config.json, parsed with bounds and checked before transformers builds anything."""
     source = f"config.json of model {quote(model)}"
-    data = parse_json(
-        read_text(file, error=ModelError, what=source), source=source, error=ModelError
-    )
+    text = read_text(file, error=ModelError, what=source)
+    if text.startswith("\ufeff"):
+        raise ModelError(
+            f"{source} starts with a byte order mark (BOM), which transformers cannot read; "
+            "save it as UTF-8 without BOM"
+        )
+    data = parse_json(text, source=source, error=ModelError)
     if not isinstance(data, dict):
         raise ModelError(f"{source} must be a JSON object, found {type(data).__name__}")
     _check_model_type(data, source, trust_remote_code=trust_remote_code)
