@@ -396,9 +396,9 @@ TAMPERED_VALUES = {
         lambda r: r["metrics"]["macro_f1"].update(ci_low=0.9, ci_high=0.2),
         r"'macro_f1' .* \[0.9, 0.2\], low above high",
     ),
-    "CI past 1": (
-        lambda r: r["metrics"]["accuracy"].update(ci_high=1.7),
-        "outside the range of the metric",
+    "reversed accuracy CI": (
+        lambda r: r["metrics"]["accuracy"].update(ci_low=0.5, ci_high=0.4),
+        r"'accuracy' .* \[0.5, 0.4\], low above high",
     ),
     "ece -1": (lambda r: r["metrics"]["ece"].update(value=-1), "is -1, outside its range"),
 }
