@@ -247,6 +247,38 @@ def test_cli_prints_and_writes_the_leaderboard(four: list[Path], tmp_path: Path,
     )
 
 
+@pytest.mark.parametrize("count", [9, 17, 30])
+def test_many_runs_stay_readable_in_a_terminal(
+    count: int, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One column per run squeezed thirty runs into columns a character wide and listed all
+    435 pairs: tables now take eight runs each and list at most 30 pairs, the report all."""
+    monkeypatch.setenv("COLUMNS", "100")
+    genres = ["drama" if i % 2 == 0 else "comedy" for i in range(N)]
+    runs = [
+        write_sliced_run(tmp_path / f"r{i}", predicted(1 + i % 4), confidence, genres)
+        for i in range(count)
+    ]
+    output = tmp_path / "board.md"
+    argv = ["compare", *map(str, runs), "--bootstrap", "20", "--examples", "2", "--output"]
+    code, out, err = run(capsys, *argv, str(output))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert max(map(len, lines)) <= 100
+    assert not [line for line in lines if re.fullmatch(r"\s*\S\s*", line)]  # no letter-wide column
+    tables = -(-count // 8)
+    words = " ".join(out.split())
+    assert words.count("best run per slice") == tables
+    assert words.count("rows every run gets wrong") == tables
+    assert f"(runs #{count - (count - 1) % 8}-#{count})" in words
+    pairs = count * (count - 1) // 2
+    shown = len([line for line in lines if re.match(r"\s+#\d+\s+#\d+ [+-]", line)])
+    assert shown == min(pairs, 30)
+    assert (f"30 of {pairs} pairs shown" in words) is (pairs > 30)
+    report = output.read_text()
+    assert len(re.findall(r"^\| #\d+ \| #\d+ \|", report, re.M)) == pairs
+
+
 def test_reports_escape_labels_texts_and_paths(tmp_path: Path) -> None:
     gold = [HOSTILE[LABELS.index(g)] for g in GOLD]
     texts = [f"| a |\n# head <img src=x onerror=alert(1)> [l](javascript:x) {i}" for i in range(N)]

@@ -741,7 +741,8 @@ def test_a_text_of_megabytes_is_tokenized_from_its_head(text: str) -> None:
     from transformers import AutoTokenizer
 
     from cardgen.demo import DEMO_MODEL
-    from cardgen.models.runner import LONG_TEXT, encode
+    from cardgen.models._long_texts import LONG_TEXT
+    from cardgen.models.runner import encode
 
     tokenizer = AutoTokenizer.from_pretrained(DEMO_MODEL)
     whole = tokenizer(text, truncation=False).input_ids

@@ -319,6 +319,7 @@ IGNORED_FLAGS = {
     "--probes ''": (["--probes", ""], "--probes names no probe (got '')"),
     "--probes ' , '": (["--probes", " , "], "--probes names no probe (got ' , ')"),
     "--probe , --probe ''": (["--probe", ",", "--probe", ""], "name some of country"),
+    "--target-label without --probes": (["--target-label", "positive"], "add --probes, or drop"),
 }
 
 

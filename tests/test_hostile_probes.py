@@ -338,6 +338,58 @@ def test_a_target_label_the_model_lacks_is_refused_before_it_runs(tmp_path: Path
     assert model.texts == []
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "has no 'positive' label, so say which label the probes measure: pass --target-label"),
+        (["--target-label", "happy"], "target label 'happy' is not a label of the model"),
+        (["--target-label", "positive"], "target label 'positive' is not a label of the model"),
+        (["--target-label", " "], "--target-label is empty"),
+        (["--target-label", "LABEL_1", "--probes", ""], "--probes names no probe (got '')"),
+    ],
+)
+def test_evaluate_checks_the_probes_target_before_it_predicts(
+    generic_model: Path,
+    sentiment_file: Path,
+    tmp_path: Path,
+    capsys,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    message: str,
+) -> None:
+    """evaluate had no --target-label, which its error asked for, and found out only after
+    predicting the whole dataset; a model without 'positive' could not be probed there."""
+
+    def predicted(*_: object) -> None:
+        raise AssertionError("predicted before the probes' labels were checked")
+
+    monkeypatch.setattr("cardgen.evaluation.run._predict_and_analyse", predicted)
+    code, _, err = run_cli(
+        capsys, "evaluate", "--model", str(generic_model), "--dataset", str(sentiment_file),
+        "--probes", "country", *args, "--output-dir", str(tmp_path / "run"), "--bootstrap", "0",
+        "--no-progress",
+    )  # fmt: skip
+    assert code == 2 and err.count("error:") == 1 and message in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_probes_measure_the_target_label(
+    generic_model: Path, sentiment_file: Path
+) -> None:
+    import cardgen
+
+    probe = template_probe("in", ["It was filmed in {COUNTRY}.", "{COUNTRY} is lovely."])
+    results = cardgen.evaluate(
+        generic_model,
+        sentiment_file,
+        label_map={"LABEL_0": "negative", "LABEL_1": "positive"},
+        probes=[probe],
+        target_label="label_1",
+        n_bootstrap=0,
+    )
+    assert results.probes["in"].target_label == "LABEL_1"
+
+
 # --- terms with markup are data, filled by plain replacement ---------------------------------
 
 MARKUP_TERMS = [

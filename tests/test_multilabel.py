@@ -352,6 +352,30 @@ def test_malformed_label_lists_are_refused(labels: list, message: str, tmp_path:
         load_data(path)
 
 
+HOT = [[0, 0, 1, 1], [1, 0, 0, 0], [0, 1, 1, 0]]
+
+
+@pytest.mark.parametrize(
+    ("odd", "label_format", "why"),
+    [
+        ([2, 0, 0, 0], None, r"row 3 is \[2, 0, 0, 0\]"),
+        ([0, "1", 0, 0], None, r"row 3 is \[0, '1', 0, 0\]"),
+        ([-1, 0, 1, 0], None, r"row 3 is \[-1, 0, 1, 0\]"),
+        ([0, 0, 0, 3], None, r"row 3 is \[0, 0, 0, 3\]"),
+        ([1, 0, 0, 0], "ids", "--label-format ids"),
+    ],
+)
+def test_vectors_read_as_ids_with_a_repeat_are_refused(
+    odd: list, label_format: str | None, why: str, tmp_path: Path
+) -> None:
+    """One entry that is not 0/1 makes a multi-hot column read as class ids; deduplicating
+    [0, 0, 1, 1] to ids {0, 1} would score the wrong labels, so the repeat is refused."""
+    rows = [{"text": "t", "label": x} for x in [*HOT, odd]]
+    path = write_jsonl(tmp_path / "d.jsonl", rows)
+    with pytest.raises(DataError, match=rf"reads as lists of class ids \({why}.*row 0 repeats"):
+        load_data(path, label_format=label_format)
+
+
 def test_empty_lists_are_rows_without_labels(ml_model: Path, tmp_path: Path) -> None:
     rows = [{"text": "a post", "label": []}, {"text": "a nasty clown", "label": ["toxic"]}]
     data = load_data(write_jsonl(tmp_path / "d.jsonl", rows))

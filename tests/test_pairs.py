@@ -16,7 +16,7 @@ from conftest import run_cli, write_jsonl
 import cardgen
 from cardgen.data.load import PAIR_COLUMNS, load_data
 from cardgen.demo.synthetic import NEGATIVE, POSITIVE, SUBJECTS, build_tokenizer
-from cardgen.errors import DataError, ModelError, UsageError
+from cardgen.errors import DataError, ModelError, ProbeError, UsageError
 from cardgen.models.runner import classify, encode, padded_batch
 from cardgen.results.schema import TextPair, load_results
 
@@ -174,6 +174,33 @@ def test_classify_pairs_streams_in_chunks(pair_model: Path, pair_data, chunk_row
     assert stats.truncated == 2
 
 
+@pytest.mark.parametrize(
+    ("max_length", "pairs"), [(1, True), (2, True), (3, True), (1, False), (2, False)]
+)
+def test_a_max_length_without_room_for_text_is_refused(
+    pair_model: Path, pair_file: Path, tmp_path: Path, capsys, max_length: int, pairs: bool
+) -> None:
+    """Under the special tokens' count the tokenizer does not cut at all: the model saw the
+    whole text while the run said every row was truncated."""
+    second = ["--text-pair-column", "hypothesis"] if pairs else []
+    code, _, err = run_cli(
+        capsys, "evaluate", "--model", str(pair_model), "--dataset", str(pair_file),
+        "--text-column", "premise", *second, "--max-length", str(max_length),
+        "--bootstrap", "0", "--no-progress", "--output-dir", str(tmp_path / "run"),
+    )  # fmt: skip
+    specials = 3 if pairs else 2
+    assert code == 2 and err.count("error:") == 1
+    assert f"adds {specials} special tokens" in err and f"--max-length {specials + 1} or" in err
+    assert not (tmp_path / "run").exists()
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(pair_model)
+    fits = encode(
+        tokenizer, ["the film was great"], specials + 1, ["it felt dull"] if pairs else None
+    )
+    assert fits.lengths.max() == specials + 1  # one token more and the cut holds
+
+
 def test_evaluate_pairs_equals_a_plain_forward_pass(
     pair_model: Path, pair_file: Path, pair_data, tmp_path: Path
 ) -> None:
@@ -327,6 +354,33 @@ def test_probe_shapes_must_match_the_data(
     with pytest.raises(UsageError, match=r"fills sentence pairs, but this dataset holds single"):
         cardgen.evaluate(pair_model, single, probes=[_pair_probe()], output_dir=out)
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "probes", [["country"], ["pronouns", "religion"], "single", "mixed"], ids=str
+)
+def test_the_probe_command_refuses_single_texts_on_a_pair_model(
+    pair_model: Path, tmp_path: Path, capsys, probes: Any
+) -> None:
+    """Built-in probes on an NLI model scored lone sentences it never learnt from; like a pair
+    evaluation, a model fine-tuned on pairs takes only pair probes."""
+    from cardgen.probes import run_probes, template_probe
+
+    single = template_probe("single", ["A man from {COUNTRY} is cooking."])
+    given = {"single": [single], "mixed": [_pair_probe(), single]}
+    chosen = probes if isinstance(probes, list) else given[probes]
+    name = "single" if isinstance(probes, str) else probes[0]
+    with pytest.raises(ProbeError, match=rf"probe '{name}' fills single texts, but model .* was "
+                       r"fine-tuned on sentence pairs .* write its templates as pairs"):  # fmt: skip
+        run_probes(pair_model, chosen, target_label="entailment", output_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    code, _, err = run_cli(
+        capsys, "probe", "--model", str(pair_model), "--probe", "country", "--target-label",
+        "entailment", "--output-dir", str(tmp_path / "cli"), "--no-progress",
+    )  # fmt: skip
+    assert code == 2 and err.count("error:") == 1 and "fine-tuned on sentence pairs" in err
+    found = run_probes(pair_model, [_pair_probe()], n_bootstrap=0)
+    assert set(found) == {"city-pairs"}
 
 
 def _pair_probe() -> Any:

@@ -181,6 +181,34 @@ def test_probe_labels_stay_inside_the_frame(values: list[float]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("count", "length", "grouped"),
+    [(4, 500, False), (4, 200, True), (60, 500, True), (8, 80, False)],
+    ids=["few-huge-terms", "grouped", "extremes-labelled", "long"],
+)
+def test_long_terms_are_cut_and_the_axes_keep_their_size(
+    count: int, length: int, grouped: bool
+) -> None:
+    """A 500-character term (the lexicons' limit) collapsed the constrained layout to axes of
+    no size: ticks, extremes and legend entries are cut instead."""
+    import warnings
+
+    values = list(np.linspace(0.1, 0.9, count))
+    result = probe(values, grouped=grouped, prefix="w" * length)
+    if grouped:
+        for term in result.terms:
+            object.__setattr__(term, "group", f"{term.group} " + "g" * length)
+        result.group_means = {t.group: 0.5 for t in result.terms}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = drawn(probe_figure(result))
+    ax = fig.axes[0]
+    assert ax.get_window_extent().width >= 0.3 * fig.bbox.width
+    shown = [t.get_text() for t in ax.get_yticklabels()] + [t.get_text() for t in ax.texts]
+    shown += [t.get_text() for t in ax.get_legend().get_texts()]
+    assert shown and max(map(len, shown)) <= 70 and any("…" in text for text in shown)
+
+
+@pytest.mark.parametrize(
     ("kind", "axis"),
     [
         ("nationality", "193 nationalities, sorted"),
@@ -275,3 +303,25 @@ def test_legend_leaves_corners_that_hold_markers() -> None:
     legend = top.get_legend().get_window_extent()
     assert len(covered(legend, markers(top), pad=5)) == 0
     assert legend.x0 >= top.get_window_extent().x1
+
+
+@pytest.mark.parametrize(
+    ("metric", "title", "axis"),
+    [("accuracy", None, "accuracy (95% CI)"), ("macro_f1", None, "macro-f1 (95% CI)"),
+     ("accuracy", "subset accuracy", "subset accuracy (95% CI)")],
+)  # fmt: skip
+def test_slice_panels_name_the_metric_on_the_axis_and_the_column_in_the_title(
+    metric: str, title: str | None, axis: str
+) -> None:
+    from cardgen.analysis.plots import slices_figure
+    from cardgen.results.schema import SliceResult, SliceValue
+
+    values = [
+        SliceValue(value=v, rows=40, accuracy=Metric(a, a - 0.1, a + 0.1), macro_f1=Metric(a - 0.05))
+        for v, a in (("short", 0.8), ("long", 0.6))
+    ]
+    fig = slices_figure([SliceResult("length", "column", 30, values)], metric=metric, overall=0.7, title=title)
+    [ax] = fig.axes
+    assert ax.get_xlabel() == axis
+    assert ax.get_title(loc="left") == "by length   (dashed: all rows, 0.700)"
+    plt.close(fig)

@@ -14,7 +14,7 @@ from cardgen.errors import CardError, UsageError
 from cardgen.results.schema import Metric
 from cardgen.verify import read_claims, verify_card
 from cardgen.verify.claims import Claim
-from cardgen.verify.measure import Measured, Unchecked
+from cardgen.verify.measure import Measured, Unchecked, precheck
 from cardgen.verify.report import judge, printed_equal
 
 COMMIT = "89abcdef0123456789abcdef0123456789abcdef"
@@ -204,7 +204,12 @@ def test_binary_f1_without_average_is_the_positive_class(
         ("0.91", 0.91, 0.9151, False),
         ("0.910", 0.91, 0.9106, False),
         ("0.9074", 0.9074, 0.90744, True),
-        ("1", 1.0, 0.7, True),
+        ("1", 1.0, 0.7, False),
+        ("1", 1.0, 0.9996, False),
+        ("1", 1.0, 1.0, True),
+        ("0", 0.0, 0.3, False),
+        ("1.0", 1.0, 0.96, True),
+        ("1.0", 1.0, 0.94, False),
         ("9.1e-1", 0.91, 0.9149, True),
     ],
 )
@@ -338,6 +343,40 @@ def test_claims_come_from_the_model_index_and_eval_results(tmp_path: Path) -> No
     assert theirs.config == "sst2"
 
 
+@pytest.mark.parametrize("args", [["macro"], "macro", 5, [{"average": "macro"}]])
+def test_args_that_are_no_mapping_make_the_claim_not_checkable(
+    args: object, tmp_path: Path
+) -> None:
+    """Dropping them would check the f1 of no average (binary) against a claim of another."""
+    metric = {"type": "f1", "value": 0.8, "args": args}
+    card = write_card(
+        tmp_path / "README.md", [{"dataset": "d", "split": "test", "metrics": [metric]}]
+    )
+    (claim,) = read_claims(card)
+    assert claim.unknown_reason and "are no mapping" in claim.unknown_reason
+
+
+@pytest.mark.parametrize(
+    ("args", "checkable"),
+    [
+        ({"normalize": False}, False),
+        ({"normalize": "true"}, False),
+        ({"normalize": 0}, False),
+        ({"zero_division": 1}, False),
+        ({"zero_division": "nan"}, False),
+        ({"zero_division": [0]}, False),
+        ({"normalize": True}, True),
+        ({"zero_division": 0}, True),
+        ({"zero_division": "warn"}, True),
+    ],
+)
+def test_arguments_that_change_the_number_are_not_checkable(args: dict, checkable: bool) -> None:
+    """normalize: false claims a count, zero_division: 1 other values for ill-defined ratios."""
+    reason = precheck("text-classification", "accuracy", args, 0.8)
+    assert (reason is None) is checkable
+    assert checkable or f"cardgen computes only {next(iter(args))}" in str(reason)
+
+
 def test_cards_without_claims_or_with_a_broken_index_are_refused(tmp_path: Path) -> None:
     bare = tmp_path / "bare" / "README.md"
     bare.parent.mkdir()
@@ -449,3 +488,21 @@ def test_labels_that_do_not_match_the_model_are_not_checkable(
     (result,) = report.results
     assert result.verdict == "not_checkable" and result.reason.startswith("label set mismatch: ")
     assert report.passed and report.datasets == []
+
+
+def test_binary_roc_auc_is_one_number_whichever_class_the_model_puts_first() -> None:
+    """Each class's ROC AUC, ranked by its own probability, is the same for two classes, so a
+    model whose class 1 is the dataset's class 0 gives no second reading."""
+    from conftest import make_results
+    from sklearn.metrics import roc_auc_score
+
+    from cardgen.verify.measure import measure
+
+    rng = np.random.default_rng(3)
+    gold = rng.integers(0, 2, 300)
+    p1 = np.clip(0.3 * gold + rng.random(300) * 0.7, 0, 1)
+    assert roc_auc_score(gold, p1) == pytest.approx(roc_auc_score(1 - gold, 1 - p1))
+    results = make_results(["negative", "positive"])
+    results.model.labels = ["positive", "negative"]  # the model's class 1 is the data's class 0
+    found = measure("roc_auc", {}, results, n_bootstrap=0, seed=0)
+    assert isinstance(found, Measured) and found.metric == results.metrics["roc_auc"]

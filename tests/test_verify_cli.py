@@ -97,6 +97,43 @@ def test_input_errors_exit_2(
     assert message in err and err.count("error:") == 1 and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    "columns", [("premise", "hypothesis"), ("question1", "question2"), ("sentence1", "sentence2")]
+)
+def test_a_group_that_stops_the_verification_leaves_the_output_as_it_was(
+    capsys, skops_model: Path, topic_file: Path, tmp_path: Path, columns: tuple[str, str]
+) -> None:
+    """The first group's run was left without a verification.json when a later group stopped
+    with a usage error (here: pair columns found by name for a model of single texts)."""
+    claim = {"split": "test", "metrics": [{"type": "accuracy", "value": 0.5}]}
+    card = write_card(
+        tmp_path / "card" / "README.md",
+        [{"dataset": "topics", **claim}, {"dataset": "pairs", **claim}],
+    )
+    first, second = columns
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(json.dumps({first: "a", second: "b", "label": "World"}) + "\n")
+    out = tmp_path / "verify"
+
+    def verify(data: Path) -> tuple[int, str]:
+        code, _, err = run_cli(
+            capsys, "verify", "--model", str(skops_model), "--card", str(card), "--dataset",
+            f"topics={topic_file}", "--dataset", f"pairs={data}", "--output-dir", str(out),
+            "--bootstrap", "20",
+        )  # fmt: skip
+        return code, err
+
+    code, err = verify(pairs)
+    assert code == 2 and err.count("error:") == 1 and "found by name as a sentence pair" in err
+    assert not out.exists()
+    assert verify(topic_file)[0] in (0, 1)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert Path("verification.json") in before and Path("topics--test/results.json") in before
+    assert verify(pairs)[0] == 2
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+
+
 def test_card_out_adds_then_replaces_the_section(
     capsys, skops_model: Path, topic_file: Path, topic_card, tmp_path: Path
 ) -> None:
@@ -171,3 +208,18 @@ def test_card_renders_the_section_from_a_verification_file(
     bad.write_text('{"kind": "something else"}')
     code, _, err = run_cli(capsys, "card", str(card_run), "--verification", str(bad))
     assert code == 2 and "is not a report of `cardgen verify`" in err
+
+
+def test_a_refresh_without_verification_says_it_removed_the_section(
+    capsys, skops_model: Path, topic_file: Path, topic_card, card_run: Path, tmp_path: Path
+) -> None:
+    card = topic_card(0.5)
+    _verify(capsys, skops_model, card, topic_file, tmp_path)
+    output = tmp_path / "rendered" / "README.md"
+    verification = str(tmp_path / "verify" / "verification.json")
+    assert run_cli(capsys, "card", str(card_run), "--output", str(output), "--verification", verification)[0] == 0
+    code, _, err = run_cli(capsys, "card", str(card_run), "--output", str(output), "--verification", verification)
+    assert code == 0 and "Verified results" not in err  # kept: nothing to say
+    code, _, err = run_cli(capsys, "card", str(card_run), "--output", str(output))
+    assert code == 0 and "the 'Verified results' section was removed" in err and "--verification" in err
+    assert "verified_results" not in output.read_text()

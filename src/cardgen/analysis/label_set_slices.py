@@ -14,11 +14,10 @@ from numpy.typing import NDArray
 from cardgen.analysis.slices import (
     MAX_SLICE_BOOTSTRAP,
     automatic_slices,
-    rank_slices,
+    measured_slices,
     row_lengths,
-    slice_gaps,
 )
-from cardgen.results.schema import Metric, SliceResult, SliceValue
+from cardgen.results.schema import Metric, SliceResult
 from cardgen.tasks.metrics import bootstrap_metrics
 from cardgen.tasks.multilabel_metrics import label_set_metrics
 
@@ -87,40 +86,30 @@ def label_set_slice_metrics(
     the labels gold in the slice; and the largest gaps between slices of ``min_size`` rows."""
     gold, pred = np.asarray(gold, dtype=bool), np.asarray(pred, dtype=bool)
     names, inverse = np.unique(np.asarray(values, dtype=object).astype(str), return_inverse=True)
-    rows = np.bincount(inverse, minlength=len(names))
-    ranked = rank_slices([str(name) for name in names], rows, order)
     draws = min(n_bootstrap, MAX_SLICE_BOOTSTRAP)
-    out: list[SliceValue] = []
-    replicates: dict[str, dict[str, NDArray[np.float64]]] = {}
-    for i in ranked:
-        value, member = str(names[i]), inverse == i
+
+    def measure(i: int) -> tuple[dict[str, Any], dict[str, NDArray[np.float64]] | None]:
+        member = inverse == i
         point, reps = label_set_metrics(
             gold[member], pred[member], n_bootstrap=draws, seed=seed + i
         )
         stack = None if reps is None else np.stack([reps[name] for name in _METRICS])
         accuracy, macro_f1, micro_f1 = bootstrap_metrics([point[n] for n in _METRICS], stack)
-        out.append(
-            SliceValue(
-                value=value,
-                rows=int(rows[i]),
-                accuracy=accuracy,
-                macro_f1=macro_f1,
-                micro_f1=micro_f1,
-                recall=_recalls(gold[member], pred[member], labels),
-                small=bool(rows[i] < min_size),
-                description=(descriptions or {}).get(value),
-            )
-        )
-        if reps is not None:
-            replicates[value] = {"accuracy": reps["subset_accuracy"], "macro_f1": reps["macro_f1"]}
-    return SliceResult(
-        column=column,
-        kind=kind,
-        min_size=min_size,
-        values=out,
-        gaps=slice_gaps(out, replicates),
+        metrics = {
+            "accuracy": accuracy,
+            "macro_f1": macro_f1,
+            "micro_f1": micro_f1,
+            "recall": _recalls(gold[member], pred[member], labels),
+        }
+        if reps is None:
+            return metrics, None
+        return metrics, {"accuracy": reps["subset_accuracy"], "macro_f1": reps["macro_f1"]}
+
+    return measured_slices(
+        [str(name) for name in names], np.bincount(inverse, minlength=len(names)), measure,
+        column=column, kind=kind, min_size=min_size, order=order, descriptions=descriptions,
         note=note,
-    )
+    )  # fmt: skip
 
 
 def _recalls(

@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from cardgen.display.plots import _text, interval_bars, plt
+from cardgen.display.plots import _short, _text, interval_bars, plt
 from cardgen.results.schema import SliceResult
 
 FIGURE_WIDTH = 7.5
-VALUE_CHARS = 30  # longer slice values are cut on the axis
 
 
 def plot_slice(
@@ -41,13 +40,13 @@ def plot_slice(
     ax.set_yticks(range(len(values)))
     ax.set_yticklabels([_label(v.value, v.description, v.rows, v.small) for v in values])
     ax.invert_yaxis()
-    title = f"by {result.column}"
+    heading = f"by {result.column}"
     if overall is not None:
         ax.axvline(overall, color="0.3", ls="--", lw=1)
-        title += f"   (dashed: all rows, {overall:.3f})"
+        heading += f"   (dashed: all rows, {overall:.3f})"
     ax.set_xlim(*_limits(result, metric, overall))
     ax.set_xlabel(f"{title or metric.replace('_', '-')} (95% CI)")
-    ax.set_title(_text(title), loc="left", fontsize=10)
+    ax.set_title(_text(heading), loc="left", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return ax
 
@@ -64,7 +63,7 @@ def _limits(result: SliceResult, metric: str, overall: float | None) -> tuple[fl
 
 def _label(value: str, description: str | None, rows: int, small: bool) -> str:
     extra = f" ({description})" if description else ""
-    return _text(value, VALUE_CHARS) + _text(f"{extra}, n={rows:,}{' (small)' if small else ''}")
+    return f"{_short(value)}{_text(extra)}, n={rows:,}{' (small)' if small else ''}"
 
 
 def slices_figure(

@@ -103,16 +103,12 @@ def slice_metrics_from_counts(
     """``slice_metrics`` from each slice's confusion matrix (``cms[i]`` for ``names[i]``).
     Slices without rows are left out."""
     cms = np.asarray(cms, dtype=np.int64).reshape(len(names), len(labels), len(labels))
-    rows = cms.sum(axis=(1, 2))
-    ranked = rank_slices(names, rows, order)
     rng = np.random.default_rng(seed)
     n_bootstrap = min(n_bootstrap, MAX_SLICE_BOOTSTRAP)
     point = confusion_metrics(cms)
     recall = per_class_scores(cms)["recall"]
-    out: list[SliceValue] = []
-    replicates: dict[str, dict[str, NDArray[np.float64]]] = {}
-    for i in ranked:
-        value = str(names[i])
+
+    def measure(i: int) -> tuple[dict[str, Any], dict[str, NDArray[np.float64]] | None]:
         present = np.flatnonzero(cms[i].sum(axis=1))
         points = [point["accuracy"][i], point["macro_f1"][i], *recall[i, present]]
         reps = _replicates(cms[i], n_bootstrap, rng) if n_bootstrap > 0 else None
@@ -122,15 +118,45 @@ def slice_metrics_from_counts(
             else np.vstack([reps["accuracy"], reps["macro_f1"], reps["recall"].T[present]])
         )
         accuracy, macro_f1, *recalls = bootstrap_metrics(points, stack)
+        recall_of = {labels[int(c)]: m for c, m in zip(present, recalls, strict=True)}
+        return {"accuracy": accuracy, "macro_f1": macro_f1, "recall": recall_of}, reps
+
+    return measured_slices(
+        names, cms.sum(axis=(1, 2)), measure, column=column, kind=kind, min_size=min_size,
+        order=order, descriptions=descriptions, note=note,
+    )  # fmt: skip
+
+
+SliceMeasure = Callable[[int], tuple[dict[str, Any], dict[str, NDArray[np.float64]] | None]]
+"""Slice ``i``'s metrics (``SliceValue`` fields) and bootstrap replicates (None without)."""
+
+
+def measured_slices(
+    names: Sequence[str],
+    rows: NDArray[Any],
+    measure: SliceMeasure,
+    *,
+    column: str,
+    kind: str,
+    min_size: int,
+    order: Sequence[str] | None,
+    descriptions: Mapping[str, str] | None,
+    note: str | None,
+) -> SliceResult:
+    """The slices ``rank_slices`` reports, each measured by ``measure``, and the largest gaps
+    between those of at least ``min_size`` rows."""
+    out: list[SliceValue] = []
+    replicates: dict[str, dict[str, NDArray[np.float64]]] = {}
+    for i in rank_slices(names, rows, order):
+        value = str(names[i])
+        metrics, reps = measure(i)
         out.append(
             SliceValue(
                 value=value,
                 rows=int(rows[i]),
-                accuracy=accuracy,
-                macro_f1=macro_f1,
-                recall={labels[int(c)]: m for c, m in zip(present, recalls, strict=True)},
                 small=bool(rows[i] < min_size),
                 description=(descriptions or {}).get(value),
+                **metrics,
             )
         )
         if reps is not None:

@@ -32,6 +32,7 @@ from cardgen.trust.untrusted import check_output_file, quote, read_text
 
 BEGIN = "<!-- cardgen:begin {} -->"
 END = "<!-- cardgen:end {} -->"
+VERIFIED = "verified_results"  # the section of `cardgen verify` (cards/verified.py)
 SEALED_END = "<!-- cardgen:end {} sha256:{} -->"
 MODEL = "<!-- cardgen:model {} -->"
 MAX_CARD_BYTES = 32 * 2**20
@@ -42,7 +43,6 @@ _MARKER = re.compile(
 )
 _MODEL = re.compile(r"^<!-- cardgen:model (\S+) -->[ \t]*(?=\r?$)", re.M)
 _ANY_MARKER = re.compile(r"<!--\s*cardgen:[^\n]*", re.I)
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 
 
 @dataclass(frozen=True)
@@ -264,33 +264,12 @@ def check_section(name: str, text: str) -> None:
             "cardgen finds its sections by these comments, so a copy inside a section would "
             "corrupt every later refresh; remove it"
         )
-    fence = _open_fence(text)
-    if fence is not None:
+    opened = scan(text)[1]
+    if opened is not None:
         raise CardError(
-            f"{where} opens a code block with {fence[0]!r} on line {fence[1]} and never closes "
-            "it, so the rest of the card would show as code; close it"
+            f"{where} opens {opened.what} on line {opened.line} and never closes it, so the "
+            "rest of the card would show as code, be hidden or break; close it"
         )
-    if text.rfind("<!--") > text.rfind("-->"):
-        raise CardError(
-            f"{where} opens an HTML comment (`<!--`) and never closes it, so the rest of the "
-            "card would be hidden; close it with `-->`"
-        )
-
-
-def _open_fence(text: str) -> tuple[str, int] | None:
-    """The fence and line of a fenced code block that ``text`` leaves open, if any."""
-    opened: tuple[str, int] | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = _FENCE.match(line)
-        if match is None:
-            continue
-        fence, rest = match.groups()
-        if opened is None:
-            if not (fence[0] == "`" and "`" in rest):
-                opened = (fence, number)
-        elif fence[0] == opened[0][0] and len(fence) >= len(opened[0]) and not rest.strip():
-            opened = None
-    return opened
 
 
 def read_existing_card(target: Path) -> str:
@@ -346,6 +325,14 @@ def refresh_file(
     refreshed, missing = refresh_card(
         existing, text, source=str(target), discard_edits=discard_edits
     )
+    old_names = find_blocks(split_front_matter(existing)[1], source=str(target))
+    if VERIFIED in old_names and VERIFIED not in find_blocks(text, source="the rendered card"):
+        warnings.warn(
+            f"{target}: the 'Verified results' section was removed, since it checked claims "
+            "this refresh may have changed; pass --verification with the verification.json of "
+            "a new `cardgen verify` run to put it back",
+            stacklevel=4,
+        )
     for name in missing:
         if name in sections:
             warnings.warn(

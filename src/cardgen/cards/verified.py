@@ -19,6 +19,7 @@ from cardgen.cards.merge import insert_section
 from cardgen.cards.sections import (
     BEGIN,
     END,
+    VERIFIED,
     edited_sections,
     find_blocks,
     line_endings,
@@ -31,7 +32,6 @@ from cardgen.errors import CardError
 from cardgen.trust.atomic import atomic_open
 from cardgen.trust.untrusted import parse_json, quote, read_text
 
-SECTION = "verified_results"
 PARTIAL = "partials/verified.md.j2"
 KIND = "cardgen-verification"
 SCHEMA = 1
@@ -69,7 +69,7 @@ def verified_section(verification: dict[str, Any]) -> str:
         ],
     }
     body = render_template(default_templates_dir() / PARTIAL, {"verification": shown})
-    return seal(f"{BEGIN.format(SECTION)}\n{body.strip()}\n{END.format(SECTION)}\n")
+    return seal(f"{BEGIN.format(VERIFIED)}\n{body.strip()}\n{END.format(VERIFIED)}\n")
 
 
 def _public(name: Any) -> Any:
@@ -93,15 +93,15 @@ def add_verified_section(
     _, body = split_front_matter(text)
     head = text[: len(text) - len(body)]
     blocks = find_blocks(body, source=str(target))
-    if SECTION not in blocks:
+    if VERIFIED not in blocks:
         after = blocks.get("evaluation")
         if after is not None:
-            pair = f"\n\n{BEGIN.format(SECTION)}\n{END.format(SECTION)}"
+            pair = f"\n\n{BEGIN.format(VERIFIED)}\n{END.format(VERIFIED)}"
             body = body[: after.end] + pair + body[after.end :]
         else:
-            body = insert_section(body, SECTION, source=str(target))
+            body = insert_section(body, VERIFIED, source=str(target))
         blocks = find_blocks(body, source=str(target))
-    block = blocks[SECTION]
+    block = blocks[VERIFIED]
     if edited_sections(body, [block]) and not discard_edits:
         refuse_edits(str(target), body, [block], first_line=head.count("\n") + 1)
     section = verified_section(verification).rstrip("\n")

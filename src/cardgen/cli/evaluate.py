@@ -183,7 +183,14 @@ def evaluate(
             "--probes",
             "--probe",
             help="Also run bias probes: comma-separated built-in probes (country, nationality, "
-            "religion, gender-names, pronouns) or .toml/.yaml probe files."
+            "religion, gender-names, pronouns) or .toml/.yaml probe files.",
+        ),
+    ] = None,
+    target_label: Annotated[
+        str | None,
+        typer.Option(
+            help="Label whose probability the probes compare, for probes that name none "
+            "[default: the model's positive label; required without one]."
         ),
     ] = None,
     robustness: Annotated[
@@ -284,6 +291,7 @@ def evaluate(
             output_dir=output_dir,
             progress=progress,
             probes=split_probes([probes] if probes is not None else None),
+            target_label=target_label,
             robustness=split_list(robustness) or (),
             robustness_sample=robustness_sample,
             slice_by=slice_by or (),

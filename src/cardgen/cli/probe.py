@@ -89,7 +89,7 @@ def probe(
         str | None,
         typer.Option(
             help="Label whose probability is compared, for probes that name none "
-            "[default: positive, else the model's last label]."
+            "[default: the model's positive label; required without one]."
         ),
     ] = None,
     expected_label: Annotated[

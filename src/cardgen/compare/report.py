@@ -9,6 +9,7 @@ and the HTML page goes through the card's ``nh3`` sanitizer.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from rich import box
@@ -29,6 +30,12 @@ from cardgen.trust.atomic import write_text
 TEMPLATE = "compare.md.j2"
 MANY_TEMPLATE = "compare_many.md.j2"
 MAX_TEXT = 80  # characters of an example's text in the terminal
+MAX_RUN_COLUMNS = 8
+"""Runs per terminal table with a column per run; more runs get one table per eight, so that
+thirty runs do not squeeze a terminal's table into columns one character wide."""
+MAX_PAIR_ROWS = 30
+"""Pairs of runs the terminal lists (thirty runs make 435): the significant ones first; the
+report file (--output) lists them all."""
 
 
 def check_report_file(path: str | os.PathLike[str]) -> Path:
@@ -181,8 +188,11 @@ def disagreements_table(comparison: Comparison) -> Table:
 def comparison_tables(comparison: Comparison | Leaderboard) -> list[Table]:
     """The tables ``cardgen compare`` prints, in order: what differs, then the comparison."""
     tables = []
-    if comparison.differences:
-        tables.append(differences_table(comparison.differences, _names(comparison)))
+    names = _names(comparison)
+    for chunk in _run_chunks(len(names)):
+        if comparison.differences:
+            shown = [replace(d, values=d.values[chunk]) for d in comparison.differences]
+            tables.append(differences_table(shown, names[chunk]))
     if isinstance(comparison, Leaderboard):
         return tables + leaderboard_tables(comparison)
     tables += [metrics_delta_table(comparison), per_class_delta_table(comparison)]
@@ -217,7 +227,14 @@ def leaderboard_tables(board: Leaderboard) -> list[Table]:
         else f"no paired test: {board.comparison}"
     )
     pairs = _table(title, ("better", "worse", "delta", "95% CI", "p", "p Holm", "sig."), ())
-    for p in board.pairs:
+    listed = board.pairs
+    if len(listed) > MAX_PAIR_ROWS:
+        listed = sorted(listed, key=lambda p: not p.significant)[:MAX_PAIR_ROWS]
+        pairs.caption = (
+            f"{len(listed)} of {len(board.pairs)} pairs shown, the significant ones first; "
+            "--output FILE lists every pair"
+        )
+    for p in listed:
         holm = f"{p.p_holm:.3g}" if p.p_holm is not None else "-"
         mark = ("yes" if p.significant else "no") if p.p_holm is not None else "-"
         pairs.add_row(
@@ -230,30 +247,50 @@ def leaderboard_tables(board: Leaderboard) -> list[Table]:
             mark,
         )
     tables = [standings, pairs]
+    chunks = _run_chunks(len(board.runs))
     if board.slices:
-        numbers = tuple(f"#{i}" for i in range(1, len(board.runs) + 1))
-        columns = ("column", "value", "rows", *numbers, "best")
-        slices = _table(
-            f"best run per slice, by {board.slice_metric}", columns, ("column", "value")
-        )
-        for piece in board.slices:
-            slices.add_row(
-                plain(piece.column),
-                plain(f"{piece.value} ({piece.description})" if piece.description else piece.value),
-                str(piece.rows),
-                *(f"{v:.4f}" for v in piece.values),
-                ", ".join(f"#{b}" for b in piece.best),
-            )
-        tables.append(slices)
+        tables += [_slices_table(board, chunk) for chunk in chunks]
     if board.mistakes:
-        tables.append(_mistakes_table(board))
+        tables += [_mistakes_table(board, chunk) for chunk in chunks]
     return tables
 
 
-def _mistakes_table(board: Leaderboard) -> Table:
-    title = f"rows every run gets wrong: {len(board.mistakes)} most confident of {board.n_mistakes}"
+def _run_chunks(count: int) -> list[slice]:
+    """The runs of each terminal table with a column per run (``MAX_RUN_COLUMNS``)."""
+    return [slice(i, i + MAX_RUN_COLUMNS) for i in range(0, count, MAX_RUN_COLUMNS)]
+
+
+def _chunk_title(title: str, board: Leaderboard, chunk: slice) -> str:
+    numbers = range(1, len(board.runs) + 1)[chunk]
+    if len(numbers) == len(board.runs):
+        return title
+    return f"{title} (runs #{numbers[0]}-#{numbers[-1]})"
+
+
+def _slices_table(board: Leaderboard, chunk: slice) -> Table:
+    numbers = tuple(f"#{i}" for i in range(1, len(board.runs) + 1))[chunk]
+    columns = ("column", "value", "rows", *numbers, "best")
+    title = _chunk_title(f"best run per slice, by {board.slice_metric}", board, chunk)
+    table = _table(title, columns, ("column", "value", "best"))
+    for piece in board.slices:
+        table.add_row(
+            plain(piece.column),
+            plain(f"{piece.value} ({piece.description})" if piece.description else piece.value),
+            str(piece.rows),
+            *(f"{v:.4f}" for v in piece.values[chunk]),
+            ", ".join(f"#{b}" for b in piece.best),
+        )
+    return table
+
+
+def _mistakes_table(board: Leaderboard, chunk: slice) -> Table:
+    title = _chunk_title(
+        f"rows every run gets wrong: {len(board.mistakes)} most confident of {board.n_mistakes}",
+        board,
+        chunk,
+    )
     texts = any(m.text for m in board.mistakes)
-    numbers = tuple(f"#{i}" for i in range(1, len(board.runs) + 1))
+    numbers = tuple(f"#{i}" for i in range(1, len(board.runs) + 1))[chunk]
     columns = ("index", "gold", *numbers, *(("text",) if texts else ()))
     table = _table(title, columns, ("gold", *numbers, "text"))
     for m in board.mistakes:
@@ -262,7 +299,7 @@ def _mistakes_table(board: Leaderboard) -> Table:
         table.add_row(
             str(m.index),
             plain(m.gold),
-            *(plain(p) for p in m.predicted),
+            *(plain(p) for p in m.predicted[chunk]),
             *((plain(clipped),) if texts else ()),
         )
     return table

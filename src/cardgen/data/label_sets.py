@@ -77,10 +77,9 @@ def label_sets(
     lists = [row for row in (raw if whole is None else whole) if isinstance(row, list | tuple)]
     if label_format == "multi-hot" or (label_format is None and _multi_hot(lists)):
         return _from_vectors(raw, rows, source, column)
-    values = [
-        tuple(dict.fromkeys(check(v, rows[i], source, column) for v in row))
-        for i, row in enumerate(raw)
-    ]
+    checked = [[check(v, rows[i], source, column) for v in row] for i, row in enumerate(raw)]
+    _check_repeated_ids(checked, raw, rows, source, column)
+    values = [tuple(dict.fromkeys(row)) for row in checked]
     kinds = {type(v) for row in values for v in row}
     if len(kinds) > 1:
         raise DataError(
@@ -120,6 +119,38 @@ def _multi_hot(lists: Sequence[Any]) -> bool:
     if not flat or not all(_bit(v) for v in flat):
         return False
     return any(isinstance(v, bool) for v in flat) or any(len(set(row)) < len(row) for row in lists)
+
+
+def _check_repeated_ids(
+    checked: Sequence[Sequence[int | str]],
+    raw: Sequence[Any],
+    rows: Sequence[int],
+    source: str,
+    column: str,
+) -> None:
+    """DataError on a list of class ids that repeats an id: the column is multi-hot vectors
+    with an entry other than 0/1 (``[0, 2, 1, 0]``, ``[0, "1", 1]``), or was read as ids by
+    ``--label-format ids``; dropping the repeat would score a different label set."""
+    repeat = next(
+        (i for i, row in enumerate(checked) if len(set(row)) < len(row) and _all_ids(row)), None
+    )
+    if repeat is None:
+        return
+    odd = next((i for i, row in enumerate(raw) if not all(_bit(v) for v in row)), None)
+    why = (
+        "--label-format ids"
+        if odd is None
+        else f"row {rows[odd]} is {quote(raw[odd])}, with an entry that is not 0 or 1"
+    )
+    raise DataError(
+        f"label column {quote(column)} of {source} reads as lists of class ids ({why}), but "
+        f"row {rows[repeat]} repeats a class id: {quote(raw[repeat])}; give multi-hot vectors "
+        "only 0/1 entries (and --label-format multi-hot), or list each class id once"
+    )
+
+
+def _all_ids(row: Sequence[int | str]) -> bool:
+    return all(isinstance(v, int) for v in row)
 
 
 def _vector_width(lists: Sequence[Any]) -> int | None:

@@ -25,7 +25,6 @@ from cardgen.display.tables import visible  # noqa: E402
 from cardgen.results.schema import Calibration, ConfusionMatrix, ProbeResult  # noqa: E402
 from cardgen.trust.atomic import atomic_open  # noqa: E402
 
-TICK_CHARS = 24  # longer labels are cut on the axes (the tables and the card show them whole)
 SHORT_TICK = 8  # longer labels on the x axis are turned, so that neighbours do not overlap
 MAX_TICK_LABELS = 60  # a confusion matrix of more labels is drawn without their names
 
@@ -42,7 +41,7 @@ def plot_confusion_matrix(
 ) -> Axes:
     """Heatmap of counts (or row-normalised rates), gold labels on rows."""
     if ax is None:
-        _, ax = plt.subplots(figsize=_square_size(len(cm.labels)))
+        _, ax = plt.subplots(figsize=_square_size(len(cm.labels), max(map(len, cm.labels))))
     values: list[list[Any]] = cm.normalized() if normalize else cm.counts
     k = len(cm.labels)
     image = ax.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalize else None)
@@ -52,7 +51,7 @@ def plot_confusion_matrix(
         order = f"{k:,} labels in the order of the per-class table"
         ax.set(xticks=[], yticks=[], xlabel=f"predicted ({order})", ylabel=f"gold ({order})")
         return ax
-    names = [_text(label, TICK_CHARS) for label in cm.labels]
+    names = [_short(label) for label in cm.labels]
     ax.set(xticks=range(k), yticks=range(k), xticklabels=names, yticklabels=names)
     if k > 3 or max(len(label) for label in cm.labels) > SHORT_TICK:  # turned about their ends
         plt.setp(ax.get_xticklabels(), rotation=45, ha="right", rotation_mode="anchor")
@@ -69,7 +68,7 @@ def plot_confusion_matrix(
 
 def confusion_matrix_figure(cm: ConfusionMatrix) -> Figure:
     """Counts and row-normalised matrices side by side."""
-    width, height = _square_size(len(cm.labels))
+    width, height = _square_size(len(cm.labels), max(map(len, cm.labels), default=0))
     fig, (left, right) = plt.subplots(1, 2, figsize=(2 * width, height), layout="constrained")
     plot_confusion_matrix(cm, ax=left)
     plot_confusion_matrix(cm, normalize=True, ax=right)
@@ -215,8 +214,9 @@ def plot_probe(result: ProbeResult, *, ax: Axes | None = None) -> Axes:
             [],
             color=palette(groups.index(group) % palette.N),
             label=_legend(
-                group,
-                f" (mean {result.group_means[group]:.2f})" if group in result.group_means else "",
+                f"{_cut(group)} (mean {result.group_means[group]:.2f})"
+                if group in result.group_means
+                else _cut(group)
             ),
         )
     kind = result.term_kind or "term"
@@ -228,16 +228,15 @@ def plot_probe(result: ProbeResult, *, ax: Axes | None = None) -> Axes:
     ax.set(
         xlim=(low, high),
         ylim=(-1, len(terms)),
-        xlabel=f"P({_text(target, TICK_CHARS)}), mean over {len(result.templates)} templates "
-        "(bars: std)",
+        xlabel=f"P({_short(target)}), mean over {len(result.templates)} templates (bars: std)",
         ylabel=_text(f"{len(terms)} {kind if len(terms) == 1 else plural(kind)}, sorted"),
-        title=f"{_text(result.name, TICK_CHARS)}: range {result.range.value:.3f}{interval}, "
+        title=f"{_short(result.name)}: range {result.range.value:.3f}{interval}, "
         f"flip rate {result.flip_rate:.1%}",
     )
     # Beside the axes: inside, it would cover the lowest or highest terms, which are the finding.
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize=7)
     if len(terms) <= LABEL_ALL_UP_TO:
-        ax.set_yticks(list(rows), [_text(t.term, TICK_CHARS) for t in terms], fontsize=8)
+        ax.set_yticks(list(rows), [_short(t.term) for t in terms], fontsize=8)
     else:
         ax.set_yticks([])
         _label_extremes(ax, result, terms, values)
@@ -293,7 +292,7 @@ def _label_extremes(ax: Axes, result: ProbeResult, terms: list[Any], values: lis
             near.append(fraction(value))
             x = max(near) + 0.03 if align == "left" else min(near) - 0.03
             label = ax.annotate(
-                _text(f"{term} {value:.3f}"),
+                f"{_short(term)} {value:.3f}",
                 xy=(value, row[term]),
                 xytext=(x, y),
                 textcoords=ax.get_yaxis_transform(),
@@ -334,18 +333,27 @@ def _inside_vertically(ax: Axes, labels: list[Any], renderer: Any, *, top: bool)
             label.xyann = (x, y + rows)
 
 
-def _text(value: str, limit: int | None = None) -> str:
+def _text(value: str) -> str:
     """Text from data, drawn literally: control characters escaped, a ``$`` not starting
-    mathtext; cut to ``limit`` characters (the last one an ellipsis) when given."""
-    text = visible(value)
-    if limit is not None and len(text) > limit:
-        text = f"{text[: limit - 1]}…"
-    return text.replace("$", r"\$")
+    mathtext."""
+    return visible(value).replace("$", r"\$")
 
 
-def _legend(value: str, suffix: str = "") -> str:
-    """``value`` cut, then ``suffix``; matplotlib hides labels that start with ``_``: padded."""
-    text = _text(value, TICK_CHARS) + suffix
+def _short(value: str) -> str:
+    """Text from data for a tick or a point's label, drawn literally and ``_cut``."""
+    return _text(_cut(value))
+
+
+def _cut(value: str, limit: int = 30) -> str:
+    """``value`` cut to ``limit`` characters, so that a term of hundreds (a lexicon allows
+    500) does not squeeze the axes to nothing."""
+    text = str(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def _legend(value: str) -> str:
+    """A legend entry; matplotlib hides labels that start with ``_``, so pad those."""
+    text = _text(value)
     return f" {text}" if text.startswith("_") else text
 
 
@@ -373,8 +381,9 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     return Path(path)
 
 
-def _square_size(k: int) -> tuple[float, float]:
-    side = min(12.0, max(4.0, 0.45 * k + 2.5))
+def _square_size(k: int, longest: int = 0) -> tuple[float, float]:
+    """Room for ``k`` rows and columns and for tick labels of ``longest`` characters (cut)."""
+    side = min(12.0, max(4.0, 0.45 * k + 2.5) + 0.06 * min(longest, 30))
     return side, side * 0.85
 
 

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from cardgen.display.plots import TICK_CHARS, _text, interval_bars
+from cardgen.display.plots import _short, interval_bars
 from cardgen.results.schema import Calibration, ClassMetrics, LabelDetail
 
 MAX_BARS = 40
@@ -40,7 +40,7 @@ def plot_label_f1(
     shown = "" if len(rows) == len(per_class) else f" ({len(rows)} of {len(per_class)} labels)"
     ax.set(
         yticks=list(positions),
-        yticklabels=[_text(row.label, TICK_CHARS) for row, _ in rows],
+        yticklabels=[_short(row.label) for row, _ in rows],
         xlim=(0, 1),
         xlabel="F1 (bars: 95% bootstrap CI)",
         title=f"F1 per label{shown}",

@@ -21,6 +21,7 @@ from cardgen.models import TextClassifier
 from cardgen.models.pairs import check_pairs_fit
 from cardgen.probes import (
     Probe,
+    probe_labels,
     resolve_probes,
 )
 from cardgen.results.rundir import staged_run_dir
@@ -56,6 +57,7 @@ def evaluate(
     output_dir: str | Path | None = None,
     progress: bool = False,
     probes: Sequence[str | Path | Probe] = (),
+    target_label: str | None = None,
     threshold: float | str | Path | Mapping[str, float] | None = None,
     slice_by: Sequence[str] = (),
     min_slice_size: int = 30,
@@ -75,9 +77,10 @@ def evaluate(
     ``test.csv`` -> test). ``text_pair_column`` evaluates sentence pairs (found by name too,
     e.g. premise / hypothesis). ``batch_size=None`` sizes batches automatically. ``probes``
     (built-in probe names, probe files or Probe objects) run on the same model into
-    ``EvalResults.probes``, their plots and fills into ``output_dir``. Every option is checked
-    before any work; a CardgenError leaves ``output_dir`` as it was, and a finished run replaces
-    it whole.
+    ``EvalResults.probes``, their plots and fills into ``output_dir``; they measure
+    ``target_label`` where a probe names none (default: the model's ``positive`` label). Every
+    option is checked before any work; a CardgenError leaves ``output_dir`` as it was, and a
+    finished run replaces it whole.
 
     ``slice_by`` names dataset columns to compute metrics per value of (input-length quartiles
     and truncated vs not are sliced without asking); slices under ``min_slice_size`` rows are
@@ -117,6 +120,7 @@ def evaluate(
         mapping=label_map_option(label_map),
         thresholds=check_threshold(threshold),
         probes=resolve_probes(probes) if probes else [],
+        target_label=check_target_label(target_label, probes),
         analysis=analysis_options(slice_by, min_slice_size, examples),
         perturbations=resolve_perturbations(robustness) if robustness else [],
         robustness_sample=robustness_sample,
@@ -155,6 +159,8 @@ def evaluate(
             trusted_types=tuple(trusted_types),
         )
         check_pairs_fit(model, data.info)
+        if plan.probes:
+            probe_labels(model.labels, plan.probes, plan.target_label)
         return _predict_and_analyse(runner, model, data, plan, out)
 
 
@@ -174,6 +180,19 @@ def _predict_and_analyse(
     )
     predicted = predict_rows(runner, model, data, alignment, plan, out)
     return single_label_run(model, predicted, alignment, plan, out)
+
+
+def check_target_label(target_label: str | None, probes: Sequence[object]) -> str | None:
+    """``target_label``, which measures probes: UsageError when empty or without probes."""
+    if target_label is None:
+        return None
+    if not target_label.strip():
+        raise UsageError("--target-label is empty; name one of the model's labels")
+    if not probes:
+        raise UsageError(
+            "--target-label names the label bias probes measure; add --probes, or drop it"
+        )
+    return target_label
 
 
 def check_probe_shapes(probes: Sequence[Probe], info: DatasetInfo) -> None:

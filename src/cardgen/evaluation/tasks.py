@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from cardgen import __version__
 from cardgen.analysis import AnalysisOptions, analyse
 from cardgen.analysis.label_set_slices import label_set_slices
 from cardgen.analysis.perturb import Perturbation
@@ -31,6 +29,7 @@ from cardgen.tasks.decisions import Decider, single_label
 from cardgen.tasks.metrics import compute_metrics
 from cardgen.tasks.multilabel import multilabel_results, prepare_multilabel
 from cardgen.tasks.multilabel import write_outputs as write_multilabel_outputs
+from cardgen.tasks.record import run_record
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,7 @@ class Plan:
     mapping: str | dict[str, str] | None
     thresholds: Thresholds
     probes: list[Probe]
+    target_label: str | None
     analysis: AnalysisOptions
     perturbations: list[Perturbation]
     robustness_sample: int | None
@@ -95,19 +95,11 @@ def single_label_run(
         seed=plan.seed,
     )
     results = EvalResults(
-        model=model.info(),
-        dataset=data.info,
-        label_mapping=alignment.mapping,
-        labels=alignment.labels,
+        **run_record(model, predicted, alignment, plan.seed),
         metrics=report.metrics,
         per_class=report.per_class,
         confusion_matrix=report.confusion_matrix,
         calibration=report.calibration,
-        timing=predicted.timing,
-        environment=predicted.environment,
-        seed=plan.seed,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        cardgen_version=__version__,
         warnings=permutation_notes(np.array(report.confusion_matrix.counts), alignment),
     )
     analysis = analyse(
@@ -231,6 +223,7 @@ def _probe(
     run = measure_probes(
         model,
         plan.probes,
+        target_label=plan.target_label,
         n_bootstrap=plan.n_bootstrap,
         seed=plan.seed,
         batch_size=plan.batch_size,

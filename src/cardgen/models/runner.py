@@ -25,6 +25,7 @@ import torch
 from numpy.typing import NDArray
 
 from cardgen.errors import ModelError, UsageError
+from cardgen.models._long_texts import cut_long
 from cardgen.models._progress import RowProgress
 from cardgen.models.precision import RECHECK_SUFFIX
 from cardgen.results.schema import PAIR_TRUNCATION
@@ -34,7 +35,6 @@ from cardgen.results.schema import PAIR_TRUNCATION
 AUTO_BATCH = {"cpu": (64, 1024), "cuda": (256, 65536)}
 # Rows tokenized and length-sorted together (bench/streaming.py measured padding and speed).
 CHUNK_ROWS = 8192
-LONG_TEXT = 1 << 16  # characters; a longer text is tokenized from its head (``_cut_long``)
 
 
 @dataclass
@@ -152,7 +152,7 @@ def encode(
         raise ValueError(f"{len(texts)} texts but {len(second)} text pairs")
     left_out = np.zeros(len(texts), dtype=np.int64)
     if second is None:  # a pair's truncation depends on which side is longer: not cut
-        texts, left_out = _cut_long(tokenizer, texts, max_length)
+        texts, left_out = cut_long(tokenizer, texts, max_length)
     full = tokenizer(texts, second, truncation=False, return_attention_mask=False)
     fields = {name: list(values) for name, values in full.items()}
     full_lengths = np.fromiter(map(len, fields["input_ids"]), np.int64, len(texts)) + left_out
@@ -181,28 +181,17 @@ def encode(
     )
 
 
-def _cut_long(
-    tokenizer: Any, texts: list[str], max_length: int
-) -> tuple[list[str], NDArray[np.int64]]:
-    """``texts`` with each one over LONG_TEXT characters cut to the shortest head (16 characters
-    a token, doubled up to LONG_TEXT) of over twice ``max_length`` tokens, so the model sees the
-    same tokens, and how many tokens each cut left out, counted piece by piece (give or take a
-    token where a piece ends inside a word): a 10 MB text tokenized whole took 3 GB."""
-    left_out = np.zeros(len(texts), dtype=np.int64)
-    for i, text in enumerate(texts):
-        head = min(16 * max_length, LONG_TEXT)
-        while len(text) > LONG_TEXT and head <= LONG_TEXT:
-            if _token_count(tokenizer, text[:head]) > 2 * max_length:
-                texts[i] = text[:head]
-                rest = range(head, len(text), LONG_TEXT)
-                left_out[i] = sum(_token_count(tokenizer, text[s : s + LONG_TEXT]) for s in rest)
-                break
-            head *= 2
-    return texts, left_out
-
-
-def _token_count(tokenizer: Any, text: str) -> int:
-    return len(tokenizer(text, add_special_tokens=False, return_attention_mask=False).input_ids)
+def check_room(tokenizer: Any, max_length: int, *, pairs: bool) -> None:
+    """UsageError when ``max_length`` holds no more than the special tokens the tokenizer adds:
+    the tokenizer then leaves the input uncut, and the model would see past the limit."""
+    count = getattr(tokenizer, "num_special_tokens_to_add", None)
+    specials = count(pair=pairs) if callable(count) else 0
+    if max_length <= specials:
+        kind = "sentence pair" if pairs else "text"
+        raise UsageError(
+            f"--max-length {max_length} leaves no room for text: the model's tokenizer adds "
+            f"{specials} special tokens to each {kind}; pass --max-length {specials + 1} or more"
+        )
 
 
 def _flat(rows: list[list[int]], total: int) -> NDArray[np.int32]:
@@ -251,6 +240,7 @@ def classify(
     start = time.perf_counter()
     if text_pairs is not None and len(text_pairs) != len(texts):
         raise ValueError(f"{len(texts)} texts but {len(text_pairs)} text pairs")
+    check_room(tokenizer, max_length, pairs=text_pairs is not None)
     max_batch, budget = AUTO_BATCH.get(device.type, AUTO_BATCH["cpu"])
     if batch_size is not None:
         max_batch, budget = batch_size, 1 << 62

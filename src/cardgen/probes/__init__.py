@@ -22,6 +22,7 @@ from cardgen.probes._runner import (
     ProbeRun,
     default_target,
     measure_probes,
+    probe_labels,
     run_probes,
     write_probe_files,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "load_probe_file",
     "measure_probes",
     "parse_lexicon",
+    "probe_labels",
     "resolve_probes",
     "run_probes",
     "summarize_probe",

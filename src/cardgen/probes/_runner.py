@@ -68,6 +68,21 @@ def default_target(labels: Sequence[str]) -> str:
     return found
 
 
+def probe_labels(
+    labels: Sequence[str], probes: Sequence[Probe], target_label: str | None = None
+) -> tuple[list[str], list[str | None]]:
+    """The target and expected label of each probe among the model's ``labels``, with
+    ``target_label`` for probes that name none; ProbeError, before the model runs, for a label
+    the model lacks or a model without a default target."""
+    if target_label is not None and not target_label.strip():
+        raise ProbeError("--target-label is empty; name one of the model's labels")
+    targets = [
+        _label(labels, p.target_label or target_label, "target label") or default_target(labels)
+        for p in probes
+    ]
+    return targets, [_label(labels, p.expected_label, "expected label") for p in probes]
+
+
 def measure_probes(
     model: TextClassifier,
     probes: Sequence[Probe],
@@ -87,13 +102,7 @@ def measure_probes(
     """
     decider = decider or single_label(model.labels)
     labels = list(model.labels)
-    if target_label is not None and not target_label.strip():
-        raise ProbeError("--target-label is empty; name one of the model's labels")
-    targets = [
-        _label(labels, p.target_label or target_label, "target label") or default_target(labels)
-        for p in probes
-    ]
-    expected = [_label(labels, p.expected_label, "expected label") for p in probes]
+    targets, expected = probe_labels(labels, probes, target_label)
     filled = [probe.fills() for probe in probes]
     scores, stats = _predict(model, filled, batch_size=batch_size, progress=progress)
     results: dict[str, ProbeResult] = {}
@@ -228,6 +237,7 @@ def run_probes(
     resolved = resolve_probes(probes, lexicons=lexicons)
     with staged_run_dir(output_dir) as out:
         classifier = load_model(model) if isinstance(model, (str, Path)) else model
+        check_pair_model(classifier, resolved)
         run = measure_probes(
             classifier,
             resolved,
@@ -240,6 +250,22 @@ def run_probes(
         if out is not None:
             _write_probe_run(run, classifier, seed, out)
     return run.results
+
+
+def check_pair_model(model: TextClassifier, probes: Sequence[Probe]) -> None:
+    """ProbeError for single-text probes of a model that says it was fine-tuned on sentence
+    pairs (``pairs_fit``): it would score lone sentences, unlike anything it learnt."""
+    from cardgen.models.pairs import finetuning_task, pairs_fit
+
+    single = [probe.name for probe in probes if probe.pairs is None]
+    if not single or not pairs_fit(model):
+        return
+    raise ProbeError(
+        f"probe {quote(single[0])} fills single texts, but model {quote(model.info().id)} was "
+        f"fine-tuned on sentence pairs (finetuning_task: {quote(finetuning_task(model))}; "
+        f"labels: {quote(', '.join(model.labels))}); write its templates as pairs, "
+        '["premise {X}", "hypothesis"], in a probe file'
+    )
 
 
 def _write_probe_run(run: ProbeRun, classifier: TextClassifier, seed: int, out: Path) -> None:

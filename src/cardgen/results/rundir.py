@@ -26,7 +26,7 @@ try:
 except ImportError:  # Windows: no advisory locks, so concurrent writers are not refused there
     fcntl = None  # type: ignore[assignment]
 
-RUN_MARKERS = ("results.json", "probes.json")
+RUN_MARKERS = ("results.json", "probes.json", "verification.json")
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from cardgen import __version__
 from cardgen.data.label_sets import check_vector_width
 from cardgen.data.labels import Alignment, align_labels, label_set_permutation_notes
 from cardgen.data.load import EvalData
@@ -30,6 +28,7 @@ from cardgen.models.base import RunStats, declared_multi_label, with_thresholds
 from cardgen.results.schema import PREDICTIONS_FILE, ConfusionMatrix, EvalResults, MultiLabelResults
 from cardgen.tasks.decisions import Decider
 from cardgen.tasks.multilabel_metrics import compute_multilabel_metrics
+from cardgen.tasks.record import run_record
 from cardgen.trust.atomic import write_jsonl
 from cardgen.trust.untrusted import quote
 
@@ -192,19 +191,11 @@ def multilabel_results(
     )
     notes += label_set_permutation_notes(gold, scores >= limits[None, :], alignment)
     results = EvalResults(
-        model=model.info(),
-        dataset=data.info,
-        label_mapping=alignment.mapping,
-        labels=alignment.labels,
+        **run_record(model, predicted, alignment, seed),
         metrics=report.metrics,
         per_class=report.per_class,
         confusion_matrix=ConfusionMatrix(labels=[], counts=[]),
         calibration=report.calibration,
-        timing=predicted.timing,
-        environment=predicted.environment,
-        seed=seed,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        cardgen_version=__version__,
         warnings=notes,
         task="multi_label",
         multilabel=MultiLabelResults(

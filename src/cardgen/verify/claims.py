@@ -110,6 +110,7 @@ def _index_claims(metadata: dict[str, Any], front: str, path: Path) -> list[Clai
             task, dataset = result["task"], result["dataset"]
             for k, metric in enumerate(result["metrics"]):
                 args = metric.get("args")
+                odd = args is not None and not isinstance(args, dict)
                 claims.append(
                     Claim(
                         where=f"model-index[{i}].results[{j}].metrics[{k}]",
@@ -123,6 +124,12 @@ def _index_claims(metadata: dict[str, Any], front: str, path: Path) -> list[Clai
                         value=float(metric["value"]),
                         printed=printed.get((i, j, k), repr(float(metric["value"]))),
                         name=metric.get("name"),
+                        unknown_reason=(
+                            f"its args {quote(args)} are no mapping of argument names to "
+                            "values (write args: {average: macro})"
+                            if odd
+                            else None
+                        ),
                     )
                 )
     return claims

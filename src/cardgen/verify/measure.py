@@ -42,6 +42,9 @@ AVERAGES = ("macro", "weighted", "micro", "samples", "binary")
 PLAIN = ("accuracy", "balanced_accuracy", "subset_accuracy", "hamming_loss")
 KNOWN_IDS = frozenset({*SCORES, *PLAIN, "roc_auc"})
 _ALLOWED_ARGS = {"average", "pos_label", "multi_class", "normalize", "zero_division"}
+_DEFAULT_ARGS: dict[str, tuple[Any, ...]] = {"normalize": (True,), "zero_division": (0, "warn")}
+"""Arguments whose other values define another number (a count of right rows, ill-defined
+ratios taken as 1): cardgen computes only these."""
 _MULTILABEL_ONLY = ("subset_accuracy", "hamming_loss")
 
 
@@ -77,6 +80,12 @@ def precheck(task: str | None, metric: str, args: Mapping[str, Any], value: floa
     unknown = sorted(set(args) - _ALLOWED_ARGS)
     if unknown:
         return f"metric argument(s) {', '.join(map(quote, unknown))} that cardgen does not compute"
+    for name, default in _DEFAULT_ARGS.items():
+        if name in args and args[name] not in default:
+            return (
+                f"metric argument {name}: {quote(args[name])}, and cardgen computes only "
+                f"{name}: {default[0]} (scikit-learn's default)"
+            )
     average = args.get("average")
     if metric in SCORES and average is not None and average not in AVERAGES:
         return f"unknown average {quote(average)} for {metric}"
@@ -213,8 +222,9 @@ def _class_score(
 
 
 def _roc_auc(args: Mapping[str, Any], results: EvalResults, multi: bool) -> Measured | Unchecked:
-    """ROC AUC as cardgen computes it: of class 1 for two classes, one-vs-rest macro for more,
-    macro over labels for multi-label runs."""
+    """ROC AUC as cardgen computes it: of either class for two classes (each class's AUC,
+    ranked by its own probability, is the same), one-vs-rest macro for more, macro over labels
+    for multi-label runs."""
     average, scheme = args.get("average"), args.get("multi_class")
     if average not in (None, "macro"):
         return Unchecked("not_checkable", f"cardgen computes only the macro ROC AUC, not {average}")
@@ -228,12 +238,7 @@ def _roc_auc(args: Mapping[str, Any], results: EvalResults, multi: bool) -> Meas
             )
         if scheme != "ovr":
             return Unchecked("not_checkable", f"cardgen computes ROC AUC one-vs-rest, not {scheme}")
-    if not multi and len(results.labels) == 2:
-        positive = _positive(1, results)
-        if isinstance(positive, Unchecked):
-            reason = positive.reason.replace("pos_label 1", "roc_auc's class 1")
-            return Unchecked("ambiguous", reason)
-    return _lookup("roc_auc", results, multi)
+    return _lookup("roc_auc", results, multi)  # of two classes: the same whichever is positive
 
 
 def _readings(results: EvalResults, keys: Mapping[str, str]) -> dict[str, Metric]:

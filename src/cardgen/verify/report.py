@@ -175,14 +175,15 @@ def agrees(claim: Claim, metric: Metric) -> bool:
 
 
 def printed_equal(claim: Claim, value: float) -> bool:
-    """Whether ``value`` rounds to the claim as printed (``0.91`` holds 0.905 to 0.915)."""
+    """Whether ``value`` rounds to the claim as printed (``0.91`` holds 0.905 to 0.915). A
+    whole number holds only itself: ``1`` claims a perfect score, not anything over 0.5."""
     try:
         exponent = Decimal(claim.printed.strip()).as_tuple().exponent
     except InvalidOperation:
         exponent = Decimal(repr(claim.value)).as_tuple().exponent
     if not isinstance(exponent, int):
         return False
-    half_step = 0.5 * 10.0 ** min(exponent, 0)
+    half_step = 0.5 * 10.0**exponent if exponent < 0 else 0.0
     return abs(claim.value - value) <= half_step + _FLOAT_SLACK
 
 

@@ -20,6 +20,7 @@ from cardgen.cards.conventions import HUB_ID
 from cardgen.cards.eval_results_format import eval_results_name
 from cardgen.data.hub import hub_snapshot
 from cardgen.errors import DataError, LabelError, UsageError
+from cardgen.results.rundir import staged_run_dir
 from cardgen.results.schema import EvalResults
 from cardgen.trust.untrusted import quote
 from cardgen.verify.claims import Claim, default_card, read_claims
@@ -93,25 +94,47 @@ def verify_card(
     used: list[DatasetUsed] = []
     first: EvalResults | None = None
     out = Path(output_dir)
-    for key, numbers in groups.items():
-        results, problem = _evaluate_group(model_text, key, local, out, n_bootstrap, seed, options)
-        for number in numbers:
-            claim = claims[number]
-            if results is None:
-                verdicts[number] = judge(claim, Unchecked("not_checkable", problem))
-            else:
-                found = measure(
-                    claim.metric, claim.args, results, n_bootstrap=n_bootstrap, seed=seed
-                )
-                verdicts[number] = judge(claim, found)
-        if results is not None:
-            first = first or results
-            used.append(_dataset_used(key, results, out / _slug(key)))
+    # every group's run and verification.json appear together, or none: a group that stops
+    # the verification (a usage error) leaves the output directory as it was
+    with staged_run_dir(out) as staging:
+        assert staging is not None
+        for key, numbers in groups.items():
+            results, problem = _evaluate_group(
+                model_text, key, local, staging, n_bootstrap, seed, options
+            )
+            for number in numbers:
+                claim = claims[number]
+                if results is None:
+                    verdicts[number] = judge(claim, Unchecked("not_checkable", problem))
+                else:
+                    found = measure(
+                        claim.metric, claim.args, results, n_bootstrap=n_bootstrap, seed=seed
+                    )
+                    verdicts[number] = judge(claim, found)
+            if results is not None:
+                first = first or results
+                used.append(_dataset_used(key, results, out / _slug(key)))
+        report = _report(model_text, path, claims, verdicts, used, first, n_bootstrap, seed)
+        report.save(staging)
+    return report
+
+
+def _report(
+    model: str,
+    card: Path,
+    claims: list[Claim],
+    verdicts: Mapping[int, ClaimResult],
+    used: list[DatasetUsed],
+    first: EvalResults | None,
+    n_bootstrap: int,
+    seed: int,
+) -> VerifyReport:
+    """The report of ``claims`` with their ``verdicts`` and the datasets the groups used."""
     from cardgen import __version__
 
-    report = VerifyReport(
-        model=first.model.id if first else model_text,
-        card=str(path),
+    return VerifyReport(
+        model=first.model.id if first else model,
+        card=str(card),
         results=[verdicts[number] for number in range(len(claims))],
         datasets=used,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -121,8 +144,6 @@ def verify_card(
         model_revision=first.model.revision if first else None,
         weights_hash=first.model.weights_hash if first else None,
     )
-    report.save(out)
-    return report
 
 
 def _check_datasets(
