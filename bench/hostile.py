@@ -98,6 +98,15 @@ for flag, value in [
     ("--limit", "abc"),
 ]:
     case("options", f"{flag} {value}")(lambda t, f=flag, v=value: evaluate(t, data(t), f, v))
+case("options", "--max-length past the model's positions, a long text")(
+    lambda t: evaluate(
+        t,
+        write(t / "long.jsonl", json.dumps({"text": "great " * 300, "label": "positive"}) + "\n"),
+        "--max-length",
+        "512",
+    )
+)
+case("options", "--sample without --limit")(lambda t: evaluate(t, numbered(t), "--sample"))
 case("options", "output dir is a file")(
     lambda t: [*evaluate(t, data(t)), "--output-dir", str(write(t / "f", "x"))]
 )
@@ -412,6 +421,11 @@ case("cards", "html over a hand-written md")(
         "--output",
         str(write(t / "hand.md", "# mine\n")),
     ]
+)
+case("cards", "--output the run's own results.json, --overwrite")(
+    lambda t: (lambda r: ["card", str(r), "--output", str(r / "results.json"), "--overwrite"])(
+        demo_run(t)
+    )
 )
 case("cards", "output is a directory")(
     lambda t: ["card", str(demo_run(t)), "--output", str((t / "dir").mkdir() or t / "dir")]
@@ -792,6 +806,11 @@ case("quietly wrong", "pair columns found by name for a single-text model")(
 case("quietly wrong", "null and '(missing)' slice values", 0, null_slice_apart)(
     lambda t: evaluate(
         t, numbered(t, src=lambda i: (None, "(missing)")[i % 2]), "--slice-by", "src"
+    )
+)
+case("quietly wrong", "--bootstrap 1: slice CIs without their value", 0)(
+    lambda t: evaluate(
+        t, numbered(t, src=lambda i: "ab"[i % 3 == 0]), "--bootstrap", "1", "--slice-by", "src"
     )
 )
 case("quietly wrong", "--limit --sample prediction index", 0, predictions_name_source_rows)(

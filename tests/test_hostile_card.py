@@ -11,6 +11,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import make_results, run_cli, save_run
 from markdown_it import MarkdownIt
@@ -368,6 +369,54 @@ def write_run(results, directory: Path) -> Path:  # type: ignore[no-untyped-def]
     for name in ("confusion_matrix.png", "reliability.png"):
         Image.new("RGB", (2, 2)).save(directory / name)
     return directory
+
+
+@pytest.mark.parametrize("name", ["results.json", "predictions.jsonl", "reliability.png"])
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_a_card_never_replaces_a_file_of_its_own_run(
+    name: str, fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = make_results()
+    results.files["predictions"] = "predictions.jsonl"
+    run = write_run(results, tmp_path / "run")
+    (run / "predictions.jsonl").write_text("{}\n")
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    args = ["--output", str(run / name), "--format", fmt, "--overwrite"]
+    code_, out, err = run_cli(capsys, "card", str(run), *args)
+    assert code_ == 2 and err.count("error:") == 1, err  # was 0: results.json became a card
+    assert f"is the run's own {name}, not a card" in err and str(run / "README.md") in err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+TAMPERED_VALUES = {
+    "accuracy 5": (lambda r: r["metrics"]["accuracy"].update(value=5), "is 5, outside its range"),
+    "negative f1": (lambda r: r["per_class"][0].update(f1=-0.2), r"f1\[negative\]' in .* -0.2"),
+    "recall 1.5": (lambda r: r["per_class"][1].update(recall=1.5), "is 1.5, outside its range"),
+    "reversed CI": (
+        lambda r: r["metrics"]["macro_f1"].update(ci_low=0.9, ci_high=0.2),
+        r"'macro_f1' .* \[0.9, 0.2\], low above high",
+    ),
+    "reversed accuracy CI": (
+        lambda r: r["metrics"]["accuracy"].update(ci_low=0.5, ci_high=0.4),
+        r"'accuracy' .* \[0.5, 0.4\], low above high",
+    ),
+    "ece -1": (lambda r: r["metrics"]["ece"].update(value=-1), "is -1, outside its range"),
+}
+
+
+@pytest.mark.parametrize(("edit", "message"), TAMPERED_VALUES.values(), ids=list(TAMPERED_VALUES))
+def test_tampered_values_are_refused_before_a_card_shows_them(
+    edit, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = save_run(make_results(), tmp_path / "run")
+    data = json.loads((run / "results.json").read_text())
+    edit(data)
+    (run / "results.json").write_text(json.dumps(data))
+    out_dir = tmp_path / "card"
+    code_, out, err = run_cli(capsys, "card", str(run), "--output", str(out_dir / "README.md"))
+    assert code_ == 2 and err.count("error:") == 1, err  # was 0: the card showed the number
+    assert re.search(message, err) and "re-run `cardgen evaluate`" in err, err
+    assert not out_dir.exists()
 
 
 @pytest.mark.parametrize("name", BAD_NAMES, ids=[f"n{i}" for i in range(len(BAD_NAMES))])
@@ -977,6 +1026,63 @@ def test_terminal_tables_show_hostile_labels_as_text() -> None:
     assert "\x1b" not in out and "\x07" not in out
 
 
+@pytest.mark.parametrize("k", [60, 61, 1000])
+def test_a_confusion_matrix_of_many_labels_is_drawn_without_their_names(
+    k: int, tmp_path: Path
+) -> None:
+    """Thousands of tick labels took minutes to lay out (1,000 labels: 31 s of plots)."""
+    from cardgen.display.plots import MAX_TICK_LABELS, confusion_matrix_figure, save_figure
+    from cardgen.results.schema import ConfusionMatrix
+
+    labels = [f"<b>{i}</b>" for i in range(k)]
+    figure = confusion_matrix_figure(ConfusionMatrix(labels, np.eye(k, dtype=int).tolist()))
+    for ax in figure.axes[:2]:  # the two matrices, not their colour bars
+        names = [t.get_text() for t in ax.get_xticklabels()]
+        assert names == (labels if k <= MAX_TICK_LABELS else [])
+        assert (f"{k:,} labels in the order of the per-class table" in ax.get_xlabel()) == (
+            k > MAX_TICK_LABELS
+        )
+    save_figure(figure, tmp_path / "cm.png")
+
+
+@pytest.mark.parametrize(
+    ("value", "low", "high"),
+    [(0.9, 0.95, 0.97), (0.5, 0.1, 0.3), (0.7, 0.7, 0.7), (1.0, 0.0, 1.0)],
+    ids=["above", "below", "a point", "all"],
+)
+def test_intervals_that_leave_out_their_value_are_drawn_as_they_are(
+    value: float, low: float, high: float, tmp_path: Path
+) -> None:
+    """A bootstrap percentile CI need not hold its point estimate (--bootstrap 1 always,
+    skewed metrics sometimes); the plots crashed on it (exit 70)."""
+    from cardgen.analysis.plots import slices_figure
+    from cardgen.display.plots import save_figure
+    from cardgen.display.plots_multilabel import label_f1_figure
+    from cardgen.results.schema import ClassMetrics, LabelDetail, SliceResult, SliceValue
+
+    ci = Metric(value, low, high)
+    slices = [SliceResult("source", "column", 1, [SliceValue("web", 9, ci, ci)])]
+    rows = [ClassMetrics("a", value, value, value, 9)]
+    details = [LabelDetail("a", 0.5, 5, 1, 1, 3, f1_ci=(low, high))]
+    for i, figure in enumerate([slices_figure(slices), label_f1_figure(rows, details)]):
+        (bars,) = [c for c in figure.axes[0].collections if c.get_segments()]
+        ((start, _), (end, _)) = bars.get_segments()[0]
+        assert (start, end) == pytest.approx((low, high))
+        save_figure(figure, tmp_path / f"{i}.png")
+
+
+@pytest.mark.parametrize("char", ["\u200b", "\u200e", "\u061c", "\u2028", "\u2066", "\ufeff"])
+def test_terminal_tables_show_invisible_characters_escaped(char: str) -> None:
+    from rich.console import Console
+
+    from cardgen.display.tables import per_class_table
+
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    console.print(per_class_table(make_results(labels=["z", f"z{char}"])))
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    assert char not in out and f"z\\u{ord(char):04x}" in out  # not two rows that look alike
+
+
 def test_plots_draw_dollar_signs_literally(tmp_path: Path) -> None:
     from cardgen.display.plots import confusion_matrix_figure, probe_figure, save_figure
 
@@ -984,6 +1090,42 @@ def test_plots_draw_dollar_signs_literally(tmp_path: Path) -> None:
     save_figure(confusion_matrix_figure(results.confusion_matrix), tmp_path / "cm.png")
     save_figure(probe_figure(probe("$\\undefined{x}$")), tmp_path / "probe.png")
     assert (tmp_path / "cm.png").stat().st_size > 0 and (tmp_path / "probe.png").is_file()
+
+
+PLOT_LABELS = {
+    "30 characters": ["x" * 30, "y" * 30],
+    "200 characters": ["L" * 200, "short", "M" * 199],
+    "controls": ["\x1b]0;title\x07a", "b\u202ec", "zero\u200bwidth"],
+    "markup": ["{{ 7*7 }}{% if 1 %}x{% endif %}", "<script>alert(1)</script>"],
+}
+
+
+@pytest.mark.parametrize("labels", list(PLOT_LABELS.values()), ids=list(PLOT_LABELS))
+def test_plots_of_long_or_hostile_labels_draw_without_a_warning(
+    labels: list[str], tmp_path: Path
+) -> None:
+    import warnings
+
+    from cardgen.analysis.plots import slices_figure
+    from cardgen.display.plots import confusion_matrix_figure, probe_figure, save_figure
+    from cardgen.results.schema import SliceResult, SliceValue
+
+    values = [SliceValue(label, 40, Metric(0.5, 0.3, 0.7), Metric(0.5)) for label in labels]
+    figures = [
+        confusion_matrix_figure(make_results(labels=labels).confusion_matrix),
+        slices_figure([SliceResult("source", "column", 30, values)]),
+        probe_figure(probe(labels[0])),
+    ]
+    drawn = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # was: axes collapsed to nothing; raw ESC in a warning
+        for i, figure in enumerate(figures):
+            axes = figure.axes
+            ticks = [t for ax in axes for t in (*ax.get_xticklabels(), *ax.get_yticklabels())]
+            drawn += [t.get_text() for t in ticks]
+            save_figure(figure, tmp_path / f"{i}.png")
+    assert drawn and all(len(text) <= 60 for text in drawn), max(drawn, key=len)
+    assert not any(re.search("[\x00-\x1f\u200b\u202e]", text) for text in drawn)
 
 
 def test_cli_warnings_print_hostile_text_plainly(

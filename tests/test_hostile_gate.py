@@ -253,6 +253,40 @@ def test_bad_test_options_exit_2(capsys, runs, args: list[str], message: str) ->
     assert_input_error(code, out, err, message)
 
 
+@pytest.mark.parametrize(
+    ("bootstrap", "alpha", "message"),
+    [
+        ("1", "0.05", "p-value is then 0.5, never below --alpha 0.05"),
+        ("5", "0.05", "p-value is then 0.167, never below --alpha 0.05"),
+        ("19", "0.05", "pass --bootstrap 20 or more"),
+        ("50", "0.01", "p-value is then 0.0196, never below --alpha 0.01"),
+        ("999", "0.001", "pass --bootstrap 1000 or more"),
+    ],
+)
+def test_too_few_resamples_for_any_significant_drop_are_refused(
+    capsys, runs, bootstrap: str, alpha: str, message: str
+) -> None:
+    new, main = runs  # 5 of 100 rows worse: macro-F1 drops 0.05, p = 0.0005 with 2000 resamples
+    args = ["--baseline", str(main), "--max-drop", "macro_f1=0.01", "--alpha", alpha]
+    code, out, err = run(capsys, "gate", str(new), *args, "--bootstrap", bootstrap)
+    assert_input_error(code, out, err, message)  # was exit 0: "not significant", gate passed
+    assert run(capsys, "gate", str(new), *args, "--bootstrap", bootstrap, "--strict")[0] == 1
+    assert run(capsys, "gate", str(new), *args[:4], "--bootstrap", "2000")[0] == 1  # alpha 0.05
+    accuracy = ["--baseline", str(main), "--max-drop", "accuracy=0.01", "--bootstrap", bootstrap]
+    assert run(capsys, "gate", str(new), *accuracy)[0] != 2  # McNemar needs no resamples
+
+
+def test_too_few_resamples_for_the_holm_corrected_ranking_are_refused(tmp_path: Path) -> None:
+    from cardgen import compare_runs
+
+    three = [write_run(tmp_path / str(wrong), wrong=wrong) for wrong in (0, 10, 20)]
+    with pytest.raises(UsageError, match="Holm correction over 3 pairs.*--bootstrap 60 or more"):
+        compare_runs(*three, by="macro_f1", n_bootstrap=59)
+    compare_runs(*three, by="macro_f1", n_bootstrap=60)
+    board = compare_runs(*three, by="macro_f1", n_bootstrap=2000)
+    assert all(pair.significant for pair in board.pairs)
+
+
 # --- config files -------------------------------------------------------------------------
 
 BAD_CONFIGS = [

@@ -309,3 +309,87 @@ def test_multi_label_predictions_index_is_the_source_row(tmp_path: Path) -> None
     lines = [json.loads(x) for x in (run / "predictions.jsonl").read_text().splitlines()]
     assert [line["index"] for line in lines] == data.row_ids
     assert [len(line["gold"]) for line in lines] == [sum(rows[i]["label"]) for i in data.row_ids]
+
+
+# --- flags that did nothing -----------------------------------------------------------------
+
+IGNORED_FLAGS = {
+    "--sample without --limit": (["--sample"], "--sample draws the --limit rows at random"),
+    "--sample --seed without --limit": (["--sample", "--seed", "3"], "add --limit N"),
+    "--probes ''": (["--probes", ""], "--probes names no probe (got '')"),
+    "--probes ' , '": (["--probes", " , "], "--probes names no probe (got ' , ')"),
+    "--probe , --probe ''": (["--probe", ",", "--probe", ""], "name some of country"),
+    "--target-label without --probes": (["--target-label", "positive"], "add --probes, or drop"),
+}
+
+
+@pytest.mark.parametrize(("flags", "message"), IGNORED_FLAGS.values(), ids=list(IGNORED_FLAGS))
+def test_flags_that_would_do_nothing_are_refused(
+    tmp_path: Path, capsys, flags: list[str], message: str
+) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", DEMO_ROWS[:20])
+    run = tmp_path / "run"
+    args = ["--dataset", str(path), "--output-dir", str(run), "--bootstrap", "0", "--no-progress"]
+    code, out, err = run_cli(capsys, "evaluate", "--model", str(DEMO_MODEL), *args, *flags)
+    assert code == 2 and err.count("error:") == 1 and message in err, err  # was 0, flag ignored
+    assert not run.exists()
+
+
+@pytest.mark.parametrize("probes", [[""], [",,"], [" ", ","]])
+def test_the_probe_command_refuses_probes_that_name_nothing(
+    tmp_path: Path, capsys, probes: list[str]
+) -> None:
+    flags = [part for value in probes for part in ("--probe", value)]
+    run = tmp_path / "run"
+    code, out, err = run_cli(capsys, "probe", *flags, "--output-dir", str(run), "--no-progress")
+    assert code == 2 and err.count("error:") == 1 and "names no probe" in err, err  # was: all
+    assert not run.exists()
+
+# --- JSON files saved with a byte order mark ------------------------------------------------
+
+
+def _bom_config(path: Path) -> None:
+    from cardgen.models._checkpoint import read_config
+
+    read_config(path, model="m", trust_remote_code=False)
+
+
+def _read_label_map(path: Path) -> object:
+    from cardgen.data.labels import read_label_map
+
+    return read_label_map(path)
+
+
+def _read_thresholds(path: Path) -> object:
+    from cardgen.evaluation.options import check_threshold
+
+    return check_threshold(path).per_label
+
+
+def _results_text() -> str:
+    from conftest import make_results
+
+    return json.dumps(make_results(labels=["neg", "pos"]).to_dict())
+
+
+BOM_FILES = {
+    "results.json": (lambda p: load_results(p).labels, _results_text, ["neg", "pos"]),
+    "label map": (_read_label_map, lambda: json.dumps({"negative": "neg"}), {"negative": "neg"}),
+    "thresholds": (_read_thresholds, lambda: json.dumps({"toxic": 0.3}), {"toxic": 0.3}),
+}
+
+
+@pytest.mark.parametrize(("read", "content", "expected"), BOM_FILES.values(), ids=list(BOM_FILES))
+def test_json_files_with_a_byte_order_mark_are_read(
+    tmp_path: Path, read, content, expected
+) -> None:
+    path = tmp_path / "file.json"
+    path.write_text("\ufeff" + content(), encoding="utf-8")
+    assert read(path) == expected  # was: "Unexpected UTF-8 BOM (decode using utf-8-sig)"
+
+
+def test_a_model_config_with_a_byte_order_mark_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text("\ufeff" + (DEMO_MODEL / "config.json").read_text(), encoding="utf-8")
+    with pytest.raises(cardgen.errors.ModelError, match=r"starts with a byte order mark \(BOM\)"):
+        _bom_config(path)  # transformers cannot read it either: refused with the fix

@@ -195,6 +195,24 @@ def test_a_directory_of_several_skops_files_says_to_pick_one(tmp_path: Path) -> 
         load_model(tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("names", "shown"),
+    [
+        (["model.pkl"], "'model.pkl'"),
+        (["clf.joblib", "notes.txt"], "'clf.joblib'"),
+        (["b.pickle", "a.pkl"], "'a.pkl', 'b.pickle'"),
+    ],
+)
+@pytest.mark.parametrize("allow_pickle", [False, True])
+def test_a_directory_of_a_pickle_says_to_pass_the_file(
+    tmp_path: Path, names: list[str], shown: str, allow_pickle: bool
+) -> None:
+    for name in names:
+        (tmp_path / name).write_bytes(pickle.dumps({"not": "a model"}))
+    with pytest.raises(ModelError, match=f"it holds {shown}: pass that file, with --allow-pickle"):
+        load_model(tmp_path, allow_pickle=allow_pickle)  # was: "pass ... save_pretrained() wrote"
+
+
 def test_a_checkpoint_without_a_classifier_head_is_not_given_random_weights(
     tiny_model: Path, tmp_path: Path
 ) -> None:
@@ -593,3 +611,54 @@ def test_a_hub_model_with_a_foreign_tokenizer_is_refused(hub_cache: str, tmp_pat
 def test_a_weights_file_names_its_directory(tiny_model: Path) -> None:
     with pytest.raises(ModelError, match=r"pass a transformers model directory \(for this one"):
         load_model(tiny_model / "config.json")
+
+
+# --- --max-length past what the model's table of positions holds ----------------------------
+
+
+def _long_text_data(tmp_path: Path) -> Path:
+    rows = [{"text": "the film was great. " * 60, "label": "positive"}]  # ~300 tokens
+    rows += [{"text": "awful.", "label": "negative"}, {"text": "great.", "label": "positive"}]
+    path = tmp_path / "long.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+@pytest.mark.parametrize("max_length", [129, 512, 1_000_000])
+def test_a_max_length_the_model_cannot_take_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tiny_model: Path, tmp_path: Path, max_length: int
+) -> None:
+    code, out, err = run_cli(
+        capsys,
+        "evaluate",
+        "--model",
+        str(tiny_model),
+        "--dataset",
+        str(_long_text_data(tmp_path)),
+        "--max-length",
+        str(max_length),
+        "--output-dir",
+        str(tmp_path / "run"),
+        "--bootstrap",
+        "0",
+        "--no-progress",
+    )
+    assert code == 2, err  # was 70: the model's size mismatch on the first long text
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert f"--max-length {max_length} is more than model" in err
+    assert "pass --max-length 128 or less" in err and not (tmp_path / "run").exists()
+
+
+def test_a_max_length_past_the_tokenizer_limit_but_within_the_positions_runs(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    directory = _copy(tiny_model, tmp_path)
+    settings = json.loads((directory / "tokenizer_config.json").read_text())
+    (directory / "tokenizer_config.json").write_text(
+        json.dumps({**settings, "model_max_length": 32})
+    )
+    model = load_model(directory, device="cpu", max_length=100)
+    _, stats = model.predict_scores(["the film was great. " * 60, "awful."])
+    assert model.max_length == 100 and stats.truncated == 1
+    assert load_model(directory, device="cpu").max_length == 32

@@ -345,7 +345,7 @@ def test_a_target_label_the_model_lacks_is_refused_before_it_runs(tmp_path: Path
         (["--target-label", "happy"], "target label 'happy' is not a label of the model"),
         (["--target-label", "positive"], "target label 'positive' is not a label of the model"),
         (["--target-label", " "], "--target-label is empty"),
-        (["--target-label", "LABEL_1", "--probes", ""], "add --probes, or drop it"),
+        (["--target-label", "LABEL_1", "--probes", ""], "--probes names no probe (got '')"),
     ],
 )
 def test_evaluate_checks_the_probes_target_before_it_predicts(

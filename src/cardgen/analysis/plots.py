@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from cardgen.display.plots import _short, _text, plt
+from cardgen.display.plots import _short, _text, interval_bars, plt
 from cardgen.results.schema import SliceResult
 
 FIGURE_WIDTH = 7.5
@@ -33,20 +32,11 @@ def plot_slice(
         if not rows:
             continue
         metrics = [getattr(values[y], metric) for y in rows]
-        centre = np.array([m.value for m in metrics])
-        low = np.array([m.value if m.ci_low is None else m.ci_low for m in metrics])
-        high = np.array([m.value if m.ci_high is None else m.ci_high for m in metrics])
-        ax.errorbar(
-            centre,
-            rows,
-            xerr=[centre - low, high - centre],
-            fmt="o",
-            color=color,
-            ecolor=color,
-            capsize=3,
-            lw=1.5,
-            mfc="white" if small else color,
-        )
+        centre = [m.value for m in metrics]
+        low = [m.value if m.ci_low is None else m.ci_low for m in metrics]
+        high = [m.value if m.ci_high is None else m.ci_high for m in metrics]
+        interval_bars(ax, rows, low, high, ecolor=color, capsize=3, lw=1.5)
+        ax.plot(centre, rows, "o", color=color, mfc="white" if small else color)
     ax.set_yticks(range(len(values)))
     ax.set_yticklabels([_label(v.value, v.description, v.rows, v.small) for v in values])
     ax.invert_yaxis()

@@ -40,6 +40,8 @@ from cardgen.cards.training import (
     load_training_history,
 )
 from cardgen.errors import CardError, OutputError, UsageError
+from cardgen.gate.values import checked_results
+from cardgen.results.rundir import run_outputs
 from cardgen.results.schema import EvalResults, load_results
 from cardgen.trust.atomic import atomic_open
 from cardgen.trust.untrusted import check_output_file, quote
@@ -134,6 +136,8 @@ def render_card(
         output=target,
         verification=verification,
     )
+    if target is not None and card.run_dir is not None:
+        _check_not_a_run_file(target, card.run_dir)
     text = card.text
     if merge and (overwrite or output_format != "md" or target is None):
         raise UsageError(
@@ -302,8 +306,18 @@ def check_metadata(
             )
 
 
+def _check_not_a_run_file(target: Path, run_dir: Path) -> None:
+    """OutputError when ``target`` is one of the run's own files (results.json, predictions,
+    plots): a card written there, even with --overwrite, would destroy the run."""
+    if target.parent.resolve() == run_dir.resolve() and target.name in run_outputs(run_dir):
+        raise OutputError(
+            f"--output {target} is the run's own {target.name}, not a card; write the card "
+            f"beside it, e.g. {run_dir / 'README.md'}"
+        )
+
+
 def _load(results: EvalResults | str | Path) -> tuple[EvalResults, Path | None]:
     if isinstance(results, EvalResults):
-        return results, None
+        return checked_results(results, "the results"), None
     path = Path(results)
-    return load_results(path), path if path.is_dir() else path.parent
+    return checked_results(load_results(path), str(path)), path if path.is_dir() else path.parent

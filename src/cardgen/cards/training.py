@@ -62,11 +62,13 @@ def load_hyperparameters(path: str | Path) -> dict[str, Any]:
     """Read a JSON object of hyperparameters (name -> value)."""
     source = Path(path)
     text = read_text(
-        source, error=CardError, what="hyperparameters file", max_bytes=MAX_HYPERPARAMETERS_BYTES
+        source,
+        error=CardError,
+        what="hyperparameters file",
+        max_bytes=MAX_HYPERPARAMETERS_BYTES,
+        encoding="utf-8-sig",
     )
-    data = parse_json(
-        text.removeprefix("\ufeff"), source=f"hyperparameters file {source}", error=CardError
-    )
+    data = parse_json(text, source=f"hyperparameters file {source}", error=CardError)
     return check_hyperparameters(data, source=str(source))
 
 

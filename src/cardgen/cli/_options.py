@@ -57,5 +57,13 @@ SparkMaster = Annotated[
 
 
 def split_probes(values: list[str] | None) -> list[str]:
-    """``--probe a,b --probe c`` -> ``[a, b, c]``."""
-    return [item.strip() for value in values or [] for item in value.split(",") if item.strip()]
+    """``--probe a,b --probe c`` -> ``[a, b, c]``; UsageError when given ones name nothing."""
+    names = [item.strip() for value in values or [] for item in value.split(",") if item.strip()]
+    if values is not None and not names:
+        from cardgen.probes import BUILTIN_SUITES
+
+        raise UsageError(
+            f"--probes names no probe (got {', '.join(map(repr, values))}); name some of "
+            f"{', '.join(BUILTIN_SUITES)} or a .toml/.yaml probe file, or leave it out"
+        )
+    return names

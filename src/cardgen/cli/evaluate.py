@@ -290,7 +290,7 @@ def evaluate(
             trusted_types=trust or (),
             output_dir=output_dir,
             progress=progress,
-            probes=split_probes([probes] if probes else None),
+            probes=split_probes([probes] if probes is not None else None),
             target_label=target_label,
             robustness=split_list(robustness) or (),
             robustness_sample=robustness_sample,

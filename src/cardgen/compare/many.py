@@ -25,7 +25,7 @@ from cardgen.compare.slices import SliceLeader, slice_leaders
 from cardgen.errors import UsageError
 from cardgen.gate.compatible import Roles, check_comparable
 from cardgen.gate.paired import Pairing, pair, paired_bootstrap_deltas
-from cardgen.gate.rules import check_options, higher_is_better, paired_test
+from cardgen.gate.rules import check_options, check_resamples, higher_is_better, paired_test
 from cardgen.gate.runs import Run
 from cardgen.gate.values import metric_value
 from cardgen.results.settings import SettingDifference, setting_differences
@@ -120,6 +120,9 @@ def compare_many(
     higher = higher_is_better(by)
     standings = _standings([(m.value, m.ci_low, m.ci_high) for m in values], higher)
     pairs, pairings, comparison, warnings = _pairs(sides, standings, by, n_bootstrap, seed)
+    tests = sum(p.delta.test == "paired bootstrap" for p in pairs)
+    if tests:
+        check_resamples(n_bootstrap, alpha, tests=tests)
     _holm_correct(pairs, alpha)
     result = Leaderboard(
         runs=[run.source for run in sides],

@@ -58,9 +58,8 @@ def label_map_option(label_map: str | Path | dict[str, str] | None) -> str | dic
 def read_label_map(path: str | Path) -> dict[str, str]:
     """A JSON object mapping model label -> dataset label."""
     source = f"label map {path}"
-    data = parse_json(
-        read_text(path, error=LabelError, what="label map"), source=source, error=LabelError
-    )
+    text = read_text(path, error=LabelError, what="label map", encoding="utf-8-sig")
+    data = parse_json(text, source=source, error=LabelError)
     if (
         not isinstance(data, dict)
         or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in data.values())

@@ -1,7 +1,7 @@
 """Matplotlib (Agg) figures drawn from already computed results; nothing here recomputes metrics.
 
-Labels, terms and group names come from datasets and lexicons; they pass through ``_text`` so
-that a ``$`` in them is drawn as a dollar sign, never parsed as mathtext (which can fail).
+Labels, terms and group names come from datasets and lexicons; they pass through ``_text``: a
+``$`` is drawn as a dollar sign (never mathtext, which can fail), controls escaped, long ones cut.
 """
 
 from __future__ import annotations
@@ -9,21 +9,31 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import matplotlib
 import numpy as np
-from numpy.typing import NDArray
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.collections import PathCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
+from cardgen.display._legend import legend_in_empty_corner  # noqa: E402
+from cardgen.display.tables import visible  # noqa: E402
 from cardgen.results.schema import Calibration, ConfusionMatrix, ProbeResult  # noqa: E402
 from cardgen.trust.atomic import atomic_open  # noqa: E402
+
+SHORT_TICK = 8  # longer labels on the x axis are turned, so that neighbours do not overlap
+MAX_TICK_LABELS = 60  # a confusion matrix of more labels is drawn without their names
+
+
+def interval_bars(ax: Axes, rows: Any, low: Any, high: Any, **style: Any) -> None:
+    """Each interval from ``low`` to ``high`` at its row, an error bar about its own middle: a
+    bootstrap percentile CI need not hold its point estimate (no negative lengths about it)."""
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    ax.errorbar((low + high) / 2, rows, xerr=(high - low) / 2, fmt="none", **style)
 
 
 def plot_confusion_matrix(
@@ -31,21 +41,20 @@ def plot_confusion_matrix(
 ) -> Axes:
     """Heatmap of counts (or row-normalised rates), gold labels on rows."""
     if ax is None:
-        _, ax = plt.subplots(figsize=_square_size(len(cm.labels)))
+        _, ax = plt.subplots(figsize=_square_size(len(cm.labels), max(map(len, cm.labels))))
     values: list[list[Any]] = cm.normalized() if normalize else cm.counts
     k = len(cm.labels)
     image = ax.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalize else None)
     ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    ax.set(
-        xticks=range(k),
-        yticks=range(k),
-        xticklabels=[_text(label) for label in cm.labels],
-        yticklabels=[_text(label) for label in cm.labels],
-        xlabel="predicted",
-        ylabel="gold",
-        title="row-normalised" if normalize else "counts",
-    )
-    ax.tick_params(axis="x", labelrotation=45 if k > 3 else 0)
+    ax.set(xlabel="predicted", ylabel="gold", title="row-normalised" if normalize else "counts")
+    if k > MAX_TICK_LABELS:  # unreadable, and drawing thousands of them takes minutes
+        order = f"{k:,} labels in the order of the per-class table"
+        ax.set(xticks=[], yticks=[], xlabel=f"predicted ({order})", ylabel=f"gold ({order})")
+        return ax
+    names = [_short(label) for label in cm.labels]
+    ax.set(xticks=range(k), yticks=range(k), xticklabels=names, yticklabels=names)
+    if k > 3 or max(len(label) for label in cm.labels) > SHORT_TICK:  # turned about their ends
+        plt.setp(ax.get_xticklabels(), rotation=45, ha="right", rotation_mode="anchor")
     if k <= 25:
         peak = max(max(row) for row in values) or 1
         size = 9 if k <= 8 else 6
@@ -59,7 +68,7 @@ def plot_confusion_matrix(
 
 def confusion_matrix_figure(cm: ConfusionMatrix) -> Figure:
     """Counts and row-normalised matrices side by side."""
-    width, height = _square_size(len(cm.labels))
+    width, height = _square_size(len(cm.labels), max(map(len, cm.labels), default=0))
     fig, (left, right) = plt.subplots(1, 2, figsize=(2 * width, height), layout="constrained")
     plot_confusion_matrix(cm, ax=left)
     plot_confusion_matrix(cm, normalize=True, ax=right)
@@ -99,7 +108,7 @@ def plot_reliability(
         ylabel="accuracy in bin",
         title=f"reliability (ECE {calibration.ece:.3f}, {calibration.n_bins} bins)",
     )
-    _legend_in_empty_corner(ax, ("upper left", "lower right"), fontsize=8)
+    legend_in_empty_corner(ax, ("upper left", "lower right"), fontsize=8)
     return ax
 
 
@@ -153,38 +162,6 @@ def reliability_figure(calibration: Calibration, *, n_classes: int | None = None
     top.set_xlabel("")
     top.tick_params(labelbottom=False)
     return fig
-
-
-Corner = Literal["upper left", "upper right", "lower left", "lower right"]
-
-
-def _legend_in_empty_corner(ax: Axes, corners: tuple[Corner, ...], *, fontsize: float) -> None:
-    """Put the legend in the first corner whose box covers no marker, else beside the axes."""
-    fig = ax.figure
-    fig.canvas.figure.draw_without_rendering()  # the layout, no pixels: coordinates are final
-    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
-    points = _marker_points(ax)
-    for corner in corners:
-        box = ax.legend(loc=corner, fontsize=fontsize).get_window_extent(renderer).padded(6)
-        inside = (points[:, 0] >= box.x0) & (points[:, 0] <= box.x1)
-        if not (inside & (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1)).any():
-            return
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize=fontsize)
-
-
-def _marker_points(ax: Axes) -> NDArray[np.float64]:
-    """Display coordinates (n x 2) of every marker on ``ax``: line markers and scatter points."""
-    data = [
-        np.asarray(line.get_xydata(), dtype=float).reshape(-1, 2)
-        for line in ax.get_lines()
-        if line.get_marker() not in (None, "None", "", " ")
-    ]
-    data += [
-        np.asarray(c.get_offsets(), dtype=float).reshape(-1, 2)
-        for c in ax.collections
-        if isinstance(c, PathCollection)
-    ]
-    return np.asarray(ax.transData.transform(np.concatenate([np.empty((0, 2)), *data])))
 
 
 LABEL_ALL_UP_TO = 40
@@ -251,12 +228,10 @@ def plot_probe(result: ProbeResult, *, ax: Axes | None = None) -> Axes:
     ax.set(
         xlim=(low, high),
         ylim=(-1, len(terms)),
-        xlabel=_text(f"P({target}), mean over {len(result.templates)} templates (bars: std)"),
+        xlabel=f"P({_short(target)}), mean over {len(result.templates)} templates (bars: std)",
         ylabel=_text(f"{len(terms)} {kind if len(terms) == 1 else plural(kind)}, sorted"),
-        title=_text(
-            f"{result.name}: range {result.range.value:.3f}{interval}, "
-            f"flip rate {result.flip_rate:.1%}"
-        ),
+        title=f"{_short(result.name)}: range {result.range.value:.3f}{interval}, "
+        f"flip rate {result.flip_rate:.1%}",
     )
     # Beside the axes: inside, it would cover the lowest or highest terms, which are the finding.
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize=7)
@@ -359,8 +334,9 @@ def _inside_vertically(ax: Axes, labels: list[Any], renderer: Any, *, top: bool)
 
 
 def _text(value: str) -> str:
-    """Text from data, drawn literally: a ``$`` does not start mathtext."""
-    return str(value).replace("$", r"\$")
+    """Text from data, drawn literally: control characters escaped, a ``$`` not starting
+    mathtext."""
+    return visible(value).replace("$", r"\$")
 
 
 def _short(value: str) -> str:
@@ -405,8 +381,9 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     return Path(path)
 
 
-def _square_size(k: int) -> tuple[float, float]:
-    side = min(12.0, max(4.0, 0.45 * k + 2.5))
+def _square_size(k: int, longest: int = 0) -> tuple[float, float]:
+    """Room for ``k`` rows and columns and for tick labels of ``longest`` characters (cut)."""
+    side = min(12.0, max(4.0, 0.45 * k + 2.5) + 0.06 * min(longest, 30))
     return side, side * 0.85
 
 

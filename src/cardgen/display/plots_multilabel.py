@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from cardgen.display.plots import _short
+from cardgen.display.plots import _short, interval_bars
 from cardgen.results.schema import Calibration, ClassMetrics, LabelDetail
 
 MAX_BARS = 40
@@ -24,9 +24,10 @@ def plot_label_f1(
         _, ax = plt.subplots(figsize=(6.5, max(2.5, 0.32 * len(rows) + 1.2)), layout="constrained")
     positions = range(len(rows))
     f1 = [row.f1 for row, _ in rows]
-    low = [row.f1 - (d.f1_ci[0] if d.f1_ci else row.f1) for row, d in rows]
-    high = [(d.f1_ci[1] if d.f1_ci else row.f1) - row.f1 for row, d in rows]
-    ax.barh(positions, f1, color="tab:blue", xerr=[low, high], capsize=3, ecolor="black")
+    low = [d.f1_ci[0] if d.f1_ci else row.f1 for row, d in rows]
+    high = [d.f1_ci[1] if d.f1_ci else row.f1 for row, d in rows]
+    ax.barh(positions, f1, color="tab:blue")
+    interval_bars(ax, positions, low, high, capsize=3, ecolor="black")
     for y, (row, _) in enumerate(rows):
         ax.text(
             1.01,

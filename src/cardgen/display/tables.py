@@ -25,12 +25,21 @@ if TYPE_CHECKING:
     from cardgen.gate import GateReport
     from cardgen.verify import VerifyReport
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Controls, and invisible characters that reorder or hide text (bidi, zero-width, BOM).
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
+)
+
+
+def visible(value: object) -> str:
+    """Untrusted text with its control and invisible characters escaped (``\\x1b``,
+    ``\\u202e``), so it cannot drive a terminal or hide in a plot."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(value))
 
 
 def plain(value: object) -> Text:
     """Untrusted text for a table: no markup, control characters as ``\\xNN``."""
-    return Text(_CONTROL.sub(lambda m: repr(m.group())[1:-1], str(value)))
+    return Text(visible(value))
 
 
 # Word columns narrower than this leave the number columns room to wrap instead.

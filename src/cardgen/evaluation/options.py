@@ -24,6 +24,7 @@ def check_run_options(
     device: str = "auto",
     dtype: str = "auto",
     limit: int | None = None,
+    sample: bool = False,
     n_bootstrap: int = 1000,
     seed: int = 0,
     label_order: Sequence[str] | None = None,
@@ -34,6 +35,8 @@ def check_run_options(
     _check_int("--batch-size", batch_size, low=1, high=MAX_TOKENS, optional=True)
     _check_int("--max-length", max_length, low=1, high=MAX_TOKENS, optional=True, unit="tokens")
     _check_int("--limit", limit, low=1, high=None, optional=True, unit="rows")
+    if sample and limit is None:
+        raise UsageError("--sample draws the --limit rows at random: add --limit N, or no --sample")
     _check_int("--bootstrap", n_bootstrap, low=0, high=MAX_BOOTSTRAP, unit="resamples")
     _check_int("--seed", seed, low=0, high=MAX_SEED)
     if not isinstance(device, str) or not _DEVICE.match(device):
@@ -117,7 +120,7 @@ def check_threshold(value: float | str | Path | Mapping[str, float] | None) -> T
         path = Path(value)
         source, name = f"thresholds file {path}", path.name
         value = parse_json(
-            read_text(path, error=UsageError, what="thresholds file"),
+            read_text(path, error=UsageError, what="thresholds file", encoding="utf-8-sig"),
             source=source,
             error=UsageError,
         )

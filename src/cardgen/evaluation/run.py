@@ -106,6 +106,7 @@ def evaluate(
         device=device,
         dtype=dtype,
         limit=limit,
+        sample=sample,
         n_bootstrap=n_bootstrap,
         seed=seed,
         label_order=label_order,

@@ -20,7 +20,15 @@ from cardgen.gate.paired import (
     swap_warnings,
 )
 from cardgen.gate.report import GateReport, RuleOutcome, Verdict
-from cardgen.gate.rules import EPS, Rule, check_options, check_rules, higher_is_better, paired_test
+from cardgen.gate.rules import (
+    EPS,
+    Rule,
+    check_options,
+    check_resamples,
+    check_rules,
+    higher_is_better,
+    paired_test,
+)
 from cardgen.gate.rules import rules_from_table as _rules_from_table
 from cardgen.gate.runs import Run, load_run
 from cardgen.gate.values import metric_value
@@ -87,6 +95,9 @@ def check_gate(
         warnings += swap_warnings(pairing) if pairing is not None else []
     task = cur.results.task
     tested = [r.metric for r in drops if paired_test(r.metric, task)]
+    bootstrapped = any(paired_test(name, task) == "paired bootstrap" for name in tested)
+    if pairing is not None and bootstrapped and not strict:
+        check_resamples(n_bootstrap, alpha)
     deltas = (
         paired_bootstrap_deltas(pairing, tested, n_resamples=n_bootstrap, seed=seed)
         if pairing is not None and tested

@@ -231,6 +231,20 @@ def check_options(alpha: object, n_bootstrap: object, seed: object) -> float:
     return float(alpha)
 
 
+def check_resamples(n_bootstrap: int, alpha: float, *, tests: int = 1) -> None:
+    """UsageError when ``n_bootstrap`` resamples cannot give a paired bootstrap p-value below
+    ``alpha`` over ``tests`` Holm-corrected tests: every drop would pass as not significant."""
+    smallest = tests / (n_bootstrap + 1)
+    if smallest >= alpha:
+        corrected = f" after the Holm correction over {tests} pairs" if tests > 1 else ""
+        raise UsageError(
+            f"--bootstrap {n_bootstrap} is too few resamples: the smallest paired bootstrap "
+            f"p-value is then {smallest:.3g}{corrected}, never below --alpha {alpha:g}, so no "
+            f"drop could be significant; pass --bootstrap {math.floor(tests / alpha)} or more "
+            "(the default is 2000)"
+        )
+
+
 def higher_is_better(name: str) -> bool:
     """False for metrics where lower is better: log loss, calibration error, probe statistics,
     robustness flip rates and gaps between slices."""

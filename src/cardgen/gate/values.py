@@ -122,7 +122,24 @@ def checked_metric(name: str, stored: object, source: str) -> Metric:
             "finite numbers; re-run `cardgen evaluate`"
         )
     low_ci, high_ci = (float(b) if b is not None else None for b in ci)
+    # (its bounds may leave the metric's range: a slice gap's CI is of a signed difference)
+    if low_ci is not None and high_ci is not None and low_ci > high_ci + EPS:
+        raise ResultsError(
+            f"the confidence interval of {quote(name)} in {source} is {quote(list(ci))}, low "
+            "above high; the results file is corrupt: re-run `cardgen evaluate`"
+        )
     return Metric(float(value), low_ci, high_ci, metric.undefined_resamples)
+
+
+def checked_results(results: EvalResults, source: str) -> EvalResults:
+    """``results`` once every headline and per-class value passed ``checked_metric``: a corrupt
+    or hand-edited file is a ResultsError before a card shows a number from it."""
+    for name, metric in results.metrics.items():
+        checked_metric(name, metric, source)
+    for row in results.per_class:
+        for stat in PER_CLASS_STATS:
+            checked_metric(f"{stat}[{row.label}]", getattr(row, stat), source)
+    return results
 
 
 def _finite(value: object) -> bool:

@@ -7,13 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cardgen.errors import ModelError
-from cardgen.models._checkpoint import check_model_string
+from cardgen.models._checkpoint import PICKLE_SUFFIXES, check_model_string
 from cardgen.models.base import RunStats, ScoreKind, TextClassifier
 from cardgen.trust.untrusted import quote
 
 __all__ = ["RunStats", "ScoreKind", "TextClassifier", "load_model"]
-
-PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 
 
 def load_model(

@@ -25,6 +25,7 @@ from cardgen.models._formats import (
 from cardgen.trust.untrusted import parse_json, quote, read_text
 
 CONFIG_FILE = "config.json"
+PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -128,10 +129,15 @@ def check_directory(directory: Path, *, model: str) -> None:
     where = f"model directory {quote(model)}"
     if not (directory / CONFIG_FILE).is_file():
         skops = sorted(p.name for p in directory.glob("*.skops"))
-        foreign = foreign_checkpoint(listed_files(directory))
+        files = listed_files(directory)
+        pickles = sorted(name for name in files if Path(name).suffix in PICKLE_SUFFIXES)
+        foreign = foreign_checkpoint(files)
         hint = (
             f"; it holds {len(skops)} .skops files, so pass one of them"
             if skops
+            else f"; it holds {', '.join(map(quote, pickles[:3]))}: pass that file, with "
+            "--allow-pickle if you trust it (loading a pickle can run code)"
+            if pickles
             else f"; it holds a {foreign[1]} model ({foreign[2]}), which cardgen cannot run: "
             "pass a PyTorch transformers checkpoint (see the README's Model formats)"
             if foreign
@@ -169,9 +175,13 @@ def check_directory(directory: Path, *, model: str) -> None:
 def read_config(file: Path, *, model: str, trust_remote_code: bool) -> dict[str, Any]:
     """config.json, parsed with bounds and checked before transformers builds anything."""
     source = f"config.json of model {quote(model)}"
-    data = parse_json(
-        read_text(file, error=ModelError, what=source), source=source, error=ModelError
-    )
+    text = read_text(file, error=ModelError, what=source)
+    if text.startswith("\ufeff"):
+        raise ModelError(
+            f"{source} starts with a byte order mark (BOM), which transformers cannot read; "
+            "save it as UTF-8 without BOM"
+        )
+    data = parse_json(text, source=source, error=ModelError)
     if not isinstance(data, dict):
         raise ModelError(f"{source} must be a JSON object, found {type(data).__name__}")
     _check_model_type(data, source, trust_remote_code=trust_remote_code)

@@ -25,6 +25,7 @@ import torch
 from numpy.typing import NDArray
 
 from cardgen.errors import ModelError, UsageError
+from cardgen.models._long_texts import cut_long
 from cardgen.models._progress import RowProgress
 from cardgen.models.precision import RECHECK_SUFFIX
 from cardgen.results.schema import PAIR_TRUNCATION
@@ -149,9 +150,12 @@ def encode(
     second = None if pairs is None else list(pairs)
     if second is not None and len(second) != len(texts):
         raise ValueError(f"{len(texts)} texts but {len(second)} text pairs")
+    left_out = np.zeros(len(texts), dtype=np.int64)
+    if second is None:  # a pair's truncation depends on which side is longer: not cut
+        texts, left_out = cut_long(tokenizer, texts, max_length)
     full = tokenizer(texts, second, truncation=False, return_attention_mask=False)
     fields = {name: list(values) for name, values in full.items()}
-    full_lengths = np.fromiter(map(len, fields["input_ids"]), np.int64, len(texts))
+    full_lengths = np.fromiter(map(len, fields["input_ids"]), np.int64, len(texts)) + left_out
     too_long = [i for i, ids in enumerate(fields["input_ids"]) if len(ids) > max_length]
     if too_long:
         cut = tokenizer(

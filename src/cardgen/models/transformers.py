@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from cardgen.errors import ModelError
+from cardgen.errors import ModelError, UsageError
 from cardgen.models._checkpoint import (
     CONFIG_FILE,
     check_directory,
@@ -40,6 +40,7 @@ from cardgen.trust.untrusted import quote
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 MIN_LENGTH = 4  # a smaller model_max_length in a config is corrupt, not a real limit
+DEFAULT_LENGTH = 512  # for a model that states no limit
 # config.problem_type -> multi-label (sigmoid per label); absent or regression: None (unstated)
 PROBLEM_TYPES = {"multi_label_classification": True, "single_label_classification": False}
 
@@ -90,9 +91,27 @@ class TransformersClassifier:
             )
             if isinstance(n, int) and MIN_LENGTH <= n < 1_000_000
         ]
-        self.max_length = max_length or (min(limits) if limits else 512)
+        own_limit = min(limits) if limits else DEFAULT_LENGTH
+        self.max_length = max_length or own_limit
         self._id = model_id
         self.revision: str | None = None
+        if max_length is not None and max_length > own_limit:
+            self._check_length_runs(own_limit)
+
+    def _check_length_runs(self, own_limit: int) -> None:
+        """UsageError unless the model runs on an input longer than its stated limit, up to
+        --max-length: tried on one input, at most one token past its table of positions."""
+        positions = getattr(self.model.config, "max_position_embeddings", None)
+        bound = positions if isinstance(positions, int) and positions >= own_limit else own_limit
+        length = min(self.max_length, bound + 1)
+        try:
+            classify(self.model, self.tokenizer, ["a " * length], max_length=length, batch_size=1)
+        except Exception as exc:  # the model's own error: a size mismatch, an index error...
+            raise UsageError(
+                f"--max-length {self.max_length} is more than model {quote(self._id)} takes: "
+                f"an input of {length} tokens fails ({one_line(exc)}); pass --max-length "
+                f"{own_limit} or less (the model's limit), or leave it out"
+            ) from exc
 
     @classmethod
     def load(

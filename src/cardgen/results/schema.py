@@ -284,7 +284,9 @@ def load_results(path: str | Path) -> EvalResults:
         raise ResultsError(
             f"no results file at {target}; run `cardgen evaluate --output-dir DIR` first"
         )
-    text = read_text(target, error=ResultsError, what="results file", base=target.parent)
+    text = read_text(  # utf-8-sig: a byte order mark, which Windows editors add, is dropped
+        target, error=ResultsError, what="results file", base=target.parent, encoding="utf-8-sig"
+    )
     data = parse_json(text, source=f"results file {target}", error=ResultsError)
     if not isinstance(data, dict):
         raise ResultsError(f"results file {target} does not hold a JSON object")

@@ -71,7 +71,8 @@ def read_text(
             text = data.decode(encoding)
         except UnicodeDecodeError as exc:
             raise error(
-                f"{what} {target} is not {encoding} text ({exc.reason} at byte {exc.start})"
+                f"{what} {target} is not {encoding.removesuffix('-sig')} text ({exc.reason} "
+                f"at byte {exc.start})"
             ) from None
         except OSError as exc:
             raise error(f"cannot read {what} {target}: {exc.strerror or exc}") from exc
