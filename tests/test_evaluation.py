@@ -143,3 +143,15 @@ def test_unwritable_output_dir_fails_before_running(
     blocker.write_text("x")
     with pytest.raises(OutputError, match="is not writable"):
         evaluate(tiny_model, sentiment_file, output_dir=blocker / "out", device="cpu")
+
+
+@pytest.mark.parametrize(("n", "noted"), [(1, True), (20, True), (99, True), (0, False), (100, False)])
+def test_intervals_from_too_few_resamples_are_noted_in_the_run_and_the_card(
+    tiny_model: Path, sentiment_file: Path, tmp_path: Path, n: int, noted: bool
+) -> None:
+    from cardgen.cards.render import render_card
+
+    results = evaluate(tiny_model, sentiment_file, device="cpu", n_bootstrap=n, output_dir=tmp_path / "run")
+    notes = [w for w in results.warnings if "bootstrap resamples" in w]
+    assert len(notes) == noted and (not noted or f"only {n} bootstrap" in notes[0])
+    assert (f"only {n} bootstrap" in render_card(tmp_path / "run")) is noted

@@ -541,3 +541,9 @@ def test_slices_of_a_multi_label_run_equal_scikit_learn_per_slice(
             assert recall.value == pytest.approx(pred[gold[:, j], j].mean())
     assert "input_length" in results.slices and (tmp_path / "run" / "slices.png").is_file()
     assert set(source.gaps) == {"accuracy", "macro_f1"}
+
+
+def test_a_multi_label_run_notes_intervals_from_too_few_resamples(ml_model: Path, ml_file: Path) -> None:
+    rough = cardgen.evaluate(ml_model, ml_file, n_bootstrap=30)
+    assert rough.task == "multi_label" and any("only 30 bootstrap resamples" in w for w in rough.warnings)
+    assert not any("bootstrap resamples" in w for w in cardgen.evaluate(ml_model, ml_file, n_bootstrap=0).warnings)

@@ -29,7 +29,7 @@ from cardgen.tasks.decisions import Decider, single_label
 from cardgen.tasks.metrics import compute_metrics
 from cardgen.tasks.multilabel import multilabel_results, prepare_multilabel
 from cardgen.tasks.multilabel import write_outputs as write_multilabel_outputs
-from cardgen.tasks.record import run_record
+from cardgen.tasks.record import bootstrap_notes, run_record
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,8 @@ def single_label_run(
         per_class=report.per_class,
         confusion_matrix=report.confusion_matrix,
         calibration=report.calibration,
-        warnings=permutation_notes(np.array(report.confusion_matrix.counts), alignment),
+        warnings=bootstrap_notes(plan.n_bootstrap)
+        + permutation_notes(np.array(report.confusion_matrix.counts), alignment),
     )
     analysis = analyse(
         y_true,

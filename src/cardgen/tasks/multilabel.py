@@ -28,7 +28,7 @@ from cardgen.models.base import RunStats, declared_multi_label, with_thresholds
 from cardgen.results.schema import PREDICTIONS_FILE, ConfusionMatrix, EvalResults, MultiLabelResults
 from cardgen.tasks.decisions import Decider
 from cardgen.tasks.multilabel_metrics import compute_multilabel_metrics
-from cardgen.tasks.record import run_record
+from cardgen.tasks.record import bootstrap_notes, run_record
 from cardgen.trust.atomic import write_jsonl
 from cardgen.trust.untrusted import quote
 
@@ -196,7 +196,7 @@ def multilabel_results(
         per_class=report.per_class,
         confusion_matrix=ConfusionMatrix(labels=[], counts=[]),
         calibration=report.calibration,
-        warnings=notes,
+        warnings=bootstrap_notes(n_bootstrap) + notes,
         task="multi_label",
         multilabel=MultiLabelResults(
             threshold_source=thresholds.source,
