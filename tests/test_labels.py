@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -61,7 +62,10 @@ def test_index_map_needs_a_stated_label_order(labels: list[str]) -> None:
     [
         ({"zzz": "neg", "a": "pos"}, r"model labels \['zzz'\] that the model does not have"),
         ({"a": "neg", "b": "neg"}, "several model labels to one dataset label"),
-        ({"a": "neg"}, r"dataset labels \['pos'\] cannot be predicted"),
+        ({"a": "neg"}, r"the label map gives dataset labels \['pos'\] no model label; model"),
+        ({"a": "neg", "b": "5"}, r"gives dataset labels \['pos'\] no model label; it sends model "
+         r"labels to \['5'\], which no row has"),
+        ({}, r"gives dataset labels \['neg', 'pos'\] no model label"),
     ],
 )
 def test_bad_maps_are_refused(label_map: dict, message: str) -> None:
@@ -122,3 +126,13 @@ def test_a_fitting_mapping_is_confirmed_without_scipy() -> None:
         "assert 'scipy' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("content", ["{}", "\ufeff{}"])
+def test_an_empty_label_map_file_is_refused_as_empty(tmp_path: Path, content: str) -> None:
+    from cardgen.data.labels import read_label_map
+
+    path = tmp_path / "map.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(LabelError, match="map.json is empty; map each model label"):
+        read_label_map(path)

@@ -69,6 +69,11 @@ def read_label_map(path: str | Path) -> dict[str, str]:
             f"{source} must be a JSON object of at most {MAX_LABELS:,} model label -> dataset "
             'label pairs, e.g. {"LABEL_0": "negative", "LABEL_1": "positive"}'
         )
+    if not data:
+        raise LabelError(
+            f"{source} is empty; map each model label to a dataset label, e.g. "
+            '{"LABEL_0": "negative", "LABEL_1": "positive"}'
+        )
     return {str(k): str(v) for k, v in data.items()}
 
 
@@ -129,6 +134,13 @@ def _from_pairs(
     if len(set(targets)) != len(targets):
         raise LabelError(f"label map sends several model labels to one dataset label: {pairs}")
     missing = [label for label in dataset_labels if label not in targets]
+    if missing and strategy == "file":
+        strays = [target for target in targets if target not in dataset_labels]
+        also = f"; it sends model labels to {strays}, which no row has" if strays else ""
+        raise LabelError(
+            f"the label map gives dataset labels {missing} no model label{also}; "
+            + _mismatch_message(model_labels, dataset_labels)
+        )
     if missing:
         raise LabelError(
             f"dataset labels {missing} cannot be predicted by the model; "
