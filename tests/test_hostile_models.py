@@ -662,3 +662,18 @@ def test_a_max_length_past_the_tokenizer_limit_but_within_the_positions_runs(
     _, stats = model.predict_scores(["the film was great. " * 60, "awful."])
     assert model.max_length == 100 and stats.truncated == 1
     assert load_model(directory, device="cpu").max_length == 32
+
+
+@pytest.mark.parametrize("trust", [["sklearn.pipeline.Pipeline"], ["numpy.dtype", "x.y"]])
+def test_trusted_types_for_a_transformers_model_are_refused_not_ignored(
+    tiny_model: Path, trust: list[str], capsys, sentiment_file: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(ModelError, match="--trust names the types a .skops file may load"):
+        load_model(tiny_model, trusted_types=trust)
+    flags = [part for name in trust for part in ("--trust", name)]
+    code, _, err = run_cli(
+        capsys, "evaluate", "--model", str(tiny_model), "--dataset", str(sentiment_file),
+        "--output-dir", str(tmp_path / "run"), *flags,
+    )  # fmt: skip
+    assert code == 2 and err.count("error:") == 1 and "drop --trust" in err
+    assert not (tmp_path / "run").exists()

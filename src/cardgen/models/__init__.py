@@ -53,6 +53,11 @@ def load_model(
             f"directory{hint}, a .skops file or (with --allow-pickle) a "
             f"{'/'.join(PICKLE_SUFFIXES)} file"
         )
+    if trusted_types:
+        raise ModelError(
+            f"--trust names the types a .skops file may load, but {quote(name)} is a "
+            "transformers model, which loads none; drop --trust"
+        )
     from cardgen.models.transformers import TransformersClassifier
 
     return TransformersClassifier.load(
