@@ -325,3 +325,16 @@ def test_slice_panels_name_the_metric_on_the_axis_and_the_column_in_the_title(
     assert ax.get_xlabel() == axis
     assert ax.get_title(loc="left") == "by length   (dashed: all rows, 0.700)"
     plt.close(fig)
+
+
+@pytest.mark.parametrize("label", ["映画評論", "レビュー", "😀 emoji", "समीक्षा", "리뷰"])
+def test_labels_the_font_lacks_are_drawn_without_a_warning_per_character(
+    label: str, tmp_path, recwarn
+) -> None:
+    from cardgen.display.plots import confusion_matrix_figure, save_figure
+    from cardgen.results.schema import ConfusionMatrix
+
+    figure = confusion_matrix_figure(ConfusionMatrix(labels=[label, "other"], counts=[[3, 1], [0, 4]]))
+    path = save_figure(figure, tmp_path / "cm.png")
+    assert path.read_bytes().startswith(b"\x89PNG")
+    assert not [w for w in recwarn if "missing from font" in str(w.message)]

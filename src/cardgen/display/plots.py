@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -268,7 +271,8 @@ def _label_extremes(ax: Axes, result: ProbeResult, terms: list[Any], values: lis
     or, at the top and bottom rows, too high or too low.
     """
     fig = ax.figure
-    fig.canvas.draw()  # run the layout first: placement is measured in axes fractions
+    with missing_glyphs_drawn_as_boxes():
+        fig.canvas.draw()  # run the layout first: placement is measured in axes fractions
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
     row = {t.term: i for i, t in enumerate(terms)}
     height_points = ax.bbox.height * 72 / fig.dpi
@@ -371,10 +375,20 @@ def probe_figure(result: ProbeResult) -> Figure:
     return fig
 
 
+@contextmanager
+def missing_glyphs_drawn_as_boxes() -> Iterator[None]:
+    """Draw characters the font lacks (CJK, emoji) as boxes without matplotlib's warning per
+    character: the tables and the card show those labels whole."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
+        yield
+
+
 def save_figure(fig: Figure, path: str | Path) -> Path:
     """Save as PNG atomically and close the figure."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
+    with missing_glyphs_drawn_as_boxes():
+        fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
     with atomic_open(path, "wb") as handle:
         handle.write(buffer.getvalue())
