@@ -98,7 +98,7 @@ def merge_card(
         names = [n for n in new_blocks if n not in PERSON_SECTIONS or n in include]
         body = _insert(body, _places(names, body, source))
         existing = existing[: len(existing) - len(split_front_matter(existing)[1])] + body
-    merged, _ = refresh_card(existing, rendered, source=source, discard_edits=discard_edits)
+    merged = refresh_card(existing, rendered, source=source, discard_edits=discard_edits).card
     return merged.replace("\n", newline)
 
 

@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from cardgen.cards.frontmatter import (
     merge_metadata,
@@ -147,13 +148,21 @@ def refuse_edits(source: str, body: str, edited: list[Block], first_line: int) -
     )
 
 
+class Refreshed(NamedTuple):
+    """A refreshed card, the rendered sections it lacked (``missing``: not added back, since
+    removing a section's markers is how a person takes it over) and the sections it had that
+    the rendering no longer has (``removed``)."""
+
+    card: str
+    missing: list[str]
+    removed: list[str]
+
+
 def refresh_card(
     existing: str, rendered: str, *, source: str, discard_edits: bool = False
-) -> tuple[str, list[str]]:
+) -> Refreshed:
     """Put the sections and metadata of ``rendered`` into ``existing``, keeping the rest.
 
-    Returns the refreshed card and the names of rendered sections that ``existing`` lacks:
-    those are not added back, since removing a section's markers is how a person takes it over.
     Sections that ``rendered`` no longer has are removed. A section a person edited (see the
     module) is refused with CardError unless ``discard_edits``. ``existing`` keeps its line
     endings (CRLF stays CRLF).
@@ -197,6 +206,7 @@ def refresh_card(
     parts.append(old_body[position:])
     body = _seal_body("".join(parts))
     missing = [name for name in new_blocks if name not in old_blocks]
+    removed = [name for name in old_blocks if name not in new_blocks]
     if new_yaml is not None:
         old_metadata = parse_metadata(old_yaml or "", source=source)
         new_metadata = parse_metadata(new_yaml, source="the rendered card")
@@ -206,7 +216,7 @@ def refresh_card(
             opening = head.index("\n") + 1 if old_yaml is not None else 0
             closing = head[opening + len(old_yaml or "") :] if old_yaml is not None else "---\n"
             head = (head[:opening] or "---\n") + edited_yaml + closing
-    return (head + body).replace("\n", newline), missing
+    return Refreshed((head + body).replace("\n", newline), missing, removed)
 
 
 def line_endings(text: str, *, source: str) -> tuple[str, str]:
@@ -322,25 +332,22 @@ def refresh_file(
     existing = read_existing_card(target)
     if not existing.strip():
         return text
-    refreshed, missing = refresh_card(
-        existing, text, source=str(target), discard_edits=discard_edits
-    )
-    old_names = find_blocks(split_front_matter(existing)[1], source=str(target))
-    if VERIFIED in old_names and VERIFIED not in find_blocks(text, source="the rendered card"):
+    refreshed = refresh_card(existing, text, source=str(target), discard_edits=discard_edits)
+    if VERIFIED in refreshed.removed:
         warnings.warn(
             f"{target}: the 'Verified results' section was removed, since it checked claims "
             "this refresh may have changed; pass --verification with the verification.json of "
             "a new `cardgen verify` run to put it back",
             stacklevel=4,
         )
-    for name in missing:
+    for name in refreshed.missing:
         if name in sections:
             warnings.warn(
                 f"{target} has no {name!r} section (its markers were removed), so the text "
                 f"passed for it was not added; add the markers back or use --overwrite",
                 stacklevel=4,
             )
-    return refreshed
+    return refreshed.card
 
 
 def check_replaceable(target: Path, mark: str, *, what: str) -> None:
