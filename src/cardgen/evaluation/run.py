@@ -21,6 +21,7 @@ from cardgen.models import TextClassifier
 from cardgen.models.pairs import check_pairs_fit
 from cardgen.probes import (
     Probe,
+    checked_target,
     probe_labels,
     resolve_probes,
 )
@@ -183,11 +184,10 @@ def _predict_and_analyse(
 
 
 def check_target_label(target_label: str | None, probes: Sequence[object]) -> str | None:
-    """``target_label``, which measures probes: UsageError when empty or without probes."""
-    if target_label is None:
+    """``target_label``, which measures probes: ProbeError when empty, UsageError without
+    probes."""
+    if checked_target(target_label) is None:
         return None
-    if not target_label.strip():
-        raise UsageError("--target-label is empty; name one of the model's labels")
     if not probes:
         raise UsageError(
             "--target-label names the label bias probes measure; add --probes, or drop it"

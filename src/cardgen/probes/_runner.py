@@ -68,14 +68,20 @@ def default_target(labels: Sequence[str]) -> str:
     return found
 
 
+def checked_target(target_label: str | None) -> str | None:
+    """``target_label``, the label probes measure where they name none; ProbeError when empty."""
+    if target_label is not None and not target_label.strip():
+        raise ProbeError("--target-label is empty; name one of the model's labels")
+    return target_label
+
+
 def probe_labels(
     labels: Sequence[str], probes: Sequence[Probe], target_label: str | None = None
 ) -> tuple[list[str], list[str | None]]:
     """The target and expected label of each probe among the model's ``labels``, with
     ``target_label`` for probes that name none; ProbeError, before the model runs, for a label
     the model lacks or a model without a default target."""
-    if target_label is not None and not target_label.strip():
-        raise ProbeError("--target-label is empty; name one of the model's labels")
+    target_label = checked_target(target_label)
     targets = [
         _label(labels, p.target_label or target_label, "target label") or default_target(labels)
         for p in probes
