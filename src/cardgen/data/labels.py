@@ -134,18 +134,15 @@ def _from_pairs(
     if len(set(targets)) != len(targets):
         raise LabelError(f"label map sends several model labels to one dataset label: {pairs}")
     missing = [label for label in dataset_labels if label not in targets]
-    if missing and strategy == "file":
+    if missing:
         strays = [target for target in targets if target not in dataset_labels]
         also = f"; it sends model labels to {strays}, which no row has" if strays else ""
-        raise LabelError(
-            f"the label map gives dataset labels {missing} no model label{also}; "
-            + _mismatch_message(model_labels, dataset_labels)
+        fault = (
+            f"the label map gives dataset labels {missing} no model label{also}"
+            if strategy == "file"
+            else f"dataset labels {missing} cannot be predicted by the model"
         )
-    if missing:
-        raise LabelError(
-            f"dataset labels {missing} cannot be predicted by the model; "
-            + _mismatch_message(model_labels, dataset_labels)
-        )
+        raise LabelError(f"{fault}; " + _mismatch_message(model_labels, dataset_labels))
     model_index = {name: i for i, name in enumerate(model_labels)}
     by_target = {target: source for source, target in pairs.items()}
     extras = [m for m in model_labels if m not in pairs]
