@@ -189,10 +189,9 @@ def comparison_tables(comparison: Comparison | Leaderboard) -> list[Table]:
     """The tables ``cardgen compare`` prints, in order: what differs, then the comparison."""
     tables = []
     names = _names(comparison)
-    for chunk in _run_chunks(len(names)):
-        if comparison.differences:
-            shown = [replace(d, values=d.values[chunk]) for d in comparison.differences]
-            tables.append(differences_table(shown, names[chunk]))
+    for chunk in _run_chunks(len(names)) if comparison.differences else []:
+        shown = [replace(d, values=d.values[chunk]) for d in comparison.differences]
+        tables.append(differences_table(shown, names[chunk]))
     if isinstance(comparison, Leaderboard):
         return tables + leaderboard_tables(comparison)
     tables += [metrics_delta_table(comparison), per_class_delta_table(comparison)]
@@ -260,15 +259,20 @@ def _run_chunks(count: int) -> list[slice]:
     return [slice(i, i + MAX_RUN_COLUMNS) for i in range(0, count, MAX_RUN_COLUMNS)]
 
 
+def _run_numbers(board: Leaderboard, chunk: slice) -> range:
+    """The numbers (1-based, as in the standings) of the runs in ``chunk``."""
+    return range(1, len(board.runs) + 1)[chunk]
+
+
 def _chunk_title(title: str, board: Leaderboard, chunk: slice) -> str:
-    numbers = range(1, len(board.runs) + 1)[chunk]
+    numbers = _run_numbers(board, chunk)
     if len(numbers) == len(board.runs):
         return title
     return f"{title} (runs #{numbers[0]}-#{numbers[-1]})"
 
 
 def _slices_table(board: Leaderboard, chunk: slice) -> Table:
-    numbers = tuple(f"#{i}" for i in range(1, len(board.runs) + 1))[chunk]
+    numbers = tuple(f"#{i}" for i in _run_numbers(board, chunk))
     columns = ("column", "value", "rows", *numbers, "best")
     title = _chunk_title(f"best run per slice, by {board.slice_metric}", board, chunk)
     table = _table(title, columns, ("column", "value", "best"))
@@ -290,7 +294,7 @@ def _mistakes_table(board: Leaderboard, chunk: slice) -> Table:
         chunk,
     )
     texts = any(m.text for m in board.mistakes)
-    numbers = tuple(f"#{i}" for i in range(1, len(board.runs) + 1))[chunk]
+    numbers = tuple(f"#{i}" for i in _run_numbers(board, chunk))
     columns = ("index", "gold", *numbers, *(("text",) if texts else ()))
     table = _table(title, columns, ("gold", *numbers, "text"))
     for m in board.mistakes:
