@@ -212,16 +212,10 @@ def plot_probe(result: ProbeResult, *, ax: Axes | None = None) -> Axes:
             label="0.5 (decision threshold)" if binary else "0.5",
         )
     for group in groups:
-        ax.scatter(
-            [],
-            [],
-            color=palette(groups.index(group) % palette.N),
-            label=_legend(
-                f"{_cut(group)} (mean {result.group_means[group]:.2f})"
-                if group in result.group_means
-                else _cut(group)
-            ),
-        )
+        group_mean = result.group_means.get(group)
+        suffix = "" if group_mean is None else f" (mean {group_mean:.2f})"
+        color = palette(groups.index(group) % palette.N)
+        ax.scatter([], [], color=color, label=_legend(_cut(group) + suffix))
     kind = result.term_kind or "term"
     interval = (
         f" [95% CI {result.range.ci_low:.3f}, {result.range.ci_high:.3f}]"
