@@ -212,18 +212,10 @@ def test_card_renders_the_section_from_a_verification_file(
     bad.write_text('{"kind": "something else"}')
     code, _, err = run_cli(capsys, "card", str(card_run), "--verification", str(bad))
     assert code == 2 and "is not a report of `cardgen verify`" in err
-
-
-def test_a_refresh_without_verification_says_it_removed_the_section(
-    capsys, skops_model: Path, topic_file: Path, topic_card, card_run: Path, tmp_path: Path
-) -> None:
-    card = topic_card(0.5)
-    _verify(capsys, skops_model, card, topic_file, tmp_path)
-    output = tmp_path / "rendered" / "README.md"
-    verification = str(tmp_path / "verify" / "verification.json")
-    assert run_cli(capsys, "card", str(card_run), "--output", str(output), "--verification", verification)[0] == 0
-    code, _, err = run_cli(capsys, "card", str(card_run), "--output", str(output), "--verification", verification)
-    assert code == 0 and "Verified results" not in err  # kept: nothing to say
-    code, _, err = run_cli(capsys, "card", str(card_run), "--output", str(output))
+    # a refresh keeps the section with --verification, and says so when it drops it without
+    again = ["card", str(card_run), "--output", str(output)]
+    code, _, err = run_cli(capsys, *again, "--verification", str(verification))
+    assert code == 0 and "Verified results" not in err and "## Verified results" in output.read_text()
+    code, _, err = run_cli(capsys, *again)
     assert code == 0 and "the 'Verified results' section was removed" in err and "--verification" in err
     assert "verified_results" not in output.read_text()
